@@ -1,0 +1,245 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem_openapi::{Object, OpenApi, payload::Json};
+use vigil_core::auth::{password, refresh, tokens};
+use vigil_core::users::{self, Role, STATUS_ACTIVE, User};
+
+use super::{Tag, conn};
+use crate::auth::BearerAuth;
+use crate::envelope::{self, NoContent, Ok};
+use crate::error::{ApiError, ApiResult};
+use crate::middleware::{ClientIp, note};
+use crate::state::ApiState;
+
+#[derive(Debug, Object)]
+pub struct LoginRequest {
+    /// The account's email.
+    #[oai(validator(min_length = 1, max_length = 254))]
+    pub username: String,
+    #[oai(validator(min_length = 1, max_length = 256))]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UserDto {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub email: String,
+    pub role_id: String,
+    pub status: String,
+    pub last_active: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserDto {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+            role_id: u.role_id,
+            status: u.status,
+            last_active: u.last_active,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub user: UserDto,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    #[oai(validator(min_length = 1, max_length = 512))]
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RoleDto {
+    pub id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub description: String,
+    pub builtin: bool,
+}
+
+impl From<Role> for RoleDto {
+    fn from(r: Role) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            permissions: r.permissions,
+            description: r.description,
+            builtin: r.builtin,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct Me {
+    pub user: UserDto,
+    pub role: RoleDto,
+    pub permissions: Vec<String>,
+}
+
+pub struct AuthApi {
+    pub state: Arc<ApiState>,
+}
+
+fn client_info(req: &Request) -> (Option<String>, Option<String>) {
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .and_then(|c| c.0)
+        .map(|i| i.to_string());
+    let agent = req
+        .headers()
+        .get(poem::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect());
+    (ip, agent)
+}
+
+impl AuthApi {
+    fn access_token(&self, user: &User) -> ApiResult<String> {
+        Ok(tokens::issue_access_token(
+            &self.state.ctx.secrets,
+            user.id,
+            &user.email,
+            &user.role_id,
+            self.state.ctx.config.access_token_ttl(),
+        )?)
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
+impl AuthApi {
+    /// Log in with email and password.
+    #[oai(path = "/login", method = "post")]
+    async fn login(&self, req: &Request, body: Json<LoginRequest>) -> ApiResult<Ok<LoginResponse>> {
+        let mut conn = conn(&self.state).await?;
+        let user = users::find_user_by_email(&mut conn, &body.username).await?;
+        note(req, |n| {
+            n.action = Some("auth.login".into());
+            n.actor = Some((
+                user.as_ref().map(|u| u.id),
+                body.username.trim().to_lowercase(),
+                user.as_ref().map(|u| u.role_id.clone()),
+            ));
+        });
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        // Verify against a dummy hash for unknown accounts so timing does not reveal them.
+        let valid =
+            password::verify(&body.password, stored.unwrap_or(password::dummy_hash())).await;
+        let user = match user {
+            Some(user) if valid && stored.is_some() => user,
+            _ => return Err(ApiError::unauthorized("invalid username or password")),
+        };
+        if user.status != STATUS_ACTIVE {
+            return Err(ApiError::forbidden("account is suspended"));
+        }
+        let (ip, agent) = client_info(req);
+        let refresh_token = refresh::issue(
+            &mut conn,
+            user.id,
+            self.state.ctx.config.refresh_token_ttl(),
+            &refresh::ClientInfo {
+                ip: ip.as_deref(),
+                user_agent: agent.as_deref(),
+            },
+        )
+        .await?;
+        users::touch_last_active(&mut conn, user.id).await?;
+        Ok(envelope::ok(LoginResponse {
+            access_token: self.access_token(&user)?,
+            refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: self.state.ctx.config.access_token_ttl_secs,
+            user: user.into(),
+        }))
+    }
+
+    /// Exchange a refresh token for a new pair. Each refresh token works once; reusing one
+    /// revokes the whole session.
+    #[oai(path = "/refresh", method = "post")]
+    async fn refresh(&self, req: &Request, body: Json<RefreshRequest>) -> ApiResult<Ok<TokenPair>> {
+        note(req, |n| n.action = Some("auth.refresh".into()));
+        let mut conn = conn(&self.state).await?;
+        let (ip, agent) = client_info(req);
+        let (user_id, refresh_token) = refresh::rotate(
+            &mut conn,
+            &body.refresh_token,
+            self.state.ctx.config.refresh_token_ttl(),
+            &refresh::ClientInfo {
+                ip: ip.as_deref(),
+                user_agent: agent.as_deref(),
+            },
+        )
+        .await?;
+        let user = users::find_user(&mut conn, user_id)
+            .await
+            .map_err(|_| ApiError::unauthorized("account no longer exists"))?;
+        note(req, |n| {
+            n.actor = Some((
+                Some(user.id),
+                user.email.clone(),
+                Some(user.role_id.clone()),
+            ))
+        });
+        if user.status != STATUS_ACTIVE {
+            refresh::revoke(&mut conn, &refresh_token).await?;
+            return Err(ApiError::forbidden("account is suspended"));
+        }
+        users::touch_last_active(&mut conn, user.id).await?;
+        Ok(envelope::ok(TokenPair {
+            access_token: self.access_token(&user)?,
+            refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: self.state.ctx.config.access_token_ttl_secs,
+        }))
+    }
+
+    /// Revoke the session the refresh token belongs to.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(&self, req: &Request, body: Json<RefreshRequest>) -> ApiResult<NoContent> {
+        note(req, |n| n.action = Some("auth.logout".into()));
+        let mut conn = conn(&self.state).await?;
+        refresh::revoke(&mut conn, &body.refresh_token).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// The current user, their role and permissions.
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, auth: BearerAuth) -> ApiResult<Ok<Me>> {
+        let p = auth.0;
+        Ok(envelope::ok(Me {
+            permissions: p.permissions.as_slice().to_vec(),
+            user: p.user.into(),
+            role: p.role.into(),
+        }))
+    }
+}

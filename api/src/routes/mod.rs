@@ -1,0 +1,38 @@
+//! Route handlers, one module per resource.
+
+pub mod audit;
+pub mod auth;
+pub mod files;
+pub mod health;
+pub mod roles;
+pub mod users;
+
+use poem_openapi::Tags;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Login, token refresh, logout, current user
+    Auth,
+    /// User accounts (admin)
+    Users,
+    /// Roles and their permissions
+    Roles,
+    /// Audit log of every mutation
+    Audit,
+    /// Liveness, readiness and metrics
+    Health,
+    /// Signed downloads from local storage
+    Files,
+}
+
+/// Maps a core error from a pool checkout.
+pub(crate) async fn conn(
+    state: &crate::state::ApiState,
+) -> Result<vigil_core::db::DbConn, crate::error::ApiError> {
+    state
+        .ctx
+        .db
+        .get()
+        .await
+        .map_err(|e| vigil_core::Error::from(e).into())
+}

@@ -1,0 +1,201 @@
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::{Object, OpenApi, payload::Json};
+use uuid::Uuid;
+use vigil_core::auth::password;
+use vigil_core::users::{self, NewUser, UserChanges, UserFilter};
+
+use super::{Tag, conn};
+use crate::auth::BearerAuth;
+use crate::envelope::{self, Created, NoContent, Ok, Page};
+use crate::error::{ApiError, ApiResult};
+use crate::middleware::note;
+use crate::routes::auth::UserDto;
+use crate::state::ApiState;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateUser {
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: String,
+    #[oai(validator(min_length = 3, max_length = 254))]
+    pub email: String,
+    pub role_id: String,
+    /// Optional: an account without a password cannot log in until one is set.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateUser {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub role_id: Option<String>,
+    /// `active` or `suspended`.
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ChangePassword {
+    pub password: String,
+    /// Required when changing one's own password.
+    pub current_password: Option<String>,
+}
+
+pub struct UsersApi {
+    pub state: Arc<ApiState>,
+}
+
+#[OpenApi(prefix_path = "/api/v1/users", tag = "Tag::Users")]
+impl UsersApi {
+    /// List users, filtered by role, status or a search over name and email.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        role: Query<Option<String>>,
+        status: Query<Option<String>>,
+        search: Query<Option<String>>,
+        page: Query<Option<u32>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+    ) -> ApiResult<Ok<Vec<UserDto>>> {
+        auth.0.require("users:read")?;
+        let page = Page::new(page.0, page_size.0)?;
+        let filter = UserFilter {
+            role_id: role.0,
+            status: status.0,
+            search: search.0,
+        };
+        let mut conn = conn(&self.state).await?;
+        let (items, total) =
+            users::list_users(&mut conn, &filter, page.offset(), page.limit()).await?;
+        Ok(envelope::page(
+            items.into_iter().map(Into::into).collect(),
+            &page,
+            total,
+        ))
+    }
+
+    /// Create a user.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<CreateUser>,
+    ) -> ApiResult<Created<UserDto>> {
+        note(req, |n| n.action = Some("users.create".into()));
+        auth.0.require("users:write")?;
+        let mut conn = conn(&self.state).await?;
+        let user = users::create_user(
+            &mut conn,
+            NewUser {
+                email: &body.email,
+                name: &body.name,
+                password: body.password.as_deref(),
+                role_id: &body.role_id,
+            },
+        )
+        .await?;
+        note(req, |n| {
+            n.resource_id = Some(user.id.to_string());
+            n.context = Some(serde_json::json!({ "email": user.email, "roleId": user.role_id }));
+        });
+        Ok(envelope::created(user.into()))
+    }
+
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<UserDto>> {
+        if auth.0.user.id != id.0 {
+            auth.0.require("users:read")?;
+        }
+        let mut conn = conn(&self.state).await?;
+        Ok(envelope::ok(
+            users::find_user(&mut conn, id.0).await?.into(),
+        ))
+    }
+
+    /// Update name, email, role or status.
+    #[oai(path = "/:id", method = "put")]
+    async fn update(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UpdateUser>,
+    ) -> ApiResult<Ok<UserDto>> {
+        note(req, |n| n.action = Some("users.update".into()));
+        auth.0.require("users:write")?;
+        let body = body.0;
+        note(req, |n| {
+            n.context = Some(serde_json::json!({
+                "name": body.name, "email": body.email, "roleId": body.role_id, "status": body.status,
+            }))
+        });
+        let mut conn = conn(&self.state).await?;
+        let user = users::update_user(
+            &mut conn,
+            id.0,
+            UserChanges {
+                email: body.email,
+                name: body.name,
+                role_id: body.role_id,
+                status: body.status,
+            },
+        )
+        .await?;
+        Ok(envelope::ok(user.into()))
+    }
+
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        note(req, |n| n.action = Some("users.delete".into()));
+        auth.0.require("users:write")?;
+        if auth.0.user.id == id.0 {
+            return Err(ApiError::conflict("you cannot delete your own account"));
+        }
+        let mut conn = conn(&self.state).await?;
+        users::delete_user(&mut conn, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Set a password: any user's with `users:write`, or one's own with the current password.
+    /// Every session of the user is revoked.
+    #[oai(path = "/:id/password", method = "patch")]
+    async fn password(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ChangePassword>,
+    ) -> ApiResult<NoContent> {
+        note(req, |n| n.action = Some("users.password".into()));
+        let me = &auth.0;
+        let mut conn = conn(&self.state).await?;
+        if me.user.id == id.0 && !me.permissions.allows("users:write") {
+            let current = body.current_password.as_deref().ok_or_else(|| {
+                ApiError::validation("currentPassword", "is required to change your own password")
+            })?;
+            let stored = me
+                .user
+                .password_hash
+                .as_deref()
+                .unwrap_or(password::dummy_hash());
+            if !password::verify(current, stored).await {
+                return Err(ApiError::forbidden("current password is wrong"));
+            }
+        } else {
+            me.require("users:write")?;
+        }
+        users::set_password(&mut conn, id.0, &body.password).await?;
+        Ok(NoContent::NoContent)
+    }
+}

@@ -1,0 +1,32 @@
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota};
+use metrics_exporter_prometheus::PrometheusHandle;
+use vigil_core::AppContext;
+
+/// Shared by every request; reachable from middleware and checkers as request data.
+pub struct ApiState {
+    pub ctx: AppContext,
+    /// Per-client (IP) token bucket. Per process: behind several API replicas the effective
+    /// limit is the sum, which is the usual trade-off for keeping Redis off the request path.
+    pub limiter: DefaultKeyedRateLimiter<IpAddr>,
+    pub metrics: PrometheusHandle,
+}
+
+impl ApiState {
+    pub fn new(ctx: AppContext) -> Arc<Self> {
+        let config = &ctx.config;
+        let per_second = NonZeroU32::new(config.rate_limit_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.rate_limit_burst.max(config.rate_limit_per_second))
+            .unwrap_or(per_second);
+        Arc::new(Self {
+            limiter: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(per_second).allow_burst(burst),
+            ),
+            metrics: crate::metrics::handle(),
+            ctx,
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! The audit log: one row per mutating request (actor, action, resource, outcome, client).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::schema::audit_logs;
+use crate::error::Result;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_logs, check_for_backend(diesel::pg::Pg))]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub actor: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub message: String,
+    pub context: Option<serde_json::Value>,
+    pub severity: String,
+    pub status_code: i32,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_logs)]
+pub struct NewAuditEntry {
+    pub id: Uuid,
+    pub actor: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub message: String,
+    pub context: Option<serde_json::Value>,
+    pub severity: String,
+    pub status_code: i32,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub severity: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+pub async fn record(conn: &mut AsyncPgConnection, entry: NewAuditEntry) -> Result<()> {
+    diesel::insert_into(audit_logs::table)
+        .values(entry)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &AuditFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<AuditEntry>, i64)> {
+    let build = || {
+        let mut q = audit_logs::table.into_boxed();
+        if let Some(v) = &filter.actor {
+            q = q.filter(audit_logs::actor.eq(v.clone()));
+        }
+        if let Some(v) = &filter.action {
+            q = q.filter(audit_logs::action.eq(v.clone()));
+        }
+        if let Some(v) = &filter.resource_type {
+            q = q.filter(audit_logs::resource_type.eq(v.clone()));
+        }
+        if let Some(v) = &filter.resource_id {
+            q = q.filter(audit_logs::resource_id.eq(v.clone()));
+        }
+        if let Some(v) = &filter.severity {
+            q = q.filter(audit_logs::severity.eq(v.clone()));
+        }
+        if let Some(v) = filter.from {
+            q = q.filter(audit_logs::timestamp.ge(v));
+        }
+        if let Some(v) = filter.to {
+            q = q.filter(audit_logs::timestamp.lt(v));
+        }
+        q
+    };
+    let total = build().count().get_result::<i64>(conn).await?;
+    let items = build()
+        .order((audit_logs::timestamp.desc(), audit_logs::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .load(conn)
+        .await?;
+    Ok((items, total))
+}
+
+/// Deletes rows older than `cutoff` (retention).
+pub async fn purge_before(conn: &mut AsyncPgConnection, cutoff: DateTime<Utc>) -> Result<usize> {
+    Ok(
+        diesel::delete(audit_logs::table.filter(audit_logs::timestamp.lt(cutoff)))
+            .execute(conn)
+            .await?,
+    )
+}

@@ -1,0 +1,12 @@
+//! Authentication primitives: password hashing, access tokens, refresh tokens, permissions.
+//! HTTP concerns (headers, extractors) live in the API crate.
+
+pub mod password;
+pub mod permissions;
+pub mod refresh;
+pub mod secrets;
+pub mod tokens;
+
+pub use permissions::Permissions;
+pub use secrets::Secrets;
+pub use tokens::AccessClaims;

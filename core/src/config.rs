@@ -1,0 +1,260 @@
+//! Configuration from environment variables, optionally layered over a TOML file named by
+//! `VIGIL_CONFIG`. Every field has a default that makes a single machine work with nothing set.
+//! README.md lists every variable; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// PostgreSQL URL; the database is created when missing.
+    pub database_url: String,
+    pub database_pool_size: usize,
+    pub redis_url: String,
+    /// Prefix of every Redis key Vigil writes, so several deployments (or tests) share one Redis.
+    pub redis_prefix: String,
+    pub http_addr: SocketAddr,
+    /// Base URL clients use to reach the API; signed download links are built on it.
+    pub public_url: Option<String>,
+    /// Name of this process in logs and worker identities (the pod name in Kubernetes).
+    pub instance_name: Option<String>,
+
+    pub storage_backend: StorageBackend,
+    pub storage_dir: PathBuf,
+    pub s3_endpoint: Option<String>,
+    /// Endpoint put into presigned URLs when clients reach S3 by another address than Vigil does.
+    pub s3_public_endpoint: Option<String>,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    pub s3_path_style: bool,
+    pub download_url_ttl_secs: u64,
+
+    /// `smtp://user:pass@host:port`, `smtps://…` (implicit TLS) or `smtp://…?tls=required`.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+
+    /// Secret for tokens and signed URLs. When unset, one is generated at first start and kept in
+    /// the database, so every process of the deployment shares it.
+    pub secret_key: Option<String>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+
+    /// Comma-separated allowed origins; empty disables CORS, `*` allows any origin.
+    pub cors_origins: String,
+    pub max_body_bytes: usize,
+    pub max_upload_bytes: u64,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy_headers: bool,
+
+    /// The first admin, created at start-up when no admin exists.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub admin_name: Option<String>,
+
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let data_dir = dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("vigil");
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/vigil".into(),
+            database_pool_size: 16,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_prefix: "vigil".into(),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            instance_name: None,
+            storage_backend: StorageBackend::Local,
+            storage_dir: data_dir.join("storage"),
+            s3_endpoint: None,
+            s3_public_endpoint: None,
+            s3_bucket: "vigil".into(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: true,
+            download_url_ttl_secs: 3600,
+            smtp_url: None,
+            mail_from: "Vigil <vigil@localhost>".into(),
+            secret_key: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            cors_origins: String::new(),
+            max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 10 * 1024 * 1024 * 1024,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 200,
+            trust_proxy_headers: false,
+            admin_email: None,
+            admin_password: None,
+            admin_name: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration: defaults, then the file named by `VIGIL_CONFIG`, then the
+    /// unprefixed `DATABASE_URL`/`REDIS_URL`, then every `VIGIL_*` variable.
+    pub fn from_env() -> Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Ok(path) = std::env::var("VIGIL_CONFIG") {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(Env::prefixed("VIGIL_").ignore(&["CONFIG"]))
+            .extract()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.storage_backend == StorageBackend::S3 && self.s3_bucket.trim().is_empty() {
+            return Err(Error::Config(
+                "VIGIL_S3_BUCKET must be set for S3 storage".into(),
+            ));
+        }
+        if self.secret_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err(Error::Config(
+                "VIGIL_SECRET_KEY must be at least 32 characters".into(),
+            ));
+        }
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(Error::Config(
+                "VIGIL_ADMIN_EMAIL and VIGIL_ADMIN_PASSWORD must be set together".into(),
+            ));
+        }
+        if self.rate_limit_per_second == 0 {
+            return Err(Error::Config(
+                "VIGIL_RATE_LIMIT_PER_SECOND must be > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The base URL for links handed to clients.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.http_addr),
+        }
+    }
+
+    pub fn instance_name(&self) -> String {
+        self.instance_name.clone().unwrap_or_else(|| {
+            std::env::var("HOSTNAME")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .or_else(|| {
+                    std::fs::read_to_string("/etc/hostname")
+                        .ok()
+                        .map(|h| h.trim().to_string())
+                })
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "vigil".into())
+        })
+    }
+
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+
+    pub fn download_url_ttl(&self) -> Duration {
+        Duration::from_secs(self.download_url_ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://db.example/other");
+            jail.set_env("VIGIL_HTTP_ADDR", "0.0.0.0:9000");
+            jail.set_env("VIGIL_STORAGE_BACKEND", "s3");
+            jail.set_env("VIGIL_S3_PATH_STYLE", "false");
+            let config = Config::from_env().expect("config");
+            assert_eq!(config.database_url, "postgres://db.example/other");
+            assert_eq!(config.http_addr.port(), 9000);
+            assert_eq!(config.storage_backend, StorageBackend::S3);
+            assert!(!config.s3_path_style);
+            assert_eq!(config.redis_url, "redis://127.0.0.1:6379");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_is_layered_under_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "vigil.toml",
+                "redis_prefix = \"from-file\"\nhttp_addr = \"127.0.0.1:1\"",
+            )?;
+            jail.set_env("VIGIL_CONFIG", "vigil.toml");
+            jail.set_env("VIGIL_HTTP_ADDR", "127.0.0.1:2");
+            let config = Config::from_env().expect("config");
+            assert_eq!(config.redis_prefix, "from-file");
+            assert_eq!(config.http_addr.port(), 2);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_half_admin_bootstrap_and_short_secret() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("VIGIL_ADMIN_EMAIL", "a@b.c");
+            assert!(Config::from_env().is_err());
+            jail.set_env("VIGIL_ADMIN_PASSWORD", "long enough password");
+            assert!(Config::from_env().is_ok());
+            jail.set_env("VIGIL_SECRET_KEY", "short");
+            assert!(Config::from_env().is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,20 @@
+//! Vigil's shared core: everything the API, worker and scheduler processes have in common.
+//! Nothing here links ffmpeg or candle, so the API stays small.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod email;
+pub mod error;
+pub mod health;
+pub mod redis;
+pub mod shutdown;
+pub mod storage;
+pub mod telemetry;
+pub mod users;
+
+pub use config::Config;
+pub use context::AppContext;
+pub use error::{Error, Result};

@@ -1,0 +1,212 @@
+//! Per-stage timings of the vision models on the six face-api sample photos.
+//!
+//! `CARGO_TARGET_DIR=/work/target-models cargo bench -p vigil-models --bench vision`
+//! Options (env): `VIGIL_BENCH_RUNS` (default 5 timed runs after one warm-up),
+//! `VIGIL_THREADS` (default: rayon's global pool = all cores).
+
+use std::time::Instant;
+
+use image::RgbImage;
+use vigil_models::image_ops::Rect;
+use vigil_models::layers::Depthwise;
+use vigil_models::{FacePipeline, PersonDetector, default_cache_dir, fetch, fetch_models};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn time_ms<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
+    std::hint::black_box(f());
+    let v = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    median(v)
+}
+
+fn vm_hwm_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_owned();
+            l.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn main() -> vigil_models::Result<()> {
+    let runs: usize = std::env::var("VIGIL_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let threads: usize = std::env::var("VIGIL_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let cache = default_cache_dir();
+    fetch_models(&cache)?;
+    let pipe = FacePipeline::load(&cache)?.with_threads(threads)?;
+    let persons = PersonDetector::load(&cache)?.with_threads(threads)?;
+    let pool = vigil_models::pipeline::Threads::new(threads)?;
+    let images: Vec<RgbImage> = (1..=6)
+        .map(|n| vigil_models::load_rgb(&fetch::paths::sample_image(&cache, n)))
+        .collect::<Result<_, _>>()?;
+    println!(
+        "vision bench: {} timed runs (median), threads = {}",
+        runs,
+        if threads == 0 {
+            "all cores".to_string()
+        } else {
+            threads.to_string()
+        }
+    );
+
+    let (mut ssd, mut lm1, mut lmb, mut de1, mut deb, mut cn, mut full) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (n, img) in images.iter().enumerate() {
+        let t_ssd = time_ms(runs, || pipe.ssd.detect_batch(&[img]).unwrap());
+        let boxes = pipe.ssd.detect_batch(&[img])?;
+        let marked = pipe.landmarks_for(&[img], &boxes)?;
+        let faces = &marked[0].1;
+        let lm_crops: Vec<(&RgbImage, Rect)> =
+            faces.iter().map(|f| (img, f.landmark_crop)).collect();
+        let de_crops: Vec<(&RgbImage, Rect)> = faces
+            .iter()
+            .filter_map(|f| f.descriptor_crop.map(|r| (img, r)))
+            .collect();
+        let nf = faces.len().max(1) as f64;
+        let t_lm1: Vec<f64> = lm_crops
+            .iter()
+            .map(|c| {
+                time_ms(runs, || {
+                    pool.run(|| {
+                        pipe.landmarks
+                            .detect_crops(std::slice::from_ref(c))
+                            .unwrap()
+                    })
+                })
+            })
+            .collect();
+        let t_lmb = time_ms(runs, || {
+            pool.run(|| pipe.landmarks.detect_crops(&lm_crops).unwrap())
+        }) / nf;
+        let t_de1: Vec<f64> = de_crops
+            .iter()
+            .map(|c| {
+                time_ms(runs, || {
+                    pool.run(|| {
+                        pipe.recognition
+                            .describe_crops(std::slice::from_ref(c))
+                            .unwrap()
+                    })
+                })
+            })
+            .collect();
+        let t_deb = time_ms(runs, || {
+            pool.run(|| pipe.recognition.describe_crops(&de_crops).unwrap())
+        }) / nf;
+        let t_cn = time_ms(runs, || persons.detect(img).unwrap());
+        let t_full = time_ms(runs.min(3), || pipe.detect_faces(img).unwrap());
+        println!(
+            "sample{}: {}x{} faces {} | ssd {:.1} ms | landmarks {:.2} ms/face (batched {:.2}) | descriptor {:.2} ms/face (batched {:.2}) | centernet {:.1} ms | full face pipeline {:.1} ms",
+            n + 1,
+            img.width(),
+            img.height(),
+            faces.len(),
+            t_ssd,
+            median(t_lm1.clone()),
+            t_lmb,
+            median(t_de1.clone()),
+            t_deb,
+            t_cn,
+            t_full
+        );
+        ssd.push(t_ssd);
+        lm1.extend(t_lm1);
+        lmb.push(t_lmb);
+        de1.extend(t_de1);
+        deb.push(t_deb);
+        cn.push(t_cn);
+        full.push(t_full);
+    }
+    // Batched frames: all six images through the detector in one forward pass.
+    let refs: Vec<&RgbImage> = images.iter().collect();
+    let t_ssd_batch =
+        time_ms(runs.min(3), || pipe.ssd.detect_batch(&refs).unwrap()) / refs.len() as f64;
+    let t_cn_batch =
+        time_ms(runs.min(3), || persons.detect_batch(&refs).unwrap()) / refs.len() as f64;
+
+    println!("\nmedians over the six images / all faces:");
+    println!(
+        "  SSD face detector        {:8.1} ms/image (incl. resize + NMS); batch of 6: {:.1} ms/image",
+        median(ssd),
+        t_ssd_batch
+    );
+    println!(
+        "  68-point landmarks       {:8.2} ms/face single, {:.2} ms/face batched per image",
+        median(lm1),
+        median(lmb)
+    );
+    println!(
+        "  recognition descriptor   {:8.2} ms/face single, {:.2} ms/face batched per image",
+        median(de1),
+        median(deb)
+    );
+    println!(
+        "  CenterNet persons        {:8.1} ms/image; batch of 6: {:.1} ms/image",
+        median(cn),
+        t_cn_batch
+    );
+    println!("  full face pipeline       {:8.1} ms/image", median(full));
+
+    // Depthwise kernel before/after on the layer DESIGN §6 quotes (32 groups, 32×150×150).
+    let w = vigil_models::weights::RawTensor {
+        shape: vec![3, 3, 32, 1],
+        data: vigil_models::weights::TensorData::F32(
+            (0..288).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect(),
+        ),
+    };
+    let dw = Depthwise::from_tf(
+        &w,
+        1,
+        vigil_models::layers::Padding::Same,
+        vigil_models::depthwise::ChannelAffine::bias(
+            vec![0.0; 32],
+            vigil_models::depthwise::Act::None,
+        ),
+    )?;
+    let x = candle_core::Tensor::randn(0f32, 1.0, (1, 32, 150, 150), &candle_core::Device::Cpu)?;
+    let t_candle = time_ms(runs, || pool.run(|| dw.forward_candle(&x).unwrap()));
+    let t_ours = time_ms(runs, || pool.run(|| dw.forward(&x).unwrap()));
+    println!(
+        "\ndepthwise 3x3, 32 groups, 1x32x150x150: candle grouped conv2d {t_candle:.2} ms, vigil kernel {t_ours:.3} ms ({:.0}x)",
+        t_candle / t_ours
+    );
+    vigil_models::depthwise::set_use_candle_grouped(true);
+    let t_ssd_candle = time_ms(runs.min(3), || {
+        pipe.ssd.detect_batch(&[&images[0]]).unwrap()
+    });
+    let t_cn_candle = time_ms(runs.min(3), || persons.detect(&images[0]).unwrap());
+    vigil_models::depthwise::set_use_candle_grouped(false);
+    println!(
+        "SSD on sample1 with candle grouped conv2d for depthwise layers: {t_ssd_candle:.1} ms (vigil kernel: see above)"
+    );
+    println!(
+        "CenterNet on sample1 with candle grouped conv2d for depthwise layers: {t_cn_candle:.1} ms"
+    );
+    println!("\npeak RSS (VmHWM): {:.0} MB", vm_hwm_mb());
+    Ok(())
+}

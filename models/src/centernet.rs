@@ -1,0 +1,367 @@
+//! Person (and COCO object) detection with human's CenterNet (MobileNetV3 backbone, stride-4
+//! heatmap head), run through the graph executor; decoding replicates the graph's own
+//! peak/top-k stage and human's NMS.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fetch::{self, paths};
+use crate::graph::CompiledGraph;
+use crate::image_ops::{Normalize, resize_chw};
+use crate::pipeline::{BBox, Threads};
+use crate::weights::GraphModel;
+
+/// Network input side.
+pub const INPUT_SIZE: usize = 512;
+const STRIDE: usize = 4;
+const TOP_K: usize = 100;
+
+/// The 80 COCO labels in the model's class order.
+pub const COCO_LABELS: [&str; 80] = [
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
+];
+
+/// Detector thresholds; defaults are those the reference run used with human.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CenterNetConfig {
+    /// Keep detections scoring strictly above this (default 0.2).
+    pub min_confidence: f32,
+    /// Class-agnostic NMS IoU threshold (default 0.4).
+    pub iou_threshold: f32,
+    /// At most this many detections (all classes) per image before class filtering (default 20).
+    pub max_detected: usize,
+    /// COCO class ids to return; `None` = all classes. Default: persons only (`[0]`).
+    pub classes: Option<Vec<usize>>,
+}
+
+impl Default for CenterNetConfig {
+    fn default() -> Self {
+        CenterNetConfig {
+            min_confidence: 0.2,
+            iou_threshold: 0.4,
+            max_detected: 20,
+            classes: Some(vec![0]),
+        }
+    }
+}
+
+/// One detected object in image pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    pub score: f32,
+    /// COCO class id (0 = person).
+    pub class: usize,
+    pub label: String,
+    #[serde(rename = "box")]
+    pub bbox: BBox,
+}
+
+/// A person as `vigil persons` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Person {
+    pub score: f32,
+    #[serde(rename = "box")]
+    pub bbox: BBox,
+}
+
+/// What `vigil persons` prints per image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PersonsReport {
+    pub image: String,
+    pub persons: Vec<Person>,
+}
+
+impl From<&Detection> for Person {
+    fn from(d: &Detection) -> Self {
+        Person {
+            score: d.score,
+            bbox: d.bbox,
+        }
+    }
+}
+
+/// The loaded CenterNet detector.
+#[derive(Debug)]
+pub struct PersonDetector {
+    graph: CompiledGraph,
+    pub config: CenterNetConfig,
+    threads: Threads,
+}
+
+impl PersonDetector {
+    /// Loads CenterNet from `cache_dir`; [`Error::MissingModels`] when the cache is empty.
+    pub fn load(cache_dir: &Path) -> Result<Self> {
+        fetch::ensure_fetched(cache_dir)?;
+        let model = GraphModel::load(&paths::centernet(cache_dir))?;
+        let graph = CompiledGraph::compile(
+            &model,
+            "tower_0/images",
+            &["tower_0/keypoints", "tower_0/wh"],
+        )?;
+        Ok(PersonDetector {
+            graph,
+            config: CenterNetConfig::default(),
+            threads: Threads::default(),
+        })
+    }
+
+    /// Sets thresholds and class filter.
+    pub fn with_config(mut self, config: CenterNetConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs on `n` threads (0 = default).
+    pub fn with_threads(mut self, n: usize) -> Result<Self> {
+        self.threads = Threads::new(n)?;
+        Ok(self)
+    }
+
+    /// Number of float constants (parameters) in the graph.
+    pub fn param_count(&self) -> usize {
+        self.graph.param_count()
+    }
+
+    /// Detections in one image (persons only by default). Empty images give none.
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Detection>> {
+        Ok(self.detect_batch(&[img])?.pop().unwrap_or_default())
+    }
+
+    /// Detections for several images in one forward pass.
+    pub fn detect_batch(&self, images: &[&RgbImage]) -> Result<Vec<Vec<Detection>>> {
+        let live: Vec<usize> = (0..images.len())
+            .filter(|&i| images[i].width() > 0 && images[i].height() > 0)
+            .collect();
+        let mut out = vec![Vec::new(); images.len()];
+        if live.is_empty() {
+            return Ok(out);
+        }
+        let plane = 3 * INPUT_SIZE * INPUT_SIZE;
+        let mut buf = vec![0f32; live.len() * plane];
+        for (k, &i) in live.iter().enumerate() {
+            resize_chw(
+                images[i],
+                INPUT_SIZE,
+                INPUT_SIZE,
+                Normalize::IDENTITY,
+                &mut buf[k * plane..(k + 1) * plane],
+            );
+        }
+        let x = Tensor::from_vec(buf, (live.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
+        let outs = self.threads.run(|| self.graph.run(&x))?;
+        let [heat, wh] = &outs[..] else {
+            return Err(Error::Graph("CenterNet must have two outputs".into()));
+        };
+        let (b, nc, gh, gw) = heat.dims4()?;
+        let heat = heat.flatten_all()?.to_vec1::<f32>()?;
+        let whv = wh.flatten_all()?.to_vec1::<f32>()?;
+        if wh.dims4()? != (b, 4, gh, gw) || nc != COCO_LABELS.len() {
+            return Err(Error::Graph("unexpected CenterNet output shapes".into()));
+        }
+        for (k, &i) in live.iter().enumerate() {
+            let hm = &heat[k * nc * gh * gw..(k + 1) * nc * gh * gw];
+            let sz = &whv[k * 4 * gh * gw..(k + 1) * 4 * gh * gw];
+            let raw = decode(hm, sz, nc, gh, gw);
+            out[i] = self.postprocess(&raw, images[i].width(), images[i].height());
+        }
+        Ok(out)
+    }
+
+    fn postprocess(&self, raw: &[RawDet], width: u32, height: u32) -> Vec<Detection> {
+        let cfg = &self.config;
+        let keep = tf_nms(raw, cfg.max_detected, cfg.iou_threshold, cfg.min_confidence);
+        let s = INPUT_SIZE as f32;
+        let (w, h) = (width as f32, height as f32);
+        keep.into_iter()
+            .map(|i| &raw[i])
+            .filter(|d| cfg.classes.as_ref().is_none_or(|c| c.contains(&d.class)))
+            .map(|d| {
+                let (x, y) = (d.x1 / s, d.y1 / s);
+                Detection {
+                    score: d.score,
+                    class: d.class,
+                    label: COCO_LABELS.get(d.class).unwrap_or(&"unknown").to_string(),
+                    bbox: BBox {
+                        x: x * w,
+                        y: y * h,
+                        width: (d.x2 / s - x) * w,
+                        height: (d.y2 / s - y) * h,
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// A decoded candidate in 512-input pixels.
+#[derive(Debug, Clone, Copy)]
+struct RawDet {
+    x1: f32,
+    y1: f32,
+    x2: f32,
+    y2: f32,
+    score: f32,
+    class: usize,
+}
+
+/// The graph's in-model decode: 3×3 peak mask, top-100 over (y, x, class), box from wh.
+fn decode(heat: &[f32], wh: &[f32], nc: usize, gh: usize, gw: usize) -> Vec<RawDet> {
+    let plane = gh * gw;
+    let mut peaks: Vec<(f32, usize)> = Vec::new();
+    for c in 0..nc {
+        let p = &heat[c * plane..(c + 1) * plane];
+        for y in 0..gh {
+            for x in 0..gw {
+                let v = p[y * gw + x];
+                if v <= 0.0 {
+                    continue;
+                }
+                let mut m = v;
+                for yy in y.saturating_sub(1)..(y + 2).min(gh) {
+                    for xx in x.saturating_sub(1)..(x + 2).min(gw) {
+                        m = m.max(p[yy * gw + xx]);
+                    }
+                }
+                if m == v {
+                    peaks.push((v, (y * gw + x) * nc + c));
+                }
+            }
+        }
+    }
+    // TF top-k: descending values, lower flat index first on ties.
+    peaks.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    peaks.truncate(TOP_K);
+    peaks
+        .into_iter()
+        .map(|(score, idx)| {
+            let class = idx % nc;
+            let x = (idx / nc) % gw;
+            let y = idx / nc / gw;
+            let at = |k: usize| wh[k * plane + y * gw + x];
+            let (cx, cy) = ((x * STRIDE) as f32, (y * STRIDE) as f32);
+            RawDet {
+                x1: cx - at(0),
+                y1: cy - at(1),
+                x2: cx + at(2),
+                y2: cy + at(3),
+                score,
+                class,
+            }
+        })
+        .collect()
+}
+
+fn iou(a: &RawDet, b: &RawDet) -> f32 {
+    let (ay0, ay1) = (a.y1.min(a.y2), a.y1.max(a.y2));
+    let (ax0, ax1) = (a.x1.min(a.x2), a.x1.max(a.x2));
+    let (by0, by1) = (b.y1.min(b.y2), b.y1.max(b.y2));
+    let (bx0, bx1) = (b.x1.min(b.x2), b.x1.max(b.x2));
+    let area_a = (ay1 - ay0) * (ax1 - ax0);
+    let area_b = (by1 - by0) * (bx1 - bx0);
+    if area_a <= 0.0 || area_b <= 0.0 {
+        return 0.0;
+    }
+    let ih = (ay1.min(by1) - ay0.max(by0)).max(0.0);
+    let iw = (ax1.min(bx1) - ax0.max(bx0)).max(0.0);
+    let inter = ih * iw;
+    inter / (area_a + area_b - inter)
+}
+
+/// tf.image.nonMaxSuppression: score > threshold, descending, drop IoU ≥ `iou_thr` overlaps.
+fn tf_nms(d: &[RawDet], max: usize, iou_thr: f32, score_thr: f32) -> Vec<usize> {
+    let mut cand: Vec<usize> = (0..d.len()).filter(|&i| d[i].score > score_thr).collect();
+    cand.sort_by(|&a, &b| d[b].score.total_cmp(&d[a].score).then(a.cmp(&b)));
+    let mut kept: Vec<usize> = Vec::new();
+    for i in cand {
+        if kept.len() >= max {
+            break;
+        }
+        if kept.iter().all(|&j| iou(&d[i], &d[j]) < iou_thr) {
+            kept.push(i);
+        }
+    }
+    kept
+}

@@ -1,0 +1,396 @@
+//! A small executor for TF.js graph models over candle, covering the ops of human's CenterNet
+//! (MobileNetV3 + CenterNet head). Activations are NCHW; the graph's NHWC semantics (axes,
+//! per-channel constants) are translated when the graph is compiled. Constant folding happens
+//! at load time: every conv gets its weights permuted once and its bias/activation fused.
+
+use std::collections::HashMap;
+
+use candle_core::{D, Tensor};
+
+use crate::depthwise::{Act, ChannelAffine};
+use crate::error::{Error, Result};
+use crate::image_ops::resize_legacy_nchw;
+use crate::layers::{Conv2d, Depthwise, Padding, global_mean};
+use crate::weights::{GraphModel, GraphNode, RawTensor, WeightStore};
+
+#[derive(Debug)]
+enum Op {
+    Conv(Conv2d),
+    Depthwise(Depthwise),
+    /// `x * mul + add` with scalars.
+    Affine(f64, f64),
+    /// Per-channel constant operand of an elementwise op.
+    Channel(ChannelAffine),
+    Add,
+    Sub,
+    Mul,
+    Relu,
+    Relu6,
+    Sigmoid,
+    /// `Mean` over H and W, keeping dims.
+    MeanHw,
+    /// Concatenation along channels.
+    ConcatC,
+    /// Legacy bilinear resize to (h, w).
+    Resize(usize, usize),
+    Identity,
+}
+
+#[derive(Debug)]
+struct Step {
+    op: Op,
+    inputs: Vec<usize>,
+    out: usize,
+    /// Slots whose value is not needed after this step.
+    frees: Vec<usize>,
+}
+
+/// A compiled graph: steps in execution order over numbered value slots.
+#[derive(Debug)]
+pub struct CompiledGraph {
+    steps: Vec<Step>,
+    n_slots: usize,
+    input_slot: usize,
+    output_slots: Vec<usize>,
+    params: usize,
+}
+
+fn b64(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        let Some(v) = A.iter().position(|&a| a == c) else {
+            continue;
+        };
+        bits = (bits << 6) | v as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn attr_str(node: &GraphNode, key: &str) -> Option<String> {
+    node.attr.get(key)?.get("s")?.as_str().map(b64)
+}
+
+fn attr_ints(node: &GraphNode, key: &str) -> Vec<i64> {
+    node.attr
+        .get(key)
+        .and_then(|a| a.get("list")?.get("i")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| {
+            v.as_str()
+                .and_then(|s| s.parse().ok())
+                .or_else(|| v.as_i64())
+        })
+        .collect()
+}
+
+fn attr_strs(node: &GraphNode, key: &str) -> Vec<String> {
+    node.attr
+        .get(key)
+        .and_then(|a| a.get("list")?.get("s")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(b64))
+        .collect()
+}
+
+fn attr_bool(node: &GraphNode, key: &str) -> bool {
+    node.attr
+        .get(key)
+        .and_then(|a| a.get("b")?.as_bool())
+        .unwrap_or(false)
+}
+
+fn clean(input: &str) -> &str {
+    input.split(':').next().unwrap_or(input)
+}
+
+impl CompiledGraph {
+    /// Compiles the part of `model` needed for `outputs`, fed by the placeholder `input`.
+    pub fn compile(model: &GraphModel, input: &str, outputs: &[&str]) -> Result<Self> {
+        let by_name: HashMap<&str, &GraphNode> =
+            model.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+        // Topological order of the nodes the outputs depend on (iterative DFS, consts excluded).
+        let mut order: Vec<&str> = Vec::new();
+        let mut state: HashMap<&str, u8> = HashMap::new();
+        for &out in outputs {
+            let mut stack = vec![(out, false)];
+            while let Some((name, done)) = stack.pop() {
+                if done {
+                    state.insert(name, 2);
+                    order.push(name);
+                    continue;
+                }
+                if state.contains_key(name) {
+                    continue;
+                }
+                let node = by_name
+                    .get(name)
+                    .ok_or_else(|| Error::Graph(format!("unknown node {name}")))?;
+                if node.op == "Const" {
+                    continue;
+                }
+                state.insert(name, 1);
+                stack.push((name, true));
+                for i in node.input.iter().rev() {
+                    let i = clean(i);
+                    if !i.starts_with('^') && !state.contains_key(i) {
+                        stack.push((i, false));
+                    }
+                }
+            }
+        }
+        let slot_of: HashMap<&str, usize> =
+            order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let input_slot = *slot_of
+            .get(input)
+            .ok_or_else(|| Error::Graph(format!("input {input} not reachable")))?;
+        let mut steps = Vec::new();
+        let w = &model.weights;
+        let konst = |name: &str| konst(w, name);
+        let is_const = |name: &str| by_name.get(clean(name)).is_some_and(|n| n.op == "Const");
+        for (slot, &name) in order.iter().enumerate() {
+            let node = by_name[name];
+            let inputs_all: Vec<&str> = node
+                .input
+                .iter()
+                .map(|s| s.as_str())
+                .filter(|s| !s.starts_with('^'))
+                .collect();
+            let dyn_inputs: Vec<usize> = inputs_all
+                .iter()
+                .filter(|i| !is_const(i))
+                .map(|i| slot_of[clean(i)])
+                .collect();
+            let op = match node.op.as_str() {
+                "Placeholder" => continue,
+                "_FusedConv2D"
+                | "Conv2D"
+                | "FusedDepthwiseConv2dNative"
+                | "DepthwiseConv2dNative" => conv_op(node, &inputs_all, w)?,
+                "Add" | "AddV2" | "Sub" | "Mul" => {
+                    let consts: Vec<&&str> = inputs_all.iter().filter(|i| is_const(i)).collect();
+                    match consts.as_slice() {
+                        [] => match node.op.as_str() {
+                            "Sub" => Op::Sub,
+                            "Mul" => Op::Mul,
+                            _ => Op::Add,
+                        },
+                        [c] => {
+                            let t = konst(c)?;
+                            let v = t.to_f32();
+                            let const_first = clean(inputs_all[0]) == clean(c);
+                            if v.len() == 1 {
+                                let k = v[0] as f64;
+                                match node.op.as_str() {
+                                    "Mul" => Op::Affine(k, 0.0),
+                                    "Sub" if const_first => Op::Affine(-1.0, k),
+                                    "Sub" => Op::Affine(1.0, -k),
+                                    _ => Op::Affine(1.0, k),
+                                }
+                            } else if t.shape.iter().rev().skip(1).all(|&d| d == 1) {
+                                let n = v.len();
+                                match node.op.as_str() {
+                                    "Mul" => Op::Channel(ChannelAffine {
+                                        scale: Some(v.into()),
+                                        shift: vec![0.0; n].into(),
+                                        act: Act::None,
+                                    }),
+                                    "Sub" if const_first => Op::Channel(ChannelAffine {
+                                        scale: Some(vec![-1.0; n].into()),
+                                        shift: v.into(),
+                                        act: Act::None,
+                                    }),
+                                    "Sub" => Op::Channel(ChannelAffine::bias(
+                                        v.iter().map(|x| -x).collect(),
+                                        Act::None,
+                                    )),
+                                    _ => Op::Channel(ChannelAffine::bias(v, Act::None)),
+                                }
+                            } else {
+                                return Err(Error::Graph(format!(
+                                    "{name}: constant operand of shape {:?}",
+                                    t.shape
+                                )));
+                            }
+                        }
+                        _ => return Err(Error::Graph(format!("{name}: two constant operands"))),
+                    }
+                }
+                "Relu" => Op::Relu,
+                "Relu6" => Op::Relu6,
+                "Sigmoid" => Op::Sigmoid,
+                "Identity" => Op::Identity,
+                "Mean" => {
+                    let axes = konst(inputs_all.get(1).copied().unwrap_or(""))?.to_i64();
+                    if axes != [1, 2] || !attr_bool(node, "keep_dims") {
+                        return Err(Error::Graph(format!("{name}: Mean over {axes:?}")));
+                    }
+                    Op::MeanHw
+                }
+                "ConcatV2" => {
+                    let axis = konst(inputs_all.last().copied().unwrap_or(""))?.to_i64();
+                    if axis != [3] && axis != [-1] {
+                        return Err(Error::Graph(format!("{name}: concat on axis {axis:?}")));
+                    }
+                    Op::ConcatC
+                }
+                "ResizeBilinear" => {
+                    if attr_bool(node, "align_corners") || attr_bool(node, "half_pixel_centers") {
+                        return Err(Error::Graph(format!(
+                            "{name}: only legacy bilinear is supported"
+                        )));
+                    }
+                    let size = konst(inputs_all.get(1).copied().unwrap_or(""))?.to_i64();
+                    let [h, w] = size[..] else {
+                        return Err(Error::Graph(format!("{name}: resize size {size:?}")));
+                    };
+                    Op::Resize(h.max(1) as usize, w.max(1) as usize)
+                }
+                other => return Err(Error::Graph(format!("{name}: op {other} not supported"))),
+            };
+            steps.push(Step {
+                op,
+                inputs: dyn_inputs,
+                out: slot,
+                frees: Vec::new(),
+            });
+        }
+        // Liveness: free each slot after its last reader, unless it is a graph output.
+        let output_slots: Vec<usize> = outputs.iter().map(|o| slot_of[o]).collect();
+        let mut last_use: HashMap<usize, usize> = HashMap::new();
+        for (si, s) in steps.iter().enumerate() {
+            for &i in &s.inputs {
+                last_use.insert(i, si);
+            }
+        }
+        for (slot, si) in last_use {
+            if !output_slots.contains(&slot) {
+                steps[si].frees.push(slot);
+            }
+        }
+        let params = w.float_params(|_| false);
+        Ok(CompiledGraph {
+            steps,
+            n_slots: order.len(),
+            input_slot,
+            output_slots,
+            params,
+        })
+    }
+
+    /// Number of float constants in the whole model.
+    pub fn param_count(&self) -> usize {
+        self.params
+    }
+
+    /// Runs the graph on an NCHW input; returns the outputs in NCHW, in the order compiled.
+    pub fn run(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let mut slots: Vec<Option<Tensor>> = vec![None; self.n_slots];
+        slots[self.input_slot] = Some(x.clone());
+        for step in &self.steps {
+            let ins = &step.inputs;
+            let arg = |k: usize| -> Result<&Tensor> {
+                ins.get(k)
+                    .and_then(|&s| slots[s].as_ref())
+                    .ok_or_else(|| Error::Graph("value used before defined".into()))
+            };
+            let y = match &step.op {
+                Op::Conv(c) => c.forward(arg(0)?)?,
+                Op::Depthwise(d) => d.forward(arg(0)?)?,
+                Op::Affine(m, a) => arg(0)?.affine(*m, *a)?,
+                Op::Channel(c) => c.forward(&arg(0)?.contiguous()?)?,
+                Op::Add => arg(0)?.broadcast_add(arg(1)?)?,
+                Op::Sub => arg(0)?.broadcast_sub(arg(1)?)?,
+                Op::Mul => arg(0)?.broadcast_mul(arg(1)?)?,
+                Op::Relu => arg(0)?.relu()?,
+                Op::Relu6 => arg(0)?.clamp(0f32, 6f32)?,
+                Op::Sigmoid => candle_nn::ops::sigmoid(arg(0)?)?,
+                Op::MeanHw => global_mean(arg(0)?)?
+                    .unsqueeze(D::Minus1)?
+                    .unsqueeze(D::Minus1)?,
+                Op::ConcatC => {
+                    let ts: Vec<&Tensor> = (0..ins.len()).map(arg).collect::<Result<_>>()?;
+                    Tensor::cat(&ts, 1)?
+                }
+                Op::Resize(h, w) => resize_legacy_nchw(arg(0)?, *h, *w)?,
+                Op::Identity => arg(0)?.clone(),
+            };
+            for &f in &step.frees {
+                slots[f] = None;
+            }
+            slots[step.out] = Some(y);
+        }
+        self.output_slots
+            .iter()
+            .map(|&s| {
+                slots[s]
+                    .clone()
+                    .ok_or_else(|| Error::Graph("output not computed".into()))
+            })
+            .collect()
+    }
+}
+
+fn konst<'a>(w: &'a WeightStore, name: &str) -> Result<&'a RawTensor> {
+    w.get(clean(name))
+}
+
+fn conv_op(node: &GraphNode, inputs: &[&str], w: &WeightStore) -> Result<Op> {
+    let konst = |name: &str| konst(w, name);
+    let name = &node.name;
+    let strides = attr_ints(node, "strides");
+    let stride = match strides[..] {
+        [] => 1,
+        [1, s, t, 1] if s == t => s as usize,
+        _ => return Err(Error::Graph(format!("{name}: strides {strides:?}"))),
+    };
+    let dil = attr_ints(node, "dilations");
+    if dil.iter().any(|&d| d != 1) {
+        return Err(Error::Graph(format!("{name}: dilated convolution")));
+    }
+    let padding = match attr_str(node, "padding").as_deref() {
+        Some("SAME") => Padding::Same,
+        Some("VALID") => Padding::Valid,
+        p => return Err(Error::Graph(format!("{name}: padding {p:?}"))),
+    };
+    let filt = konst(inputs.get(1).copied().unwrap_or(""))?;
+    let depthwise = node.op.contains("Depthwise");
+    let channels = if depthwise {
+        filt.shape.get(2).copied().unwrap_or(0)
+    } else {
+        filt.shape.get(3).copied().unwrap_or(0)
+    };
+    let fused = attr_strs(node, "fused_ops");
+    let mut bias = vec![0f32; channels];
+    let mut act = Act::None;
+    for f in &fused {
+        match f.as_str() {
+            "BiasAdd" => {
+                let b = konst(inputs.get(2).copied().unwrap_or(""))?.to_f32();
+                if b.len() != channels {
+                    return Err(Error::Graph(format!("{name}: bias length {}", b.len())));
+                }
+                bias = b;
+            }
+            "Relu" => act = Act::Relu,
+            "Relu6" => act = Act::Relu6,
+            other => return Err(Error::Graph(format!("{name}: fused op {other}"))),
+        }
+    }
+    let epi = ChannelAffine::bias(bias, act);
+    Ok(if depthwise {
+        Op::Depthwise(Depthwise::from_tf(filt, stride, padding, epi)?)
+    } else {
+        Op::Conv(Conv2d::from_hwio(filt, stride, padding, epi)?)
+    })
+}

@@ -1,0 +1,323 @@
+//! NCHW building blocks over candle shared by the networks: TF-"SAME"-aware convolutions with a
+//! fused epilogue, loaded from TF (HWIO) weights.
+
+use std::sync::Arc;
+
+use candle_core::{D, Tensor};
+
+use crate::conv::ConvKernel;
+
+use crate::depthwise::{Act, ChannelAffine, DepthwiseConv};
+use crate::error::{Error, Result};
+use crate::weights::RawTensor;
+
+/// TF padding mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    Same,
+    Valid,
+}
+
+/// TF "SAME" padding (before, after) for one axis; the extra pixel goes after.
+pub fn same_pad(input: usize, k: usize, s: usize) -> (usize, usize) {
+    let out = input.div_ceil(s);
+    let total = ((out.saturating_sub(1)) * s + k).saturating_sub(input);
+    (total / 2, total - total / 2)
+}
+
+/// A dense convolution from TF (HWIO) weights with a fused per-channel epilogue.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    kernel: ConvKernel,
+    padding: Padding,
+}
+
+impl Conv2d {
+    /// From a TF `[kh, kw, in, out]` filter; bias/activation go into `epilogue`.
+    pub fn from_hwio(
+        w: &RawTensor,
+        stride: usize,
+        padding: Padding,
+        epilogue: ChannelAffine,
+    ) -> Result<Self> {
+        let [kh, kw, ci, co] = w.shape[..] else {
+            return Err(Error::Weights(format!(
+                "conv filter must be 4-D, got {:?}",
+                w.shape
+            )));
+        };
+        if kh != kw || stride == 0 {
+            return Err(Error::Weights(format!(
+                "unsupported kernel {kh}x{kw} stride {stride}"
+            )));
+        }
+        if epilogue.shift.len() != co {
+            return Err(Error::Weights(format!(
+                "epilogue has {} channels, conv {co}",
+                epilogue.shift.len()
+            )));
+        }
+        let src = w.to_f32();
+        // HWIO → [O, I·kh·kw], the row order im2col produces.
+        let mut weights = vec![0f32; co * ci * kh * kw];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                for i in 0..ci {
+                    for o in 0..co {
+                        weights[o * ci * kh * kw + (i * kh + ky) * kw + kx] =
+                            src[((ky * kw + kx) * ci + i) * co + o];
+                    }
+                }
+            }
+        }
+        Ok(Conv2d {
+            kernel: ConvKernel {
+                weights: weights.into(),
+                out_channels: co,
+                in_channels: ci,
+                k: kh,
+                stride,
+                pad: (0, 0, 0, 0),
+                epilogue,
+            },
+            padding,
+        })
+    }
+
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.kernel.out_channels
+    }
+
+    /// The same convolution with another activation (weights shared).
+    pub fn with_act(&self, act: Act) -> Self {
+        let mut c = self.clone();
+        c.kernel.epilogue.act = act;
+        c
+    }
+
+    /// The epilogue (bias/scale/activation).
+    pub fn epilogue_mut(&mut self) -> &mut ChannelAffine {
+        &mut self.kernel.epilogue
+    }
+
+    fn kernel_for(&self, h: usize, w: usize) -> ConvKernel {
+        let mut k = self.kernel.clone();
+        if self.padding == Padding::Same {
+            let (pt, pb) = same_pad(h, k.k, k.stride);
+            let (pl, pr) = same_pad(w, k.k, k.stride);
+            k.pad = (pt, pb, pl, pr);
+        }
+        k
+    }
+
+    /// NCHW in → NCHW out.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        Ok(self.kernel_for(h, w).forward(x)?)
+    }
+
+    /// `act(conv(x)·scale + shift + residual)`; `residual` must have the output's shape.
+    pub fn forward_add(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        Ok(self.kernel_for(h, w).forward_add(x, residual)?)
+    }
+
+    /// Reference path through candle's `conv2d` (tests only).
+    pub fn forward_candle(&self, x: &Tensor) -> Result<Tensor> {
+        let k = &self.kernel;
+        let (_, _, h, w) = x.dims4()?;
+        let kk = self.kernel_for(h, w);
+        let (pt, pb, pl, pr) = kk.pad;
+        let wt = Tensor::from_slice(
+            &k.weights,
+            (k.out_channels, k.in_channels, k.k, k.k),
+            x.device(),
+        )?;
+        let xp = x.pad_with_zeros(2, pt, pb)?.pad_with_zeros(3, pl, pr)?;
+        let y = xp.conv2d(&wt, 0, k.stride, 1, 1)?;
+        Ok(k.epilogue.forward(&y)?)
+    }
+}
+
+/// A depthwise convolution from a TF `[kh, kw, C, 1]` filter with "SAME"/"VALID" padding.
+#[derive(Debug, Clone)]
+pub struct Depthwise {
+    weights: Arc<[f32]>,
+    channels: usize,
+    k: usize,
+    stride: usize,
+    padding: Padding,
+    epilogue: ChannelAffine,
+}
+
+impl Depthwise {
+    /// From a TF depthwise filter `[kh, kw, C, 1]`.
+    pub fn from_tf(
+        w: &RawTensor,
+        stride: usize,
+        padding: Padding,
+        epilogue: ChannelAffine,
+    ) -> Result<Self> {
+        let [kh, kw, c, 1] = w.shape[..] else {
+            return Err(Error::Weights(format!(
+                "depthwise filter must be [k,k,C,1], got {:?}",
+                w.shape
+            )));
+        };
+        if kh != kw || epilogue.shift.len() != c {
+            return Err(Error::Weights(format!(
+                "bad depthwise filter {:?}",
+                w.shape
+            )));
+        }
+        let src = w.to_f32();
+        let mut weights = vec![0f32; c * kh * kw];
+        for i in 0..kh {
+            for j in 0..kw {
+                for ch in 0..c {
+                    weights[ch * kh * kw + i * kw + j] = src[(i * kw + j) * c + ch];
+                }
+            }
+        }
+        Ok(Depthwise {
+            weights: weights.into(),
+            channels: c,
+            k: kh,
+            stride,
+            padding,
+            epilogue,
+        })
+    }
+
+    fn op(&self, h: usize, w: usize) -> DepthwiseConv {
+        let pad = match self.padding {
+            Padding::Same => {
+                let (pt, pb) = same_pad(h, self.k, self.stride);
+                let (pl, pr) = same_pad(w, self.k, self.stride);
+                (pt, pb, pl, pr)
+            }
+            Padding::Valid => (0, 0, 0, 0),
+        };
+        DepthwiseConv {
+            weights: self.weights.clone(),
+            channels: self.channels,
+            kh: self.k,
+            kw: self.k,
+            stride: self.stride,
+            pad,
+            epilogue: self.epilogue.clone(),
+        }
+    }
+
+    /// NCHW in → NCHW out, with the fast kernel.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if crate::depthwise::use_candle_grouped() {
+            return self.forward_candle(x);
+        }
+        let (_, _, h, w) = x.dims4()?;
+        Ok(self.op(h, w).forward(x)?)
+    }
+
+    /// The same computation through candle's grouped `conv2d` (one convolution per group);
+    /// kept for the before/after benchmark and as a cross-check in tests.
+    pub fn forward_candle(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let op = self.op(h, w);
+        let (pt, pb, pl, pr) = op.pad;
+        let kernel = Tensor::from_slice(
+            &self.weights,
+            (self.channels, 1, self.k, self.k),
+            x.device(),
+        )?;
+        let xp = x.pad_with_zeros(2, pt, pb)?.pad_with_zeros(3, pl, pr)?;
+        let y = xp.conv2d(&kernel, 0, self.stride, 1, self.channels)?;
+        Ok(self.epilogue.forward(&y)?)
+    }
+}
+
+/// Global average over H and W: NCHW → `[N, C]`.
+pub fn global_mean(x: &Tensor) -> Result<Tensor> {
+    Ok(x.flatten_from(2)?.mean(D::Minus1)?)
+}
+
+/// Reads a per-channel vector.
+pub fn vec_of(t: &RawTensor, len: usize, name: &str) -> Result<Vec<f32>> {
+    let v = t.to_f32();
+    if v.len() != len {
+        return Err(Error::Weights(format!(
+            "{name}: expected {len} values, got {}",
+            v.len()
+        )));
+    }
+    Ok(v)
+}
+
+/// `ChannelAffine` with no scale and an activation: the common conv + bias + act epilogue.
+pub fn bias_act(bias: Vec<f32>, act: Act) -> ChannelAffine {
+    ChannelAffine::bias(bias, act)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_same_padding() {
+        assert_eq!(same_pad(512, 3, 2), (0, 1));
+        assert_eq!(same_pad(7, 3, 2), (1, 1));
+        assert_eq!(same_pad(32, 3, 1), (1, 1));
+        assert_eq!(same_pad(32, 1, 1), (0, 0));
+    }
+
+    #[test]
+    fn gemm_conv_matches_candle_conv2d() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        for (k, stride, pad, h, w) in [
+            (3, 1, Padding::Same, 9, 7),
+            (3, 2, Padding::Same, 10, 11),
+            (7, 2, Padding::Valid, 20, 17),
+            (1, 1, Padding::Same, 5, 6),
+        ] {
+            let (ci, co) = (4, 6);
+            let wv: Vec<f32> = (0..k * k * ci * co)
+                .map(|i| ((i * 29 % 23) as f32 - 11.0) / 11.0)
+                .collect();
+            let raw = RawTensor {
+                shape: vec![k, k, ci, co],
+                data: crate::weights::TensorData::F32(wv),
+            };
+            let shift: Vec<f32> = (0..co).map(|i| i as f32 * 0.1 - 0.2).collect();
+            let conv = Conv2d::from_hwio(&raw, stride, pad, bias_act(shift, Act::Relu))?;
+            let x = Tensor::randn(0f32, 1.0, (2, ci, h, w), &dev)?;
+            let a = conv.forward(&x)?;
+            let b = conv.forward_candle(&x)?;
+            let diff = (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "k{k} s{stride}: max diff {diff}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn depthwise_kernel_matches_candle_grouped_conv() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        for (stride, h, w) in [(1, 9, 7), (2, 10, 10), (2, 9, 11)] {
+            let c = 5;
+            let wv: Vec<f32> = (0..9 * c)
+                .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
+                .collect();
+            let raw = RawTensor {
+                shape: vec![3, 3, c, 1],
+                data: crate::weights::TensorData::F32(wv),
+            };
+            let shift: Vec<f32> = (0..c).map(|i| i as f32 * 0.1).collect();
+            let dw = Depthwise::from_tf(&raw, stride, Padding::Same, bias_act(shift, Act::Relu6))?;
+            let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &dev)?;
+            let a = dw.forward(&x)?;
+            let b = dw.forward_candle(&x)?;
+            let diff = (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "stride {stride}: max diff {diff}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,264 @@
+//! The face pipeline (detect → landmarks → dlib crop → descriptor) with face-api's semantics,
+//! batched across faces and images, plus the serialisable result types.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fetch::{self, paths};
+use crate::image_ops::{Rect, clip_floor_box};
+use crate::landmarks::LandmarkNet;
+use crate::recognition::{DESCRIPTOR_LEN, RecognitionNet, dlib_align_rect};
+use crate::ssd::{FaceBox, SsdConfig, SsdMobilenetV1};
+
+/// A box in image pixels: top-left corner and size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BBox {
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+/// One face: detector score, box, 68 absolute landmarks and the 128-d descriptor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    pub score: f32,
+    #[serde(rename = "box")]
+    pub bbox: BBox,
+    #[serde(with = "serde_fixed::points")]
+    pub landmarks: [[f32; 2]; 68],
+    #[serde(with = "serde_fixed::floats")]
+    pub descriptor: [f32; DESCRIPTOR_LEN],
+}
+
+/// What `vigil faces` prints per image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FacesReport {
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<Face>,
+}
+
+/// Thread pool wrapper: `threads = None` uses rayon's global pool (all cores, or
+/// `RAYON_NUM_THREADS`); `Some(n)` runs every forward pass, candle's GEMMs included, on a
+/// private pool of `n` threads.
+#[derive(Debug, Clone, Default)]
+pub struct Threads(Option<Arc<rayon::ThreadPool>>);
+
+impl Threads {
+    /// A runner with `n` threads (`0` = default global pool).
+    pub fn new(n: usize) -> Result<Self> {
+        if n == 0 {
+            return Ok(Threads(None));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| Error::Input(format!("thread pool: {e}")))?;
+        Ok(Threads(Some(Arc::new(pool))))
+    }
+
+    /// Runs `f` on this runner's pool.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.0 {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
+}
+
+/// Detector + landmark net + recognition net, loaded from the model cache.
+#[derive(Debug)]
+pub struct FacePipeline {
+    pub ssd: SsdMobilenetV1,
+    pub landmarks: LandmarkNet,
+    pub recognition: RecognitionNet,
+    threads: Threads,
+}
+
+/// A face after detection and landmarks, before its descriptor (exposed for benchmarks).
+#[derive(Debug, Clone)]
+pub struct LandmarkedFace {
+    pub detection: FaceBox,
+    pub landmarks: [[f32; 2]; 68],
+    /// The integer crop the landmark net saw.
+    pub landmark_crop: Rect,
+    /// The dlib-aligned crop for the recognition net (`None` if it falls outside the image).
+    pub descriptor_crop: Option<Rect>,
+}
+
+impl FacePipeline {
+    /// Loads the three face models from `cache_dir` (see [`crate::fetch_models`]); fails with
+    /// [`Error::MissingModels`] when the cache is empty.
+    pub fn load(cache_dir: &Path) -> Result<Self> {
+        fetch::ensure_fetched(cache_dir)?;
+        Ok(FacePipeline {
+            ssd: SsdMobilenetV1::load(&paths::ssd(cache_dir))?,
+            landmarks: LandmarkNet::load(&paths::landmarks(cache_dir))?,
+            recognition: RecognitionNet::load(&paths::recognition(cache_dir))?,
+            threads: Threads::default(),
+        })
+    }
+
+    /// Sets detector thresholds.
+    pub fn with_config(mut self, config: SsdConfig) -> Self {
+        self.ssd.config = config;
+        self
+    }
+
+    /// Runs on `n` threads (0 = default).
+    pub fn with_threads(mut self, n: usize) -> Result<Self> {
+        self.threads = Threads::new(n)?;
+        Ok(self)
+    }
+
+    /// All faces in one image. Never panics on odd input: an empty image gives no faces.
+    pub fn detect_faces(&self, img: &RgbImage) -> Result<Vec<Face>> {
+        Ok(self.detect_faces_batch(&[img])?.pop().unwrap_or_default())
+    }
+
+    /// All faces in several images: one detector pass for the batch, one landmark pass and one
+    /// recognition pass for all faces of all images.
+    pub fn detect_faces_batch(&self, images: &[&RgbImage]) -> Result<Vec<Vec<Face>>> {
+        self.threads.run(|| {
+            let boxes = self.ssd.detect_batch(images)?;
+            let marked = self.landmarks_for(images, &boxes)?;
+            let crops: Vec<(&RgbImage, Rect)> = marked
+                .iter()
+                .flat_map(|(i, faces)| {
+                    faces
+                        .iter()
+                        .filter_map(move |f| f.descriptor_crop.map(|r| (images[*i], r)))
+                })
+                .collect();
+            let mut descriptors = self.recognition.describe_crops(&crops)?.into_iter();
+            let mut out = vec![Vec::new(); images.len()];
+            for (i, faces) in marked {
+                for f in faces {
+                    let Some(_) = f.descriptor_crop else { continue };
+                    let Some(descriptor) = descriptors.next() else {
+                        break;
+                    };
+                    let d = f.detection;
+                    out[i].push(Face {
+                        score: d.score,
+                        bbox: BBox {
+                            x: d.x,
+                            y: d.y,
+                            width: d.width,
+                            height: d.height,
+                        },
+                        landmarks: f.landmarks,
+                        descriptor,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Landmarks for detections of each image (faces whose crop is empty are dropped).
+    pub fn landmarks_for(
+        &self,
+        images: &[&RgbImage],
+        boxes: &[Vec<FaceBox>],
+    ) -> Result<Vec<(usize, Vec<LandmarkedFace>)>> {
+        let mut crops = Vec::new();
+        let mut owners = Vec::new();
+        for (i, faces) in boxes.iter().enumerate() {
+            let img = images[i];
+            for f in faces {
+                let r = clip_floor_box(
+                    f.x as f64,
+                    f.y as f64,
+                    f.width as f64,
+                    f.height as f64,
+                    img.width(),
+                    img.height(),
+                );
+                if let Some(r) = r {
+                    crops.push((img, r));
+                    owners.push((i, *f));
+                }
+            }
+        }
+        let pts = self.threads.run(|| self.landmarks.detect_crops(&crops))?;
+        let mut out: Vec<(usize, Vec<LandmarkedFace>)> =
+            (0..images.len()).map(|i| (i, Vec::new())).collect();
+        for ((p, (i, det)), (img, crop)) in pts.into_iter().zip(owners).zip(crops) {
+            let mut abs = p;
+            for q in abs.iter_mut() {
+                // face-api shifts by the unfloored detection box.
+                q[0] += det.x;
+                q[1] += det.y;
+            }
+            let (x, y, w, h) = dlib_align_rect(&abs, crop.width as f64, crop.height as f64);
+            let descriptor_crop = clip_floor_box(x, y, w, h, img.width(), img.height());
+            out[i].1.push(LandmarkedFace {
+                detection: det,
+                landmarks: abs,
+                landmark_crop: crop,
+                descriptor_crop,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Decodes an image file to RGB8. JPEGs go through [`crate::jpeg::decode_jpeg`], which gives
+/// the same pixels as the reference implementation's decoder (jpeg-js); anything else, and
+/// JPEG variants that decoder does not handle, through the `image` crate. Grayscale, RGBA and
+/// 16-bit inputs are converted.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(crate::error::io_err(path))?;
+    decode_rgb(&bytes)
+}
+
+/// [`load_rgb`] on in-memory file contents.
+pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage> {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        match crate::jpeg::decode_jpeg(bytes) {
+            Ok(img) => return Ok(img),
+            Err(e) => {
+                tracing::debug!("jpeg-js compatible decoder declined ({e}); using image crate")
+            }
+        }
+    }
+    Ok(image::load_from_memory(bytes)?.to_rgb8())
+}
+
+/// serde for fixed arrays longer than serde's built-in 32.
+mod serde_fixed {
+    pub mod points {
+        use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+        pub fn serialize<S: Serializer>(v: &[[f32; 2]; 68], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter())
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[[f32; 2]; 68], D::Error> {
+            let v: Vec<[f32; 2]> = Vec::deserialize(d)?;
+            v.try_into()
+                .map_err(|v: Vec<_>| D::Error::invalid_length(v.len(), &"68 points"))
+        }
+    }
+
+    pub mod floats {
+        use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+        pub fn serialize<S: Serializer>(v: &[f32; 128], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter())
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; 128], D::Error> {
+            let v: Vec<f32> = Vec::deserialize(d)?;
+            v.try_into()
+                .map_err(|v: Vec<_>| D::Error::invalid_length(v.len(), &"128 floats"))
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! `vigil-worker`: runs jobs; scale it out as pods.
+
+use vigil_core::{AppContext, Config, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let ctx = AppContext::init(config).await?;
+    vigil_worker::run(ctx, vigil_core::shutdown::signal()).await
+}
