@@ -56,10 +56,14 @@ fn main() -> vigil_models::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    // Profiling aid: VIGIL_BENCH_ONLY=ssd|landmarks|descriptor|centernet loops on one stage.
+    if let Ok(stage) = std::env::var("VIGIL_BENCH_ONLY") {
+        return profile_stage(&stage, runs.max(1) * 10, threads);
+    }
     let cache = default_cache_dir();
     fetch_models(&cache)?;
-    let pipe = FacePipeline::load(&cache)?.with_threads(threads)?;
-    let persons = PersonDetector::load(&cache)?.with_threads(threads)?;
+    let mut pipe = FacePipeline::load(&cache)?.with_threads(threads)?;
+    let mut persons = PersonDetector::load(&cache)?.with_threads(threads)?;
     let pool = vigil_models::pipeline::Threads::new(threads)?;
     let images: Vec<RgbImage> = (1..=6)
         .map(|n| vigil_models::load_rgb(&fetch::paths::sample_image(&cache, n)))
@@ -142,16 +146,20 @@ fn main() -> vigil_models::Result<()> {
         cn.push(t_cn);
         full.push(t_full);
     }
-    // Batched frames: all six images through the detector in one forward pass.
+    // Batched frames: all six images through each detector in one forward pass.
     let refs: Vec<&RgbImage> = images.iter().collect();
+    pipe.ssd.config.frames_per_pass = refs.len();
+    persons.config.frames_per_pass = refs.len();
     let t_ssd_batch =
         time_ms(runs.min(3), || pipe.ssd.detect_batch(&refs).unwrap()) / refs.len() as f64;
     let t_cn_batch =
         time_ms(runs.min(3), || persons.detect_batch(&refs).unwrap()) / refs.len() as f64;
+    pipe.ssd.config.frames_per_pass = 1;
+    persons.config.frames_per_pass = 1;
 
     println!("\nmedians over the six images / all faces:");
     println!(
-        "  SSD face detector        {:8.1} ms/image (incl. resize + NMS); batch of 6: {:.1} ms/image",
+        "  SSD face detector        {:8.1} ms/image (incl. resize + NMS); 6 frames in one pass: {:.1} ms/image",
         median(ssd),
         t_ssd_batch
     );
@@ -166,7 +174,7 @@ fn main() -> vigil_models::Result<()> {
         median(deb)
     );
     println!(
-        "  CenterNet persons        {:8.1} ms/image; batch of 6: {:.1} ms/image",
+        "  CenterNet persons        {:8.1} ms/image; 6 frames in one pass: {:.1} ms/image",
         median(cn),
         t_cn_batch
     );
@@ -208,5 +216,36 @@ fn main() -> vigil_models::Result<()> {
         "CenterNet on sample1 with candle grouped conv2d for depthwise layers: {t_cn_candle:.1} ms"
     );
     println!("\npeak RSS (VmHWM): {:.0} MB", vm_hwm_mb());
+    Ok(())
+}
+
+fn profile_stage(stage: &str, iters: usize, threads: usize) -> vigil_models::Result<()> {
+    let cache = default_cache_dir();
+    let pipe = FacePipeline::load(&cache)?.with_threads(threads)?;
+    let persons = PersonDetector::load(&cache)?.with_threads(threads)?;
+    let pool = vigil_models::pipeline::Threads::new(threads)?;
+    let img = vigil_models::load_rgb(&fetch::paths::sample_image(&cache, 5))?;
+    let boxes = pipe.ssd.detect_batch(&[&img])?;
+    let marked = pipe.landmarks_for(&[&img], &boxes)?;
+    let faces = &marked[0].1;
+    let lm: Vec<(&RgbImage, Rect)> = faces.iter().map(|f| (&img, f.landmark_crop)).collect();
+    let de: Vec<(&RgbImage, Rect)> = faces
+        .iter()
+        .filter_map(|f| f.descriptor_crop.map(|r| (&img, r)))
+        .collect();
+    let t = Instant::now();
+    for _ in 0..iters {
+        match stage {
+            "ssd" => drop(pipe.ssd.detect_batch(&[&img])?),
+            "landmarks" => drop(pool.run(|| pipe.landmarks.detect_crops(&lm[..1]))?),
+            "descriptor" => drop(pool.run(|| pipe.recognition.describe_crops(&de[..1]))?),
+            "centernet" => drop(persons.detect(&img)?),
+            other => return Err(vigil_models::Error::Input(format!("unknown stage {other}"))),
+        }
+    }
+    println!(
+        "{stage}: {:.2} ms/iter",
+        t.elapsed().as_secs_f64() * 1e3 / iters as f64
+    );
     Ok(())
 }

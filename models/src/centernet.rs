@@ -19,6 +19,7 @@ use crate::weights::GraphModel;
 pub const INPUT_SIZE: usize = 512;
 const STRIDE: usize = 4;
 const TOP_K: usize = 100;
+const HEAT_LOGITS: &str = "tower_0/CenternetHead/centernet_cls_output/BiasAdd";
 
 /// The 80 COCO labels in the model's class order.
 pub const COCO_LABELS: [&str; 80] = [
@@ -115,6 +116,9 @@ pub struct CenterNetConfig {
     pub max_detected: usize,
     /// COCO class ids to return; `None` = all classes. Default: persons only (`[0]`).
     pub classes: Option<Vec<usize>>,
+    /// Frames stacked into one forward pass by `detect_batch` (default 1: faster per frame on
+    /// CPU, see docs/benchmarks.md).
+    pub frames_per_pass: usize,
 }
 
 impl Default for CenterNetConfig {
@@ -124,6 +128,7 @@ impl Default for CenterNetConfig {
             iou_threshold: 0.4,
             max_detected: 20,
             classes: Some(vec![0]),
+            frames_per_pass: 1,
         }
     }
 }
@@ -176,11 +181,9 @@ impl PersonDetector {
     pub fn load(cache_dir: &Path) -> Result<Self> {
         fetch::ensure_fetched(cache_dir)?;
         let model = GraphModel::load(&paths::centernet(cache_dir))?;
-        let graph = CompiledGraph::compile(
-            &model,
-            "tower_0/images",
-            &["tower_0/keypoints", "tower_0/wh"],
-        )?;
+        // The heatmap is taken before its sigmoid: peaks and thresholds are found on logits
+        // (sigmoid is monotonic) and only the few candidates get a sigmoid.
+        let graph = CompiledGraph::compile(&model, "tower_0/images", &[HEAT_LOGITS, "tower_0/wh"])?;
         Ok(PersonDetector {
             graph,
             config: CenterNetConfig::default(),
@@ -210,18 +213,25 @@ impl PersonDetector {
         Ok(self.detect_batch(&[img])?.pop().unwrap_or_default())
     }
 
-    /// Detections for several images in one forward pass.
+    /// Detections for several images, `config.frames_per_pass` frames per forward pass.
     pub fn detect_batch(&self, images: &[&RgbImage]) -> Result<Vec<Vec<Detection>>> {
         let live: Vec<usize> = (0..images.len())
             .filter(|&i| images[i].width() > 0 && images[i].height() > 0)
             .collect();
         let mut out = vec![Vec::new(); images.len()];
-        if live.is_empty() {
-            return Ok(out);
+        for chunk in live.chunks(self.config.frames_per_pass.max(1)) {
+            let dets = self.forward_frames(images, chunk)?;
+            for (&i, d) in chunk.iter().zip(dets) {
+                out[i] = d;
+            }
         }
+        Ok(out)
+    }
+
+    fn forward_frames(&self, images: &[&RgbImage], idx: &[usize]) -> Result<Vec<Vec<Detection>>> {
         let plane = 3 * INPUT_SIZE * INPUT_SIZE;
-        let mut buf = vec![0f32; live.len() * plane];
-        for (k, &i) in live.iter().enumerate() {
+        let mut buf = vec![0f32; idx.len() * plane];
+        for (k, &i) in idx.iter().enumerate() {
             resize_chw(
                 images[i],
                 INPUT_SIZE,
@@ -230,7 +240,7 @@ impl PersonDetector {
                 &mut buf[k * plane..(k + 1) * plane],
             );
         }
-        let x = Tensor::from_vec(buf, (live.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
+        let x = Tensor::from_vec(buf, (idx.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
         let outs = self.threads.run(|| self.graph.run(&x))?;
         let [heat, wh] = &outs[..] else {
             return Err(Error::Graph("CenterNet must have two outputs".into()));
@@ -238,16 +248,19 @@ impl PersonDetector {
         let (b, nc, gh, gw) = heat.dims4()?;
         let heat = heat.flatten_all()?.to_vec1::<f32>()?;
         let whv = wh.flatten_all()?.to_vec1::<f32>()?;
-        if wh.dims4()? != (b, 4, gh, gw) || nc != COCO_LABELS.len() {
+        if wh.dims4()? != (b, 4, gh, gw) || nc != COCO_LABELS.len() || b != idx.len() {
             return Err(Error::Graph("unexpected CenterNet output shapes".into()));
         }
-        for (k, &i) in live.iter().enumerate() {
-            let hm = &heat[k * nc * gh * gw..(k + 1) * nc * gh * gw];
-            let sz = &whv[k * 4 * gh * gw..(k + 1) * 4 * gh * gw];
-            let raw = decode(hm, sz, nc, gh, gw);
-            out[i] = self.postprocess(&raw, images[i].width(), images[i].height());
-        }
-        Ok(out)
+        Ok(idx
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let hm = &heat[k * nc * gh * gw..(k + 1) * nc * gh * gw];
+                let sz = &whv[k * 4 * gh * gw..(k + 1) * 4 * gh * gw];
+                let raw = decode(hm, sz, nc, gh, gw, self.config.min_confidence);
+                self.postprocess(&raw, images[i].width(), images[i].height())
+            })
+            .collect())
     }
 
     fn postprocess(&self, raw: &[RawDet], width: u32, height: u32) -> Vec<Detection> {
@@ -287,16 +300,33 @@ struct RawDet {
     class: usize,
 }
 
-/// The graph's in-model decode: 3×3 peak mask, top-100 over (y, x, class), box from wh.
-fn decode(heat: &[f32], wh: &[f32], nc: usize, gh: usize, gw: usize) -> Vec<RawDet> {
+/// The graph's in-model decode on heatmap logits: 3×3 peak mask, top-100 over
+/// (y, x, class), box from wh. Candidates at or below `min_score` are skipped up front: NMS
+/// would drop them anyway, and a top-100 cut taken after the threshold keeps the same survivors.
+fn decode(
+    logits: &[f32],
+    wh: &[f32],
+    nc: usize,
+    gh: usize,
+    gw: usize,
+    min_score: f32,
+) -> Vec<RawDet> {
     let plane = gh * gw;
+    let min_logit = if min_score <= 0.0 {
+        f32::NEG_INFINITY
+    } else if min_score >= 1.0 {
+        f32::INFINITY
+    } else {
+        // A hair below the exact logit, so rounding cannot drop a candidate the sigmoid keeps.
+        (min_score / (1.0 - min_score)).ln() - 1e-4
+    };
     let mut peaks: Vec<(f32, usize)> = Vec::new();
     for c in 0..nc {
-        let p = &heat[c * plane..(c + 1) * plane];
+        let p = &logits[c * plane..(c + 1) * plane];
         for y in 0..gh {
-            for x in 0..gw {
-                let v = p[y * gw + x];
-                if v <= 0.0 {
+            let row = &p[y * gw..(y + 1) * gw];
+            for (x, &v) in row.iter().enumerate() {
+                if v <= min_logit {
                     continue;
                 }
                 let mut m = v;
@@ -305,8 +335,9 @@ fn decode(heat: &[f32], wh: &[f32], nc: usize, gh: usize, gw: usize) -> Vec<RawD
                         m = m.max(p[yy * gw + xx]);
                     }
                 }
-                if m == v {
-                    peaks.push((v, (y * gw + x) * nc + c));
+                let score = 1.0 / (1.0 + (-v).exp());
+                if m == v && score > min_score {
+                    peaks.push((score, (y * gw + x) * nc + c));
                 }
             }
         }

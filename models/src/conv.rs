@@ -59,7 +59,8 @@ impl ConvKernel {
         self.k == 1 && self.stride == 1 && self.pad == (0, 0, 0, 0)
     }
 
-    /// im2col of one image `[C, H, W]` into `[C·k·k, OH·OW]`.
+    /// im2col of one image `[C, H, W]` into `[C·k·k, OH·OW]`. The valid output-column range
+    /// of each kernel tap is computed once per row, so the copy itself has no bounds tests.
     fn im2col(&self, src: &[f32], h: usize, w: usize, cols: &mut [f32]) {
         let (oh, ow) = self.out_hw(h, w);
         let (k, s) = (self.k, self.stride);
@@ -70,22 +71,35 @@ impl ConvKernel {
                 let plane = &src[c * h * w..(c + 1) * h * w];
                 for ky in 0..k {
                     for kx in 0..k {
+                        // Output columns whose input column ox·s + kx − pl lies inside [0, w).
+                        let lo = pl.saturating_sub(kx).div_ceil(s).min(ow);
+                        let hi = if w + pl > kx {
+                            ((w + pl - kx - 1) / s + 1).min(ow)
+                        } else {
+                            0
+                        }
+                        .max(lo);
                         let row = &mut rows[(ky * k + kx) * oh * ow..(ky * k + kx + 1) * oh * ow];
                         for oy in 0..oh {
                             let dst = &mut row[oy * ow..(oy + 1) * ow];
-                            let iy = (oy * s + ky) as isize - pt as isize;
-                            if iy < 0 || iy >= h as isize {
+                            let iy = oy * s + ky;
+                            if iy < pt || iy - pt >= h {
                                 dst.fill(0.0);
                                 continue;
                             }
-                            let line = &plane[iy as usize * w..(iy as usize + 1) * w];
-                            for (ox, d) in dst.iter_mut().enumerate() {
-                                let ix = (ox * s + kx) as isize - pl as isize;
-                                *d = if ix >= 0 && ix < w as isize {
-                                    line[ix as usize]
+                            let line = &plane[(iy - pt) * w..(iy - pt + 1) * w];
+                            dst[..lo].fill(0.0);
+                            dst[hi..].fill(0.0);
+                            if hi > lo {
+                                let start = lo * s + kx - pl;
+                                if s == 1 {
+                                    dst[lo..hi].copy_from_slice(&line[start..start + (hi - lo)]);
                                 } else {
-                                    0.0
-                                };
+                                    let src_iter = line[start..].iter().step_by(s);
+                                    for (d, v) in dst[lo..hi].iter_mut().zip(src_iter) {
+                                        *d = *v;
+                                    }
+                                }
                             }
                         }
                     }

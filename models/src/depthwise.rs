@@ -8,6 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+/// Whether the CPU has AVX2 and FMA (checked once; the std macro caches the answer).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
 static USE_CANDLE_GROUPED: AtomicBool = AtomicBool::new(false);
 
 /// Routes every depthwise layer through candle's grouped `conv2d` instead of the hand-written
@@ -31,18 +38,6 @@ pub enum Act {
     HardSwish(f32),
 }
 
-impl Act {
-    #[inline(always)]
-    fn apply(self, v: f32) -> f32 {
-        match self {
-            Act::None => v,
-            Act::Relu => v.max(0.0),
-            Act::Relu6 => v.clamp(0.0, 6.0),
-            Act::HardSwish(k) => v * (v + 3.0).clamp(0.0, 6.0) * k,
-        }
-    }
-}
-
 /// Per-channel `y = act(x * scale[c] + shift[c])` (scale omitted = 1).
 #[derive(Debug, Clone)]
 pub struct ChannelAffine {
@@ -63,8 +58,23 @@ impl ChannelAffine {
 
     /// Applies the affine (plus an optional residual, added before the activation) to one
     /// channel plane `c` in place.
-    #[inline]
     pub fn apply_plane(&self, c: usize, data: &mut [f32], residual: Option<&[f32]>) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: the CPU supports the features this build was compiled for.
+            return unsafe { self.apply_plane_avx2(c, data, residual) };
+        }
+        self.apply_plane_generic(c, data, residual)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn apply_plane_avx2(&self, c: usize, data: &mut [f32], residual: Option<&[f32]>) {
+        self.apply_plane_generic(c, data, residual)
+    }
+
+    #[inline(always)]
+    fn apply_plane_generic(&self, c: usize, data: &mut [f32], residual: Option<&[f32]>) {
         let sh = self.shift[c];
         let sc = self.scale.as_ref().map(|s| s[c]).unwrap_or(1.0);
         let act = self.act;
@@ -173,43 +183,165 @@ impl DepthwiseConv {
         x.contiguous()?.apply_op1_no_bwd(self)
     }
 
+    /// One channel plane; dispatches to an AVX2+FMA build of the same code when available
+    /// (the crate is compiled for baseline x86-64, i.e. SSE2 only).
     fn plane(
         &self,
         c: usize,
         src: &[f32],
         h: usize,
         w: usize,
-        padded: &mut Vec<f32>,
+        scratch: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: the CPU supports the features this build was compiled for.
+            return unsafe { self.plane_avx2(c, src, h, w, scratch, out) };
+        }
+        self.plane_generic(c, src, h, w, scratch, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn plane_avx2(
+        &self,
+        c: usize,
+        src: &[f32],
+        h: usize,
+        w: usize,
+        scratch: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        self.plane_generic(c, src, h, w, scratch, out)
+    }
+
+    #[inline(always)]
+    fn plane_generic(
+        &self,
+        c: usize,
+        src: &[f32],
+        h: usize,
+        w: usize,
+        scratch: &mut Vec<f32>,
         out: &mut [f32],
     ) {
         let (pt, pb, pl, pr) = self.pad;
         let (hp, wp) = (h + pt + pb, w + pl + pr);
         let (oh, ow) = self.out_hw(h, w);
-        padded.clear();
-        padded.resize(hp * wp, 0.0);
-        for y in 0..h {
-            padded[(y + pt) * wp + pl..(y + pt) * wp + pl + w]
-                .copy_from_slice(&src[y * w..(y + 1) * w]);
-        }
-        let k = &self.weights[c * self.kh * self.kw..(c + 1) * self.kh * self.kw];
         let s = self.stride;
+        // The zero-padded plane, split into `s` column phases so that every kernel tap reads a
+        // contiguous run: phase q holds columns q, q+s, q+2s, ... of the padded row.
+        let pw = wp.div_ceil(s);
+        scratch.clear();
+        scratch.resize(s * hp * pw, 0.0);
+        for y in 0..h {
+            let line = &src[y * w..(y + 1) * w];
+            if s == 1 {
+                let o = (y + pt) * pw + pl;
+                scratch[o..o + w].copy_from_slice(line);
+                continue;
+            }
+            if s == 2 {
+                // Even/odd split of the padded row, written pairwise.
+                let (p0, p1) = scratch.split_at_mut(hp * pw);
+                let r0 = &mut p0[(y + pt) * pw..(y + pt + 1) * pw];
+                let r1 = &mut p1[(y + pt) * pw..(y + pt + 1) * pw];
+                let (da, oa, db, ob) = if pl % 2 == 0 {
+                    (r0, pl / 2, r1, pl / 2)
+                } else {
+                    (r1, pl / 2, r0, pl / 2 + 1)
+                };
+                let n = w / 2;
+                let (da, db) = (&mut da[oa..oa + w.div_ceil(2)], &mut db[ob..ob + n]);
+                for (k, pair) in line.chunks_exact(2).enumerate() {
+                    da[k] = pair[0];
+                    db[k] = pair[1];
+                }
+                if w % 2 == 1 {
+                    da[n] = line[w - 1];
+                }
+                continue;
+            }
+            for q in 0..s {
+                // First input column landing in phase q, and its slot in that phase's row.
+                let x0 = (q + s - pl % s) % s;
+                if x0 >= w {
+                    continue;
+                }
+                let o = q * hp * pw + (y + pt) * pw + (x0 + pl) / s;
+                let n = (w - x0).div_ceil(s);
+                for (d, v) in scratch[o..o + n].iter_mut().zip(line[x0..].chunks(s)) {
+                    *d = v[0];
+                }
+            }
+        }
+        let (kh, kw) = (self.kh, self.kw);
+        let k = &self.weights[c * kh * kw..(c + 1) * kh * kw];
+        let k: &[f32] = if kh * kw == 9 { &k[..9] } else { k };
+        // Input run for tap (i, j) of output row oy.
+        let tap = |oy: usize, i: usize, j: usize| -> &[f32] {
+            let o = (j % s) * hp * pw + (oy * s + i) * pw + j / s;
+            &scratch[o..o + ow]
+        };
         for oy in 0..oh {
             let orow = &mut out[oy * ow..(oy + 1) * ow];
+            if kh == 3 && kw == 3 {
+                // All nine taps in one pass keeps the output row in registers.
+                let (t0, t1, t2) = (
+                    &tap(oy, 0, 0)[..ow],
+                    &tap(oy, 0, 1)[..ow],
+                    &tap(oy, 0, 2)[..ow],
+                );
+                let (t3, t4, t5) = (
+                    &tap(oy, 1, 0)[..ow],
+                    &tap(oy, 1, 1)[..ow],
+                    &tap(oy, 1, 2)[..ow],
+                );
+                let (t6, t7, t8) = (
+                    &tap(oy, 2, 0)[..ow],
+                    &tap(oy, 2, 1)[..ow],
+                    &tap(oy, 2, 2)[..ow],
+                );
+                let orow = &mut orow[..ow];
+                for x in 0..ow {
+                    orow[x] = k[0] * t0[x]
+                        + k[1] * t1[x]
+                        + k[2] * t2[x]
+                        + k[3] * t3[x]
+                        + k[4] * t4[x]
+                        + k[5] * t5[x]
+                        + k[6] * t6[x]
+                        + k[7] * t7[x]
+                        + k[8] * t8[x];
+                }
+                continue;
+            }
             orow.fill(0.0);
-            for i in 0..self.kh {
-                let row = &padded[(oy * s + i) * wp..(oy * s + i + 1) * wp];
-                for j in 0..self.kw {
-                    let kv = k[i * self.kw + j];
-                    if s == 1 {
-                        let r = &row[j..j + ow];
-                        for (o, &v) in orow.iter_mut().zip(r) {
-                            *o += kv * v;
-                        }
-                    } else {
-                        for (ox, o) in orow.iter_mut().enumerate() {
-                            *o += kv * row[ox * s + j];
-                        }
+            for i in 0..kh {
+                let kr = &k[i * kw..(i + 1) * kw];
+                let mut j = 0;
+                // Taps of one kernel row in groups of up to five per pass over the output row.
+                while j < kw {
+                    let g = (kw - j).min(5);
+                    let t: [&[f32]; 5] = std::array::from_fn(|m| tap(oy, i, j + m.min(g - 1)));
+                    let kv: [f32; 5] = std::array::from_fn(|m| if m < g { kr[j + m] } else { 0.0 });
+                    let (t0, t1, t2, t3, t4) = (
+                        &t[0][..ow],
+                        &t[1][..ow],
+                        &t[2][..ow],
+                        &t[3][..ow],
+                        &t[4][..ow],
+                    );
+                    let orow = &mut orow[..ow];
+                    for x in 0..ow {
+                        orow[x] += kv[0] * t0[x]
+                            + kv[1] * t1[x]
+                            + kv[2] * t2[x]
+                            + kv[3] * t3[x]
+                            + kv[4] * t4[x];
                     }
+                    j += g;
                 }
             }
         }

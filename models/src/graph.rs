@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use candle_core::{D, Tensor};
 
-use crate::depthwise::{Act, ChannelAffine};
+use crate::depthwise::{Act, AddAct, ChannelAffine, ChannelScale, Elem};
 use crate::error::{Error, Result};
 use crate::image_ops::resize_legacy_nchw;
 use crate::layers::{Conv2d, Depthwise, Padding, global_mean};
@@ -24,8 +24,8 @@ enum Op {
     Add,
     Sub,
     Mul,
-    Relu,
-    Relu6,
+    /// Elementwise activation.
+    Act(Act),
     Sigmoid,
     /// `Mean` over H and W, keeping dims.
     MeanHw,
@@ -226,8 +226,8 @@ impl CompiledGraph {
                         _ => return Err(Error::Graph(format!("{name}: two constant operands"))),
                     }
                 }
-                "Relu" => Op::Relu,
-                "Relu6" => Op::Relu6,
+                "Relu" => Op::Act(Act::Relu),
+                "Relu6" => Op::Act(Act::Relu6),
                 "Sigmoid" => Op::Sigmoid,
                 "Identity" => Op::Identity,
                 "Mean" => {
@@ -265,8 +265,9 @@ impl CompiledGraph {
                 frees: Vec::new(),
             });
         }
-        // Liveness: free each slot after its last reader, unless it is a graph output.
         let output_slots: Vec<usize> = outputs.iter().map(|o| slot_of[o]).collect();
+        let mut steps = fuse_hard_swish(steps, &output_slots);
+        // Liveness: free each slot after its last reader, unless it is a graph output.
         let mut last_use: HashMap<usize, usize> = HashMap::new();
         for (si, s) in steps.iter().enumerate() {
             for &i in &s.inputs {
@@ -307,13 +308,25 @@ impl CompiledGraph {
             let y = match &step.op {
                 Op::Conv(c) => c.forward(arg(0)?)?,
                 Op::Depthwise(d) => d.forward(arg(0)?)?,
-                Op::Affine(m, a) => arg(0)?.affine(*m, *a)?,
+                Op::Affine(m, a) => Elem {
+                    mul: *m as f32,
+                    add: *a as f32,
+                    act: Act::None,
+                }
+                .forward(arg(0)?)?,
+                Op::Act(act) => Elem {
+                    mul: 1.0,
+                    add: 0.0,
+                    act: *act,
+                }
+                .forward(arg(0)?)?,
                 Op::Channel(c) => c.forward(&arg(0)?.contiguous()?)?,
+                Op::Add if arg(0)?.shape() == arg(1)?.shape() => {
+                    AddAct(Act::None).forward(arg(0)?, arg(1)?)?
+                }
                 Op::Add => arg(0)?.broadcast_add(arg(1)?)?,
                 Op::Sub => arg(0)?.broadcast_sub(arg(1)?)?,
-                Op::Mul => arg(0)?.broadcast_mul(arg(1)?)?,
-                Op::Relu => arg(0)?.relu()?,
-                Op::Relu6 => arg(0)?.clamp(0f32, 6f32)?,
+                Op::Mul => mul(arg(0)?, arg(1)?)?,
                 Op::Sigmoid => candle_nn::ops::sigmoid(arg(0)?)?,
                 Op::MeanHw => global_mean(arg(0)?)?
                     .unsqueeze(D::Minus1)?
@@ -393,4 +406,98 @@ fn conv_op(node: &GraphNode, inputs: &[&str], w: &WeightStore) -> Result<Op> {
     } else {
         Op::Conv(Conv2d::from_hwio(filt, stride, padding, epi)?)
     })
+}
+
+/// Broadcasting multiply; the squeeze-and-excitation case (`[N,C,H,W] × [N,C,1,1]`) runs on
+/// the fused kernel.
+fn mul(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    let (da, db) = (a.dims(), b.dims());
+    if da.len() == 4 && db.len() == 4 && da[..2] == db[..2] {
+        if db[2..] == [1, 1] {
+            return a
+                .contiguous()?
+                .apply_op2_no_bwd(&b.contiguous()?, &ChannelScale);
+        }
+        if da[2..] == [1, 1] {
+            return b
+                .contiguous()?
+                .apply_op2_no_bwd(&a.contiguous()?, &ChannelScale);
+        }
+    }
+    a.broadcast_mul(b)
+}
+
+/// Rewrites TF's unfused hard-swish — `Mul(k, x)`, `Add(x, 3)`, `Relu6`, `Mul` — into the
+/// epilogue of the convolution producing `x` (or one elementwise step when `x` has other
+/// readers), then drops the steps nothing reads any more.
+fn fuse_hard_swish(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
+    let producer = |steps: &[Step], slot: usize| steps.iter().position(|s| s.out == slot);
+    for i in 0..steps.len() {
+        if !matches!(steps[i].op, Op::Mul) || steps[i].inputs.len() != 2 {
+            continue;
+        }
+        let (a, b) = (steps[i].inputs[0], steps[i].inputs[1]);
+        let found = [(a, b), (b, a)].into_iter().find_map(|(m, r)| {
+            let pm = producer(&steps, m)?;
+            let pr = producer(&steps, r)?;
+            let Op::Affine(k, 0.0) = steps[pm].op else {
+                return None;
+            };
+            if !matches!(steps[pr].op, Op::Act(Act::Relu6)) {
+                return None;
+            }
+            let pa = producer(&steps, steps[pr].inputs[0])?;
+            let Op::Affine(1.0, 3.0) = steps[pa].op else {
+                return None;
+            };
+            let x = steps[pm].inputs[0];
+            (steps[pa].inputs[0] == x).then_some((x, k as f32))
+        });
+        let Some((x, k)) = found else { continue };
+        steps[i].inputs = vec![x];
+        steps[i].op = Op::Act(Act::HardSwish(k));
+    }
+    let mut steps = dead_step_elimination(steps, outputs);
+    // Fold a hard-swish step into its producer's epilogue when it is that value's only reader.
+    for i in 0..steps.len() {
+        let Op::Act(act @ Act::HardSwish(_)) = steps[i].op else {
+            continue;
+        };
+        let x = steps[i].inputs[0];
+        let readers = steps.iter().filter(|s| s.inputs.contains(&x)).count();
+        if readers != 1 || outputs.contains(&x) {
+            continue;
+        }
+        let Some(p) = producer(&steps, x) else {
+            continue;
+        };
+        let epi = match &mut steps[p].op {
+            Op::Conv(c) => c.epilogue_mut(),
+            Op::Depthwise(d) => d.epilogue_mut(),
+            _ => continue,
+        };
+        if epi.act != Act::None {
+            continue;
+        }
+        epi.act = act;
+        steps[i].op = Op::Identity;
+    }
+    steps
+}
+
+/// Drops steps whose value no output depends on.
+fn dead_step_elimination(steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
+    let mut needed: std::collections::HashSet<usize> = outputs.iter().copied().collect();
+    let mut keep = vec![false; steps.len()];
+    for (i, s) in steps.iter().enumerate().rev() {
+        if needed.contains(&s.out) {
+            keep[i] = true;
+            needed.extend(s.inputs.iter().copied());
+        }
+    }
+    steps
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(s, k)| k.then_some(s))
+        .collect()
 }

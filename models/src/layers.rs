@@ -210,6 +210,11 @@ impl Depthwise {
         }
     }
 
+    /// The epilogue (bias/scale/activation).
+    pub fn epilogue_mut(&mut self) -> &mut ChannelAffine {
+        &mut self.epilogue
+    }
+
     /// NCHW in → NCHW out, with the fast kernel.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if crate::depthwise::use_candle_grouped() {
@@ -301,13 +306,21 @@ mod tests {
     #[test]
     fn depthwise_kernel_matches_candle_grouped_conv() -> Result<()> {
         let dev = candle_core::Device::Cpu;
-        for (stride, h, w) in [(1, 9, 7), (2, 10, 10), (2, 9, 11)] {
+        let cases = [
+            (3, 1, 9, 7),
+            (3, 2, 10, 10),
+            (3, 2, 9, 11),
+            (5, 1, 8, 9),
+            (5, 2, 11, 12),
+            (3, 3, 10, 10),
+        ];
+        for (k, stride, h, w) in cases {
             let c = 5;
-            let wv: Vec<f32> = (0..9 * c)
+            let wv: Vec<f32> = (0..k * k * c)
                 .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
                 .collect();
             let raw = RawTensor {
-                shape: vec![3, 3, c, 1],
+                shape: vec![k, k, c, 1],
                 data: crate::weights::TensorData::F32(wv),
             };
             let shift: Vec<f32> = (0..c).map(|i| i as f32 * 0.1).collect();

@@ -25,6 +25,10 @@ pub struct SsdConfig {
     pub iou_threshold: f32,
     /// At most this many faces per image (default 100).
     pub max_results: usize,
+    /// Frames stacked into one forward pass by `detect_batch` (default 1: on CPU the 512×512
+    /// activations of several frames fall out of cache and per-frame time goes up, see
+    /// docs/benchmarks.md; raise it for accelerators).
+    pub frames_per_pass: usize,
 }
 
 impl Default for SsdConfig {
@@ -33,6 +37,7 @@ impl Default for SsdConfig {
             min_confidence: 0.5,
             iou_threshold: 0.5,
             max_results: 100,
+            frames_per_pass: 1,
         }
     }
 }
@@ -243,24 +248,25 @@ impl SsdMobilenetV1 {
             .collect()
     }
 
-    /// Detects faces in a batch of images (one forward pass). Empty images give no faces.
+    /// Detects faces in a batch of images, `config.frames_per_pass` frames per forward pass.
+    /// Empty images give no faces.
     pub fn detect_batch(&self, images: &[&RgbImage]) -> Result<Vec<Vec<FaceBox>>> {
         let live: Vec<usize> = (0..images.len())
             .filter(|&i| images[i].width() > 0 && images[i].height() > 0)
             .collect();
         let mut out = vec![Vec::new(); images.len()];
-        if live.is_empty() {
-            return Ok(out);
-        }
         let plane = 3 * INPUT_SIZE * INPUT_SIZE;
-        let mut buf = vec![0f32; live.len() * plane];
-        for (k, &i) in live.iter().enumerate() {
-            Self::preprocess(images[i], &mut buf[k * plane..(k + 1) * plane]);
-        }
-        let x = Tensor::from_vec(buf, (live.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
-        let (boxes, scores) = self.forward(&x)?;
-        for (k, &i) in live.iter().enumerate() {
-            out[i] = self.postprocess(&boxes[k], &scores[k], images[i].width(), images[i].height());
+        for chunk in live.chunks(self.config.frames_per_pass.max(1)) {
+            let mut buf = vec![0f32; chunk.len() * plane];
+            for (k, &i) in chunk.iter().enumerate() {
+                Self::preprocess(images[i], &mut buf[k * plane..(k + 1) * plane]);
+            }
+            let x = Tensor::from_vec(buf, (chunk.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
+            let (boxes, scores) = self.forward(&x)?;
+            for (k, &i) in chunk.iter().enumerate() {
+                out[i] =
+                    self.postprocess(&boxes[k], &scores[k], images[i].width(), images[i].height());
+            }
         }
         Ok(out)
     }

@@ -155,6 +155,22 @@ fn different_people_distance_distribution() {
         })
         .collect();
     println!("histogram by 0.1 bins from 0.0: {hist:?}");
+    let mut across: Vec<f32> = Vec::new();
+    for (i, (na, a)) in all.iter().enumerate() {
+        for (nb, b) in &all[i + 1..] {
+            if na != nb {
+                across.push(distance(a, b));
+            }
+        }
+    }
+    across.sort_by(f32::total_cmp);
+    println!(
+        "faces of different photos ({} pairs, identities unlabelled): min {:.3}, {} pairs under 0.6, {} under {STRICT_THRESHOLD}",
+        across.len(),
+        across[0],
+        across.iter().filter(|&&d| d < 0.6).count(),
+        across.iter().filter(|&&d| d < STRICT_THRESHOLD).count()
+    );
     assert!(
         within[0] > STRICT_THRESHOLD,
         "two different people closer than the strict threshold"
@@ -177,4 +193,37 @@ fn different_people_distance_distribution() {
             );
         }
     }
+}
+
+#[test]
+fn small_faces_fade_out_gracefully() {
+    // Documents the small-face limit. The detector always sees the image at 512 px, so what
+    // matters is a face's size relative to the frame: sample1 is shrunk onto a fixed
+    // 1920×1280 grey canvas, and its faces (~180 px at full size) shrink in the 512-px input.
+    let p = pipeline();
+    let img = sample(1);
+    let mut found = Vec::new();
+    for div in [1u32, 2, 3, 4, 5, 6, 8] {
+        let small = image::imageops::resize(
+            &img,
+            img.width() / div,
+            img.height() / div,
+            image::imageops::FilterType::Triangle,
+        );
+        let mut canvas = RgbImage::from_pixel(1920, 1280, Rgb([128, 128, 128]));
+        image::imageops::replace(&mut canvas, &small, 0, 0);
+        let faces = p.detect_faces(&canvas).unwrap();
+        let in_net: Vec<u32> = faces
+            .iter()
+            .map(|f| (f.bbox.width * 512.0 / 1920.0) as u32)
+            .collect();
+        println!(
+            "faces ~{} px in the frame (~{} px in the 512 input): {} found, input widths {in_net:?}",
+            180 / div,
+            48 / div,
+            faces.len()
+        );
+        found.push(faces.len());
+    }
+    assert_eq!(found[0], 3);
 }

@@ -123,10 +123,12 @@ impl Storage for LocalStorage {
         validate_key(key)?;
         let expires = Utc::now().timestamp() + ttl.as_secs() as i64;
         let signature = self.secrets.sign(&signed_message(key, expires));
-        Ok(format!(
-            "{}{SIGNED_ROUTE}/{key}?expires={expires}&signature={signature}",
-            self.public_url
-        ))
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("key", key)
+            .append_pair("expires", &expires.to_string())
+            .append_pair("signature", &signature)
+            .finish();
+        Ok(format!("{}{SIGNED_ROUTE}?{query}", self.public_url))
     }
 
     async fn check(&self) -> Result<()> {
