@@ -20,14 +20,24 @@ use poem_openapi::OpenApiService;
 use vigil_core::AppContext;
 
 use routes::{
-    audit::AuditApi, auth::AuthApi, files::FilesApi, health::HealthApi, roles::RolesApi,
-    users::UsersApi,
+    audit::AuditApi, auth::AuthApi, files::FilesApi, health::HealthApi, jobs::JobsApi,
+    mail::MailApi, queues::QueuesApi, roles::RolesApi, users::UsersApi,
 };
 pub use state::ApiState;
 
-fn openapi(
-    state: &Arc<ApiState>,
-) -> OpenApiService<(HealthApi, AuthApi, UsersApi, RolesApi, AuditApi, FilesApi), ()> {
+type Apis = (
+    HealthApi,
+    AuthApi,
+    UsersApi,
+    RolesApi,
+    AuditApi,
+    FilesApi,
+    JobsApi,
+    QueuesApi,
+    MailApi,
+);
+
+fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             HealthApi { state: state.clone() },
@@ -36,6 +46,9 @@ fn openapi(
             RolesApi { state: state.clone() },
             AuditApi { state: state.clone() },
             FilesApi { state: state.clone() },
+            JobsApi { state: state.clone() },
+            QueuesApi { state: state.clone() },
+            MailApi { state: state.clone() },
         ),
         "Vigil API",
         env!("CARGO_PKG_VERSION"),

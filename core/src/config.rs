@@ -78,6 +78,22 @@ pub struct Config {
     pub admin_name: Option<String>,
 
     pub log_format: LogFormat,
+
+    /// Jobs each worker process runs at once, per queue.
+    pub worker_concurrency: usize,
+    /// Comma-separated queues this worker serves; empty = all.
+    pub worker_queues: String,
+    /// A running job's lease; a worker that stops renewing it (killed) loses the job after this.
+    pub job_lease_secs: u64,
+    /// First retry delay; doubles per attempt (with ±25% jitter) up to `job_retry_max_ms`.
+    pub job_retry_base_ms: u64,
+    pub job_retry_max_ms: u64,
+    /// Most job messages on one queue's Redis stream at once; the rest wait in PostgreSQL.
+    pub dispatch_window: usize,
+    /// How often workers and the scheduler reconcile PostgreSQL with Redis.
+    pub reconcile_interval_secs: u64,
+    /// Export files (and their download links) are deleted after this many days.
+    pub export_ttl_days: u32,
 }
 
 impl Default for Config {
@@ -118,6 +134,14 @@ impl Default for Config {
             admin_password: None,
             admin_name: None,
             log_format: LogFormat::Text,
+            worker_concurrency: 4,
+            worker_queues: String::new(),
+            job_lease_secs: 15,
+            job_retry_base_ms: 2000,
+            job_retry_max_ms: 5 * 60 * 1000,
+            dispatch_window: 500,
+            reconcile_interval_secs: 5,
+            export_ttl_days: 7,
         }
     }
 }
@@ -193,6 +217,29 @@ impl Config {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect()
+    }
+
+    pub fn job_lease(&self) -> Duration {
+        Duration::from_secs(self.job_lease_secs.max(2))
+    }
+
+    /// The queues this worker serves.
+    pub fn worker_queues(&self) -> Vec<String> {
+        let chosen: Vec<String> = self
+            .worker_queues
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if chosen.is_empty() {
+            crate::jobs::kinds::queues()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        } else {
+            chosen
+        }
     }
 
     pub fn access_token_ttl(&self) -> Duration {

@@ -21,7 +21,10 @@ echo "== reference: face-api (tfjs-wasm, 1 thread)"
 (cd "$work" && node ref_faceapi.js wasm "$runs" | grep '^sample')
 echo "== reference: human CenterNet (tfjs-wasm, 1 thread)"
 (cd "$work" && node ref_human.js wasm centernet "$runs" | grep '^sample')
-echo "== vigil-models (candle, release)"
 cd "$here"
+echo "== vigil-models (candle, release, all cores)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}" VIGIL_BENCH_RUNS="$runs" \
+  cargo bench -q -p vigil-models --bench vision
+echo "== vigil-models (candle, release, 1 thread)"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}" VIGIL_BENCH_RUNS="$runs" VIGIL_THREADS=1 \
   cargo bench -q -p vigil-models --bench vision

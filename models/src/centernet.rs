@@ -180,6 +180,7 @@ impl PersonDetector {
     /// Loads CenterNet from `cache_dir`; [`Error::MissingModels`] when the cache is empty.
     pub fn load(cache_dir: &Path) -> Result<Self> {
         fetch::ensure_fetched(cache_dir)?;
+        crate::alloc::tune_allocator();
         let model = GraphModel::load(&paths::centernet(cache_dir))?;
         // The heatmap is taken before its sigmoid: peaks and thresholds are found on logits
         // (sigmoid is monotonic) and only the few candidates get a sigmoid.

@@ -35,13 +35,17 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32
     }
 }
 
-/// Parallelism for GEMM: the rayon pool we are running in.
-fn parallelism() -> gemm::Parallelism {
-    let n = rayon::current_num_threads();
-    if n > 1 {
-        gemm::Parallelism::Rayon(n)
-    } else {
-        gemm::Parallelism::None
+/// A raw output pointer shared by tasks that write disjoint parts of one buffer.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: only used for disjoint writes, see `ConvKernel::run`.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    // A method (not field access) so closures capture the whole Send wrapper.
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 
@@ -59,52 +63,64 @@ impl ConvKernel {
         self.k == 1 && self.stride == 1 && self.pad == (0, 0, 0, 0)
     }
 
-    /// im2col of one image `[C, H, W]` into `[C·k·k, OH·OW]`. The valid output-column range
-    /// of each kernel tap is computed once per row, so the copy itself has no bounds tests.
-    fn im2col(&self, src: &[f32], h: usize, w: usize, cols: &mut [f32]) {
-        let (oh, ow) = self.out_hw(h, w);
+    /// im2col of output positions `p0..p0 + len` of one image into `dst` (`[C·k·k, len]`).
+    fn im2col_range(
+        &self,
+        src: &[f32],
+        h: usize,
+        w: usize,
+        p0: usize,
+        len: usize,
+        dst: &mut [f32],
+    ) {
+        let (_, ow) = self.out_hw(h, w);
         let (k, s) = (self.k, self.stride);
         let (pt, _, pl, _) = self.pad;
-        cols.par_chunks_mut(k * k * oh * ow)
-            .enumerate()
-            .for_each(|(c, rows)| {
-                let plane = &src[c * h * w..(c + 1) * h * w];
-                for ky in 0..k {
-                    for kx in 0..k {
-                        // Output columns whose input column ox·s + kx − pl lies inside [0, w).
-                        let lo = pl.saturating_sub(kx).div_ceil(s).min(ow);
-                        let hi = if w + pl > kx {
-                            ((w + pl - kx - 1) / s + 1).min(ow)
+        for c in 0..self.in_channels {
+            let plane = &src[c * h * w..(c + 1) * h * w];
+            for ky in 0..k {
+                for kx in 0..k {
+                    let lo = pl.saturating_sub(kx).div_ceil(s).min(ow);
+                    let hi = if w + pl > kx {
+                        ((w + pl - kx - 1) / s + 1).min(ow)
+                    } else {
+                        0
+                    }
+                    .max(lo);
+                    let r = (c * k + ky) * k + kx;
+                    let drow = &mut dst[r * len..(r + 1) * len];
+                    let mut p = p0;
+                    while p < p0 + len {
+                        let (oy, ox0) = (p / ow, p % ow);
+                        let ox1 = ow.min(ox0 + (p0 + len - p));
+                        let seg = &mut drow[p - p0..p - p0 + (ox1 - ox0)];
+                        let iy = oy * s + ky;
+                        if iy < pt || iy - pt >= h {
+                            seg.fill(0.0);
                         } else {
-                            0
-                        }
-                        .max(lo);
-                        let row = &mut rows[(ky * k + kx) * oh * ow..(ky * k + kx + 1) * oh * ow];
-                        for oy in 0..oh {
-                            let dst = &mut row[oy * ow..(oy + 1) * ow];
-                            let iy = oy * s + ky;
-                            if iy < pt || iy - pt >= h {
-                                dst.fill(0.0);
-                                continue;
-                            }
                             let line = &plane[(iy - pt) * w..(iy - pt + 1) * w];
-                            dst[..lo].fill(0.0);
-                            dst[hi..].fill(0.0);
-                            if hi > lo {
-                                let start = lo * s + kx - pl;
+                            let (a, b) = (lo.clamp(ox0, ox1), hi.clamp(ox0, ox1));
+                            seg[..a - ox0].fill(0.0);
+                            seg[b - ox0..].fill(0.0);
+                            if b > a {
+                                let start = a * s + kx - pl;
+                                let out = &mut seg[a - ox0..b - ox0];
                                 if s == 1 {
-                                    dst[lo..hi].copy_from_slice(&line[start..start + (hi - lo)]);
+                                    out.copy_from_slice(&line[start..start + (b - a)]);
                                 } else {
-                                    let src_iter = line[start..].iter().step_by(s);
-                                    for (d, v) in dst[lo..hi].iter_mut().zip(src_iter) {
+                                    for (d, v) in
+                                        out.iter_mut().zip(line[start..].iter().step_by(s))
+                                    {
                                         *d = *v;
                                     }
                                 }
                             }
                         }
+                        p += ox1 - ox0;
                     }
                 }
-            });
+            }
+        }
     }
 
     fn run(
@@ -120,56 +136,103 @@ impl ConvKernel {
         let kk = c * self.k * self.k;
         let ohw = oh * ow;
         let mut out = vec![0f32; n * o * ohw];
-        let mut cols = if self.is_pointwise() {
-            Vec::new()
+        if out.is_empty() {
+            return (out, oh, ow);
+        }
+        let threads = rayon::current_num_threads().max(1);
+        // At least ~2M multiply-adds per task: below that, dispatch and cache traffic between
+        // cores cost more than they save (the landmark net's maps are 56×56 and smaller).
+        let min_block = ((1usize << 21) / (o * kk).max(1)).max(256);
+        let blocks = ohw.div_ceil(ohw.div_ceil(4 * threads).max(min_block).min(ohw));
+        // Balanced column blocks.
+        let block = ohw.div_ceil(blocks);
+        // Small maps with many channels (the recognition net's 8×8 and 4×4 stages) split
+        // along output channels instead, in multiples of the GEMM micro-kernel's 16 rows.
+        let row_block = if threads > 1 && n * blocks < threads && o * ohw * kk >= 1 << 22 {
+            o.div_ceil(2 * threads).next_multiple_of(16).min(o)
         } else {
-            vec![0f32; kk * ohw]
+            o
         };
-        for b in 0..n {
-            let img = &src[b * c * h * w..(b + 1) * c * h * w];
-            let rhs: &[f32] = if self.is_pointwise() {
-                img
-            } else {
-                self.im2col(img, h, w, &mut cols);
-                &cols
-            };
-            let dst = &mut out[b * o * ohw..(b + 1) * o * ohw];
-            // SAFETY: dst is o×ohw, weights o×kk, rhs kk×ohw, all row-major and in bounds.
-            unsafe {
-                gemm::gemm(
-                    o,
+        let row_blocks = o.div_ceil(row_block);
+        // Row-split tasks share one im2col of the (small) map; column-block tasks build
+        // their own block of it, so each conv is a single parallel region.
+        let shared_cols = if !self.is_pointwise() && row_blocks > 1 {
+            let mut cols = vec![0f32; n * kk * ohw];
+            for b in 0..n {
+                let img = &src[b * c * h * w..(b + 1) * c * h * w];
+                self.im2col_range(
+                    img,
+                    h,
+                    w,
+                    0,
                     ohw,
+                    &mut cols[b * kk * ohw..(b + 1) * kk * ohw],
+                );
+            }
+            cols
+        } else {
+            Vec::new()
+        };
+        let dst = SendPtr(out.as_mut_ptr());
+        let epi = &self.epilogue;
+        let task = |scratch: &mut Vec<f32>, t: usize| {
+            let (b, r, j) = (
+                t / (blocks * row_blocks),
+                (t / blocks) % row_blocks,
+                t % blocks,
+            );
+            let (c0, o0) = (j * block, r * row_block);
+            let len = block.min(ohw - c0);
+            let rows = row_block.min(o - o0);
+            let img = &src[b * c * h * w..(b + 1) * c * h * w];
+            // (pointer to column c0 of the kk-row right-hand side, its row stride)
+            let (rhs, rhs_rs): (*const f32, usize) = if self.is_pointwise() {
+                (img[c0..].as_ptr(), ohw)
+            } else if !shared_cols.is_empty() {
+                (shared_cols[b * kk * ohw + c0..].as_ptr(), ohw)
+            } else {
+                scratch.resize(kk * len, 0.0);
+                self.im2col_range(img, h, w, c0, len, &mut scratch[..kk * len]);
+                (scratch.as_ptr(), len)
+            };
+            // SAFETY: each task writes only rows o0..o0+rows × columns c0..c0+len of image b's
+            // o×ohw output, disjoint from every other task; lhs is o×kk and rhs kk×(≥len) with
+            // row stride rhs_rs, row-major, and every offset stays in bounds.
+            unsafe {
+                let d = dst.get().add(b * o * ohw + o0 * ohw + c0);
+                gemm::gemm(
+                    rows,
+                    len,
                     kk,
-                    dst.as_mut_ptr(),
+                    d,
                     1,
                     ohw as isize,
                     false,
-                    self.weights.as_ptr(),
+                    self.weights.as_ptr().add(o0 * kk),
                     1,
                     kk as isize,
-                    rhs.as_ptr(),
+                    rhs,
                     1,
-                    ohw as isize,
+                    rhs_rs as isize,
                     0.0,
                     1.0,
                     false,
                     false,
                     false,
-                    parallelism(),
+                    gemm::Parallelism::None,
                 );
+                for ch in 0..rows {
+                    let row = std::slice::from_raw_parts_mut(d.add(ch * ohw), len);
+                    let res = residual.map(|r| &r[b * o * ohw + (o0 + ch) * ohw + c0..][..len]);
+                    epi.apply_plane(o0 + ch, row, res);
+                }
             }
-        }
-        let epi = &self.epilogue;
-        match residual {
-            None => out
-                .par_chunks_mut(ohw.max(1))
-                .enumerate()
-                .for_each(|(i, p)| epi.apply_plane(i % o, p, None)),
-            Some(r) => out
-                .par_chunks_mut(ohw.max(1))
-                .zip(r.par_chunks(ohw.max(1)))
-                .enumerate()
-                .for_each(|(i, (p, r))| epi.apply_plane(i % o, p, Some(r))),
+        };
+        let tasks = n * row_blocks * blocks;
+        if tasks == 1 {
+            task(&mut Vec::new(), 0);
+        } else {
+            (0..tasks).into_par_iter().for_each_init(Vec::new, task);
         }
         (out, oh, ow)
     }

@@ -370,7 +370,9 @@ impl CustomOp1 for DepthwiseConv {
         let (oh, ow) = self.out_hw(h, w);
         let mut out = vec![0f32; n * c * oh * ow];
         if !out.is_empty() {
+            // Tiny maps (the landmark net's 7×7 planes) go to one task: splitting costs more.
             out.par_chunks_mut(oh * ow)
+                .with_min_len((1 << 16) / (oh * ow).max(1))
                 .enumerate()
                 .for_each_init(Vec::new, |padded, (i, o)| {
                     let plane = &src[i * h * w..(i + 1) * h * w];
@@ -396,7 +398,7 @@ impl Elem {
     }
 }
 
-const CHUNK: usize = 16 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 impl CustomOp1 for Elem {
     fn name(&self) -> &'static str {

@@ -4,6 +4,7 @@
 //! photo costs no more memory than its 512×512 network input.
 
 use image::RgbImage;
+use rayon::prelude::*;
 
 /// An integer pixel rectangle inside an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,17 +126,21 @@ pub fn crop_pad_resize(
         let o = ((rect.y as usize + yy as usize) * img_w + rect.x as usize + xx as usize) * 3;
         [raw[o] as f32, raw[o + 1] as f32, raw[o + 2] as f32]
     };
-    for (oy, &(y0, y1, fy)) in taps.iter().enumerate() {
-        for (ox, &(x0, x1, fx)) in taps.iter().enumerate() {
-            let (tl, tr, bl, br) = (px(y0, x0), px(y0, x1), px(y1, x0), px(y1, x1));
-            for c in 0..3 {
-                let top = tl[c] + (tr[c] - tl[c]) * fx;
-                let bottom = bl[c] + (br[c] - bl[c]) * fx;
+    // One task per (channel, output row); the three planes are filled independently.
+    out.par_chunks_mut(size)
+        .with_min_len(64)
+        .enumerate()
+        .for_each(|(i, row)| {
+            let (c, oy) = (i / size, i % size);
+            let (y0, y1, fy) = taps[oy];
+            for (o, &(x0, x1, fx)) in row.iter_mut().zip(&taps) {
+                let (tl, tr, bl, br) = (px(y0, x0)[c], px(y0, x1)[c], px(y1, x0)[c], px(y1, x1)[c]);
+                let top = tl + (tr - tl) * fx;
+                let bottom = bl + (br - bl) * fx;
                 let v = top + (bottom - top) * fy;
-                out[c * plane + oy * size + ox] = (v - norm.sub[c]) * norm.mul[c];
+                *o = (v - norm.sub[c]) * norm.mul[c];
             }
-        }
-    }
+        });
 }
 
 /// Plain legacy bilinear resize of a whole image to `out_w`×`out_h` (no padding), CHW, as
@@ -153,16 +158,18 @@ pub fn resize_chw(img: &RgbImage, out_w: usize, out_h: usize, norm: Normalize, o
     let ty = axis_taps(h, out_h);
     let raw = img.as_raw();
     let at = |y: usize, x: usize, c: usize| raw[(y * w + x) * 3 + c] as f32;
-    for (oy, &(y0, y1, fy)) in ty.iter().enumerate() {
-        for (ox, &(x0, x1, fx)) in tx.iter().enumerate() {
-            for c in 0..3 {
+    out.par_chunks_mut(out_w.max(1))
+        .with_min_len(64)
+        .enumerate()
+        .for_each(|(i, row)| {
+            let (c, oy) = (i / out_h.max(1), i % out_h.max(1));
+            let (y0, y1, fy) = ty[oy];
+            for (o, &(x0, x1, fx)) in row.iter_mut().zip(&tx) {
                 let top = at(y0, x0, c) + (at(y0, x1, c) - at(y0, x0, c)) * fx;
                 let bottom = at(y1, x0, c) + (at(y1, x1, c) - at(y1, x0, c)) * fx;
-                out[c * plane + oy * out_w + ox] =
-                    (top + (bottom - top) * fy - norm.sub[c]) * norm.mul[c];
+                *o = (top + (bottom - top) * fy - norm.sub[c]) * norm.mul[c];
             }
-        }
-    }
+        });
 }
 
 /// Legacy bilinear resize (alignCorners = false, halfPixelCenters = false) of an NCHW tensor.

@@ -279,6 +279,8 @@ mod tests {
     fn gemm_conv_matches_candle_conv2d() -> Result<()> {
         let dev = candle_core::Device::Cpu;
         for (k, stride, pad, h, w) in [
+            (3, 1, Padding::Same, 1, 1),
+            (3, 1, Padding::Same, 4, 4),
             (3, 1, Padding::Same, 9, 7),
             (3, 2, Padding::Same, 10, 11),
             (7, 2, Padding::Valid, 20, 17),

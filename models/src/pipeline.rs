@@ -93,10 +93,12 @@ pub struct LandmarkedFace {
 }
 
 impl FacePipeline {
-    /// Loads the three face models from `cache_dir` (see [`crate::fetch_models`]); fails with
+    /// Loads the three face models from `cache_dir` (see [`crate::fetch_models`]) and tunes the
+    /// allocator for inference ([`crate::alloc::tune_allocator`]); fails with
     /// [`Error::MissingModels`] when the cache is empty.
     pub fn load(cache_dir: &Path) -> Result<Self> {
         fetch::ensure_fetched(cache_dir)?;
+        crate::alloc::tune_allocator();
         Ok(FacePipeline {
             ssd: SsdMobilenetV1::load(&paths::ssd(cache_dir))?,
             landmarks: LandmarkNet::load(&paths::landmarks(cache_dir))?,

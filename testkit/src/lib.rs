@@ -65,6 +65,9 @@ pub fn test_config(storage_dir: &std::path::Path) -> Config {
         secret_key: Some(format!("test-secret-{id}")),
         rate_limit_per_second: 1000,
         rate_limit_burst: 1000,
+        job_retry_base_ms: 200,
+        job_retry_max_ms: 1000,
+        reconcile_interval_secs: 1,
         ..Config::default()
     }
 }
@@ -88,6 +91,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     _storage: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+    workers: Vec<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 impl TestApp {
@@ -123,7 +127,81 @@ impl TestApp {
             client: reqwest::Client::new(),
             _storage: storage,
             shutdown: Some(tx),
+            workers: Vec::new(),
         }
+    }
+
+    /// Starts the API and one in-process worker.
+    pub async fn spawn_with_worker() -> Self {
+        let mut app = Self::spawn().await;
+        app.start_worker();
+        app
+    }
+
+    /// Starts a worker (dispatcher, reconciler and every queue) in this process.
+    pub fn start_worker(&mut self) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let ctx = self.ctx.clone();
+        let handle = tokio::spawn(async move {
+            let _ = vigil_worker::run(ctx, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        self.workers.push((tx, handle));
+    }
+
+    /// An access token of a fresh admin.
+    pub async fn admin(&self) -> String {
+        self.token_for("ROLE-ADMIN").await
+    }
+
+    /// GETs `/api/v1/jobs/{id}` until `done` accepts the job's `data` or `timeout` passes.
+    pub async fn wait_job(
+        &self,
+        token: &str,
+        id: &str,
+        timeout: std::time::Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let body: Value = self
+                .client
+                .get(self.url(&format!("/api/v1/jobs/{id}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("job request")
+                .json()
+                .await
+                .expect("job json");
+            let job = body["data"].clone();
+            if done(&job) {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {id} did not get there in {timeout:?}; last: {job}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the job is finished (succeeded, failed or cancelled).
+    pub async fn wait_finished(
+        &self,
+        token: &str,
+        id: &str,
+        timeout: std::time::Duration,
+    ) -> Value {
+        self.wait_job(token, id, timeout, |j| {
+            matches!(
+                j["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            )
+        })
+        .await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -180,6 +258,10 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        for (tx, handle) in self.workers.drain(..) {
+            let _ = tx.send(());
+            handle.abort();
         }
         // Clean up the test's database and Redis keys on a side thread: Drop cannot await.
         let db = self.ctx.config.database_url.clone();

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod email;
 mod health;
+mod jobs;
 mod storage;
 mod users;
 

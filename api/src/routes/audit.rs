@@ -1,15 +1,21 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::param::Query;
+use poem::Request;
+use poem_openapi::param::{Header, Query};
+use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 use vigil_core::audit::{self, AuditEntry, AuditFilter};
+use vigil_core::exports::{ExportFilters, ExportRequest};
+use vigil_core::jobs::{NewJob, kinds};
 
 use super::{Tag, conn};
 use crate::auth::BearerAuth;
 use crate::envelope::{self, Ok, Page};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::middleware::note;
+use crate::routes::jobs::{Accepted, submit};
 use crate::state::ApiState;
 
 #[derive(Debug, Object)]
@@ -55,6 +61,20 @@ impl From<AuditEntry> for AuditEntryDto {
     }
 }
 
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct AuditExportRequest {
+    /// `csv` or `pdf`.
+    pub format: String,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub severity: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
 pub struct AuditApi {
     pub state: Arc<ApiState>,
 }
@@ -95,5 +115,45 @@ impl AuditApi {
             &page,
             total,
         ))
+    }
+
+    /// Export the audit log as CSV or PDF (an `export` job); the job's result holds the
+    /// download URL.
+    #[oai(path = "/export", method = "post")]
+    async fn export(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<AuditExportRequest>,
+    ) -> ApiResult<Accepted> {
+        note(req, |n| n.action = Some("audit.export".into()));
+        auth.0.require("audit:read")?;
+        let b = body.0;
+        if b.format != "csv" && b.format != "pdf" {
+            return Err(ApiError::validation("format", "must be csv or pdf"));
+        }
+        let request = ExportRequest {
+            format: b.format,
+            source: "audit".into(),
+            filters: ExportFilters {
+                actor: b.actor,
+                action: b.action,
+                resource_type: b.resource_type,
+                resource_id: b.resource_id,
+                severity: b.severity,
+                from: b.from,
+                to: b.to,
+            },
+        };
+        let payload = serde_json::to_value(request).map_err(|_| ApiError::internal())?;
+        submit(
+            &self.state,
+            req,
+            &auth.0,
+            NewJob::new(&kinds::EXPORT, payload),
+            idempotency_key.0,
+        )
+        .await
     }
 }

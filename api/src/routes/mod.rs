@@ -4,6 +4,9 @@ pub mod audit;
 pub mod auth;
 pub mod files;
 pub mod health;
+pub mod jobs;
+pub mod mail;
+pub mod queues;
 pub mod roles;
 pub mod users;
 
@@ -23,6 +26,12 @@ pub enum Tag {
     Health,
     /// Signed downloads from local storage
     Files,
+    /// Queued work: status, progress, cancel, pause, resume, retry
+    Jobs,
+    /// Queue operations: depth, workers, pause and resume
+    Queues,
+    /// Outgoing email
+    Mail,
 }
 
 /// Maps a core error from a pool checkout.
