@@ -90,7 +90,10 @@ mod tests {
     fn pdf_is_paginated() {
         let bytes = render(&table(200), Format::Pdf).unwrap();
         assert!(bytes.starts_with(b"%PDF"));
-        assert_eq!(pdf::page_count(200), 5);
+        // 30 rows fit on an A4 landscape page.
+        assert_eq!(pdf::page_count(200), 7);
+        assert_eq!(pdf::page_count(30), 1);
+        assert_eq!(pdf::page_count(31), 2);
         assert_eq!(pdf::page_count(0), 1);
         let empty = render(&table(0), Format::Pdf).unwrap();
         assert!(empty.starts_with(b"%PDF"));
