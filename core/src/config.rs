@@ -94,6 +94,13 @@ pub struct Config {
     pub reconcile_interval_secs: u64,
     /// Export files (and their download links) are deleted after this many days.
     pub export_ttl_days: u32,
+    /// Finished jobs are deleted after this many days.
+    pub job_retention_days: u32,
+    pub audit_retention_days: u32,
+    /// Cron expressions (with seconds) of the scheduler's periodic tasks.
+    pub schedule_reconcile: String,
+    pub schedule_cleanup: String,
+    pub schedule_health: String,
 }
 
 impl Default for Config {
@@ -142,6 +149,11 @@ impl Default for Config {
             dispatch_window: 500,
             reconcile_interval_secs: 5,
             export_ttl_days: 7,
+            job_retention_days: 30,
+            audit_retention_days: 365,
+            schedule_reconcile: "*/10 * * * * *".into(),
+            schedule_cleanup: "0 17 3 * * *".into(),
+            schedule_health: "0 * * * * *".into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Vigil's shared core: everything the API, worker and scheduler processes have in common.
 //! Nothing here links ffmpeg or candle, so the API stays small.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod config;

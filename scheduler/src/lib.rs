@@ -1,33 +1,133 @@
-//! Vigil's scheduler: drives periodic work (health, cleanup, counting) under a lock so several
-//! replicas enqueue each tick once.
+//! Vigil's scheduler: a table of periodic tasks (cron expressions with seconds, configurable).
+//! Each tick runs once however many scheduler replicas there are: the first replica to insert
+//! the (task, tick) row in PostgreSQL owns it, and enqueued jobs carry the tick in their
+//! idempotency key as a second guard.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use vigil_core::{AppContext, health};
+use chrono::{DateTime, Utc};
+use cron::Schedule;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use vigil_core::db::schema::scheduler_ticks;
+use vigil_core::jobs::{self, KindSpec, NewJob, dispatch, kinds};
+use vigil_core::{AppContext, Error, Result};
 
-const HEALTH_EVERY: Duration = Duration::from_secs(60);
+/// What a periodic task does at its tick.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    /// Repair PostgreSQL/Redis drift right here (cheap, and must not wait behind a queue).
+    Reconcile,
+    /// Enqueue a job of this kind for the workers.
+    Enqueue(&'static KindSpec),
+}
+
+#[derive(Debug, Clone)]
+pub struct Periodic {
+    pub name: &'static str,
+    pub schedule: Schedule,
+    pub action: Action,
+}
+
+/// The built-in periodic tasks with their configured schedules.
+pub fn table(ctx: &AppContext) -> Result<Vec<Periodic>> {
+    let parse = |name: &'static str, expr: &str| {
+        Schedule::from_str(expr)
+            .map_err(|e| Error::Config(format!("schedule of {name} ({expr:?}): {e}")))
+    };
+    let c = &ctx.config;
+    Ok(vec![
+        Periodic {
+            name: "reconcile",
+            schedule: parse("reconcile", &c.schedule_reconcile)?,
+            action: Action::Reconcile,
+        },
+        Periodic {
+            name: "cleanup",
+            schedule: parse("cleanup", &c.schedule_cleanup)?,
+            action: Action::Enqueue(&kinds::CLEANUP),
+        },
+        Periodic {
+            name: "health",
+            schedule: parse("health", &c.schedule_health)?,
+            action: Action::Enqueue(&kinds::HEALTH),
+        },
+    ])
+}
+
+/// Claims the tick for this replica; `false` when another replica already has it.
+async fn claim_tick(ctx: &AppContext, task: &str, tick: DateTime<Utc>) -> Result<bool> {
+    let mut conn = ctx.db.get().await?;
+    let n = diesel::insert_into(scheduler_ticks::table)
+        .values((
+            scheduler_ticks::task.eq(task),
+            scheduler_ticks::tick_at.eq(tick),
+        ))
+        .on_conflict_do_nothing()
+        .execute(&mut conn)
+        .await?;
+    Ok(n == 1)
+}
+
+async fn run_tick(ctx: &AppContext, task: &Periodic, tick: DateTime<Utc>) -> Result<()> {
+    if !claim_tick(ctx, task.name, tick).await? {
+        return Ok(());
+    }
+    match task.action {
+        Action::Reconcile => {
+            dispatch::reconcile(ctx).await?;
+        }
+        Action::Enqueue(kind) => {
+            let key = format!("schedule:{}@{}", task.name, tick.to_rfc3339());
+            let (job, _) = jobs::enqueue(
+                ctx,
+                NewJob::new(kind, serde_json::json!({ "tick": tick })).idempotency_key(Some(key)),
+            )
+            .await?;
+            let mut conn = ctx.db.get().await?;
+            diesel::update(scheduler_ticks::table.find((task.name, tick)))
+                .set(scheduler_ticks::job_id.eq(Some(job.id)))
+                .execute(&mut conn)
+                .await?;
+            tracing::info!(task = task.name, %tick, job = %job.id, "periodic job enqueued");
+        }
+    }
+    Ok(())
+}
+
+/// Drives one periodic task: sleeps to each upcoming tick and runs it. A tick that fails is
+/// logged; the next one comes regardless.
+async fn drive(ctx: AppContext, task: Periodic) {
+    loop {
+        let Some(tick) = task.schedule.upcoming(Utc).next() else {
+            tracing::warn!(
+                task = task.name,
+                "schedule has no upcoming tick; task stops"
+            );
+            return;
+        };
+        let wait = (tick - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::time::sleep(wait).await;
+        if let Err(e) = run_tick(&ctx, &task, tick).await {
+            tracing::warn!(task = task.name, %tick, error = %e, "periodic task failed");
+        }
+    }
+}
 
 /// Runs until `shutdown` resolves.
 pub async fn run(
     ctx: AppContext,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    tracing::info!("scheduler started");
-    let health_loop = async {
-        let mut tick = tokio::time::interval(HEALTH_EVERY);
-        loop {
-            tick.tick().await;
-            for component in health::check_all(&ctx).await {
-                if component.status == health::Status::Down {
-                    tracing::warn!(component = component.name, error = ?component.error, "dependency down");
-                }
-            }
-        }
-    };
-    tokio::select! {
-        _ = health_loop => {}
-        _ = shutdown => {}
+    let tasks = table(&ctx)?;
+    tracing::info!(tasks = ?tasks.iter().map(|t| t.name).collect::<Vec<_>>(), "scheduler started");
+    let mut set = tokio::task::JoinSet::new();
+    for task in tasks {
+        set.spawn(drive(ctx.clone(), task));
     }
+    shutdown.await;
+    set.abort_all();
     tracing::info!("scheduler stopped");
     Ok(())
 }

@@ -151,6 +151,19 @@ impl TestApp {
         self.workers.push((tx, handle));
     }
 
+    /// Starts a scheduler replica in this process (several may run at once).
+    pub fn start_scheduler(&mut self) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let ctx = self.ctx.clone();
+        let handle = tokio::spawn(async move {
+            let _ = vigil_scheduler::run(ctx, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        self.workers.push((tx, handle));
+    }
+
     /// An access token of a fresh admin.
     pub async fn admin(&self) -> String {
         self.token_for("ROLE-ADMIN").await

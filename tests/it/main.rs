@@ -7,6 +7,7 @@ mod auth;
 mod email;
 mod health;
 mod jobs;
+mod scheduler;
 mod storage;
 mod users;
 

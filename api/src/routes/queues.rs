@@ -34,44 +34,13 @@ pub struct QueueDto {
     pub kinds: Vec<String>,
 }
 
-/// Live workers (from their presence keys) and the queues each serves.
-pub async fn live_workers(state: &ApiState) -> Vec<(String, Vec<String>)> {
-    let mut conn = state.ctx.redis.conn();
-    let pattern = state.ctx.redis.key("workers:*");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(&pattern)
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for key in keys {
-        let value: Option<String> = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut conn)
-            .await
-            .unwrap_or(None);
-        if let Some(info) =
-            value.and_then(|v: String| serde_json::from_str::<serde_json::Value>(&v).ok())
-        {
-            let queues = info["queues"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|q| q.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push((info["id"].as_str().unwrap_or_default().to_string(), queues));
-        }
-    }
-    out
-}
-
 pub async fn queue_overview(state: &ApiState) -> ApiResult<Vec<QueueDto>> {
     let mut conn = conn(state).await?;
     let stats = store::queue_stats(&mut conn).await?;
     let paused = store::paused_queues(&mut conn).await?;
-    let workers = live_workers(state).await;
+    let workers = vigil_core::jobs::workers::live(&state.ctx.redis)
+        .await
+        .unwrap_or_default();
     let now = Utc::now();
     let mut out = Vec::new();
     for (name, s) in stats {
@@ -86,7 +55,7 @@ pub async fn queue_overview(state: &ApiState) -> ApiResult<Vec<QueueDto>> {
             oldest_queued_at: s.oldest_queued_at,
             oldest_queued_age_secs: s.oldest_queued_at.map(|t| (now - t).num_seconds().max(0)),
             stream_depth: stream::depth(&state.ctx.redis, &name).await.ok(),
-            workers: workers.iter().filter(|(_, qs)| qs.contains(&name)).count() as u64,
+            workers: workers.iter().filter(|w| w.queues.contains(&name)).count() as u64,
             kinds: kinds::ALL
                 .iter()
                 .filter(|k| k.queue == name)

@@ -33,7 +33,23 @@ pub const CANARY: KindSpec = KindSpec {
     pausable: true,
 };
 
-pub const ALL: &[&KindSpec] = &[&EMAIL, &EXPORT, &CANARY];
+/// Retention: deletes old jobs, expired exports (with their objects), old audit rows.
+pub const CLEANUP: KindSpec = KindSpec {
+    name: "cleanup",
+    queue: "maintenance",
+    max_attempts: 3,
+    pausable: false,
+};
+
+/// Records the health of every dependency and raises or resolves alerts.
+pub const HEALTH: KindSpec = KindSpec {
+    name: "health",
+    queue: "maintenance",
+    max_attempts: 1,
+    pausable: false,
+};
+
+pub const ALL: &[&KindSpec] = &[&EMAIL, &EXPORT, &CANARY, &CLEANUP, &HEALTH];
 
 pub fn by_name(name: &str) -> Option<&'static KindSpec> {
     ALL.iter().copied().find(|k| k.name == name)

@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod kinds;
 pub mod store;
 pub mod stream;
+pub mod workers;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

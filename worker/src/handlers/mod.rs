@@ -3,6 +3,7 @@
 mod canary;
 mod email;
 mod export;
+mod maintenance;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,5 +18,7 @@ pub fn registry() -> HashMap<&'static str, Arc<dyn Handler>> {
     handlers.insert(kinds::EMAIL.name, Arc::new(email::SendEmail));
     handlers.insert(kinds::EXPORT.name, Arc::new(export::Export));
     handlers.insert(kinds::CANARY.name, Arc::new(canary::Canary));
+    handlers.insert(kinds::CLEANUP.name, Arc::new(maintenance::Cleanup));
+    handlers.insert(kinds::HEALTH.name, Arc::new(maintenance::HealthCheck));
     handlers
 }

@@ -1,0 +1,134 @@
+//! Periodic maintenance the scheduler enqueues: retention cleanup and health recording.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+use uuid::Uuid;
+use vigil_core::db::schema::{health_checks, scheduler_ticks};
+use vigil_core::health::{self, Status};
+use vigil_core::jobs::{store, workers};
+use vigil_core::{alerts, audit, auth::refresh, exports};
+
+use crate::context::{Handler, JobContext, JobError, Outcome};
+
+/// Deletes what has outlived its retention: finished jobs, expired exports (object first, then
+/// the row, so a failure leaves the row to retry), audit rows, expired refresh tokens and old
+/// bookkeeping.
+pub struct Cleanup;
+
+#[async_trait::async_trait]
+impl Handler for Cleanup {
+    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+        let config = &job.app.config;
+        let now = Utc::now();
+        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut exports_deleted = 0;
+        loop {
+            let expired = exports::expired(&mut conn, now, 500).await?;
+            if expired.is_empty() {
+                break;
+            }
+            for file in expired {
+                job.app.storage.delete(&file.storage_key).await?;
+                exports::delete(&mut conn, file.id).await?;
+                exports_deleted += 1;
+            }
+            job.check()?;
+        }
+        let jobs_deleted = store::purge_finished_before(
+            &mut conn,
+            now - chrono::Duration::days(config.job_retention_days as i64),
+        )
+        .await?;
+        let audit_deleted = audit::purge_before(
+            &mut conn,
+            now - chrono::Duration::days(config.audit_retention_days as i64),
+        )
+        .await?;
+        let tokens_deleted = refresh::purge_expired(&mut conn, chrono::Duration::days(7)).await?;
+        let week_ago = now - chrono::Duration::days(7);
+        let checks_deleted =
+            diesel::delete(health_checks::table.filter(health_checks::checked_at.lt(week_ago)))
+                .execute(&mut conn)
+                .await
+                .map_err(vigil_core::Error::from)?;
+        let ticks_deleted =
+            diesel::delete(scheduler_ticks::table.filter(scheduler_ticks::tick_at.lt(week_ago)))
+                .execute(&mut conn)
+                .await
+                .map_err(vigil_core::Error::from)?;
+        Ok(Outcome::Done(json!({
+            "exportsDeleted": exports_deleted,
+            "jobsDeleted": jobs_deleted,
+            "auditRowsDeleted": audit_deleted,
+            "refreshTokensDeleted": tokens_deleted,
+            "healthChecksDeleted": checks_deleted,
+            "schedulerTicksDeleted": ticks_deleted,
+        })))
+    }
+}
+
+/// Checks PostgreSQL, Redis, storage, SMTP and the worker fleet; stores the readings and keeps
+/// one open alert per failing component.
+pub struct HealthCheck;
+
+#[async_trait::async_trait]
+impl Handler for HealthCheck {
+    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+        let mut components = health::check_all(&job.app).await;
+        let live = workers::live(&job.app.redis)
+            .await
+            .map(|w| w.len())
+            .unwrap_or(0);
+        components.push(health::ComponentHealth {
+            name: "workers",
+            // This job runs on a worker, so at least one is alive; report the count.
+            status: if live > 0 { Status::Up } else { Status::Down },
+            latency_ms: 0,
+            error: (live == 0).then(|| "no live worker".to_string()),
+            required: true,
+        });
+        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut down = Vec::new();
+        for c in &components {
+            let status = match c.status {
+                Status::Up => "up",
+                Status::Down => "down",
+                Status::Disabled => "disabled",
+            };
+            diesel::insert_into(health_checks::table)
+                .values((
+                    health_checks::id.eq(Uuid::now_v7()),
+                    health_checks::component.eq(c.name),
+                    health_checks::status.eq(status),
+                    health_checks::latency_ms.eq(c.latency_ms.min(i32::MAX as u64) as i32),
+                    health_checks::error.eq(&c.error),
+                ))
+                .execute(&mut conn)
+                .await
+                .map_err(vigil_core::Error::from)?;
+            if c.status == Status::Down {
+                let severity = if c.required { "critical" } else { "warning" };
+                let message = format!(
+                    "{} is down: {}",
+                    c.name,
+                    c.error.clone().unwrap_or_default()
+                );
+                alerts::raise(
+                    &mut conn,
+                    "dependency_down",
+                    c.name,
+                    severity,
+                    &message,
+                    None,
+                )
+                .await?;
+                down.push(c.name);
+            } else {
+                alerts::resolve(&mut conn, "dependency_down", c.name).await?;
+            }
+        }
+        Ok(Outcome::Done(json!({ "down": down, "workers": live })))
+    }
+}
