@@ -221,7 +221,7 @@ impl PersonDetector {
             .collect();
         let mut out = vec![Vec::new(); images.len()];
         for chunk in live.chunks(self.config.frames_per_pass.max(1)) {
-            let dets = self.forward_frames(images, chunk)?;
+            let dets = self.threads.run(|| self.forward_frames(images, chunk))?;
             for (&i, d) in chunk.iter().zip(dets) {
                 out[i] = d;
             }
@@ -242,7 +242,7 @@ impl PersonDetector {
             );
         }
         let x = Tensor::from_vec(buf, (idx.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
-        let outs = self.threads.run(|| self.graph.run(&x))?;
+        let outs = self.graph.run(&x)?;
         let [heat, wh] = &outs[..] else {
             return Err(Error::Graph("CenterNet must have two outputs".into()));
         };

@@ -119,7 +119,9 @@ impl FacePipeline {
         Ok(self)
     }
 
-    /// All faces in one image. Never panics on odd input: an empty image gives no faces.
+    /// All faces in one image, by descending detector score. Never panics on odd input: an empty
+    /// image gives no faces. A face whose aligned crop falls entirely outside the image (possible
+    /// only at the border) is omitted rather than returned without a descriptor.
     pub fn detect_faces(&self, img: &RgbImage) -> Result<Vec<Face>> {
         Ok(self.detect_faces_batch(&[img])?.pop().unwrap_or_default())
     }
