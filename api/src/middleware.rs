@@ -47,6 +47,14 @@ fn request_id_of(req: &Request) -> String {
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
+/// The caller's `User-Agent`, cut to a length fit for storing.
+pub fn user_agent(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect())
+}
+
 fn client_ip_of(req: &Request, trust_proxy: bool) -> Option<IpAddr> {
     if trust_proxy
         && let Some(ip) = req
@@ -227,11 +235,7 @@ pub async fn audit<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Re
         .map(|r| r.0.clone())
         .unwrap_or_default();
     let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect::<String>());
+    let user_agent = user_agent(&req);
     let token_actor = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -77,33 +77,41 @@ impl Redis {
         }
     }
 
-    /// Deletes every key under the prefix (tests; and the ops "Redis data lost" drill).
-    pub async fn delete_namespace(&self) -> Result<u64> {
+    /// Every key matching `pattern` (a SCAN, so Redis is never blocked by KEYS).
+    pub async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>> {
         let mut conn = self.conn();
-        let pattern = format!("{}:*", self.prefix);
+        let mut keys = Vec::new();
         let mut cursor: u64 = 0;
-        let mut deleted = 0;
         loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
-                .arg(&pattern)
+                .arg(pattern)
                 .arg("COUNT")
                 .arg(500)
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| Error::unavailable("redis", e))?;
-            if !keys.is_empty() {
-                deleted += redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async::<u64>(&mut conn)
-                    .await
-                    .map_err(|e| Error::unavailable("redis", e))?;
-            }
+            keys.extend(batch);
             if next == 0 {
-                return Ok(deleted);
+                return Ok(keys);
             }
             cursor = next;
         }
+    }
+
+    /// Deletes every key under the prefix (tests; and the ops "Redis data lost" drill).
+    pub async fn delete_namespace(&self) -> Result<u64> {
+        let keys = self.scan_keys(&format!("{}:*", self.prefix)).await?;
+        let mut conn = self.conn();
+        let mut deleted = 0;
+        for chunk in keys.chunks(500) {
+            deleted += redis::cmd("UNLINK")
+                .arg(chunk)
+                .query_async::<u64>(&mut conn)
+                .await
+                .map_err(|e| Error::unavailable("redis", e))?;
+        }
+        Ok(deleted)
     }
 }

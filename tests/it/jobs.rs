@@ -35,6 +35,10 @@ async fn accepted(resp: reqwest::Response) -> Value {
     body["data"].clone()
 }
 
+async fn submit_canary(app: &TestApp, token: &str, body: Value) -> Value {
+    accepted(post(app, token, "/api/v1/jobs/canary", body, None).await).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn email_job_is_sent_once_even_when_resubmitted() {
     let app = TestApp::spawn_with_worker().await;
@@ -198,17 +202,7 @@ async fn audit_exports_to_csv_and_pdf_with_download_links() {
 async fn cancel_stops_a_running_job_quickly_and_it_is_never_retried() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.admin().await;
-    let job = accepted(
-        post(
-            &app,
-            &admin,
-            "/api/v1/jobs/canary",
-            json!({ "durationMs": 60000 }),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let job = submit_canary(&app, &admin, json!({ "durationMs": 60000 })).await;
     let id = job["id"].as_str().unwrap();
     app.wait_job(&admin, id, Duration::from_secs(20), |j| {
         j["status"] == "running"
@@ -258,28 +252,8 @@ async fn cancel_stops_a_running_job_quickly_and_it_is_never_retried() {
 async fn failures_retry_with_backoff_then_dead_letter_and_admin_retry() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.admin().await;
-    let failing = accepted(
-        post(
-            &app,
-            &admin,
-            "/api/v1/jobs/canary",
-            json!({ "fail": true }),
-            None,
-        )
-        .await,
-    )
-    .await;
-    let panicking = accepted(
-        post(
-            &app,
-            &admin,
-            "/api/v1/jobs/canary",
-            json!({ "panic": true }),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let failing = submit_canary(&app, &admin, json!({ "fail": true })).await;
+    let panicking = submit_canary(&app, &admin, json!({ "panic": true })).await;
     for (job, message) in [
         (&failing, "canary asked to fail"),
         (&panicking, "handler panicked"),
@@ -296,17 +270,7 @@ async fn failures_retry_with_backoff_then_dead_letter_and_admin_retry() {
         );
     }
     // The worker survived the panics and takes the next job.
-    let ok = accepted(
-        post(
-            &app,
-            &admin,
-            "/api/v1/jobs/canary",
-            json!({ "durationMs": 100 }),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let ok = submit_canary(&app, &admin, json!({ "durationMs": 100 })).await;
     let done = app
         .wait_finished(&admin, ok["id"].as_str().unwrap(), Duration::from_secs(20))
         .await;
@@ -348,17 +312,7 @@ async fn failures_retry_with_backoff_then_dead_letter_and_admin_retry() {
 async fn pause_and_resume_continue_from_the_checkpoint() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.admin().await;
-    let job = accepted(
-        post(
-            &app,
-            &admin,
-            "/api/v1/jobs/canary",
-            json!({ "durationMs": 4000 }),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let job = submit_canary(&app, &admin, json!({ "durationMs": 4000 })).await;
     let id = job["id"].as_str().unwrap();
     app.wait_job(&admin, id, Duration::from_secs(20), |j| {
         j["progress"].as_f64() > Some(20.0)
@@ -435,17 +389,7 @@ async fn queues_show_workers_and_pause_holds_jobs_back() {
     )
     .await;
     assert_eq!(resp.status(), 200);
-    let job = accepted(
-        post(
-            &app,
-            &admin,
-            "/api/v1/jobs/canary",
-            json!({ "durationMs": 10 }),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let job = submit_canary(&app, &admin, json!({ "durationMs": 10 })).await;
     let id = job["id"].as_str().unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let held = app
@@ -516,17 +460,7 @@ async fn queues_show_workers_and_pause_holds_jobs_back() {
 async fn progress_streams_as_server_sent_events() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.admin().await;
-    let job = accepted(
-        post(
-            &app,
-            &admin,
-            "/api/v1/jobs/canary",
-            json!({ "durationMs": 1500 }),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let job = submit_canary(&app, &admin, json!({ "durationMs": 1500 })).await;
     let id = job["id"].as_str().unwrap();
     let resp = app
         .client

@@ -10,7 +10,7 @@ use super::{Tag, conn};
 use crate::auth::BearerAuth;
 use crate::envelope::{self, NoContent, Ok};
 use crate::error::{ApiError, ApiResult};
-use crate::middleware::{ClientIp, note};
+use crate::middleware::{ClientIp, note, user_agent};
 use crate::state::ApiState;
 
 #[derive(Debug, Object)]
@@ -116,12 +116,7 @@ fn client_info(req: &Request) -> (Option<String>, Option<String>) {
         .get::<ClientIp>()
         .and_then(|c| c.0)
         .map(|i| i.to_string());
-    let agent = req
-        .headers()
-        .get(poem::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect());
-    (ip, agent)
+    (ip, user_agent(req))
 }
 
 impl AuthApi {

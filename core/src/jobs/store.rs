@@ -248,6 +248,28 @@ pub enum Finish {
     AwaitChildren,
 }
 
+/// The columns one end-of-run transition writes. `None` leaves a column alone; `Some(None)`
+/// clears it. Every transition releases the lease.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = jobs)]
+struct Transition<'a> {
+    status: Option<&'a str>,
+    result: Option<Option<Value>>,
+    error: Option<Option<String>>,
+    progress: Option<f32>,
+    stage: Option<Option<String>>,
+    counters: Option<Option<Value>>,
+    eta_at: Option<Option<DateTime<Utc>>>,
+    run_after: Option<DateTime<Utc>>,
+    dispatched_at: Option<Option<DateTime<Utc>>>,
+    message_id: Option<Option<String>>,
+    pause_requested: Option<bool>,
+    lease_owner: Option<Option<String>>,
+    lease_expires_at: Option<Option<DateTime<Utc>>>,
+    finished_at: Option<Option<DateTime<Utc>>>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
 /// Records the end of a run. `false` when the lease was lost meanwhile (the other holder's
 /// outcome counts).
 pub async fn finish(
@@ -257,124 +279,98 @@ pub async fn finish(
     progress: &Progress,
     outcome: Finish,
 ) -> Result<bool> {
-    let target = jobs::table
-        .find(id)
-        .filter(jobs::status.eq(RUNNING))
-        .filter(jobs::lease_owner.eq(owner));
     let now = Utc::now();
-    let no_owner: Option<String> = None;
-    let no_time: Option<DateTime<Utc>> = None;
-    let n = match outcome {
-        Finish::Succeeded(result) => {
-            diesel::update(target)
-                .set((
-                    jobs::status.eq("succeeded"),
-                    jobs::result.eq(Some(result)),
-                    jobs::error.eq(None::<String>),
-                    jobs::progress.eq(100.0f32),
-                    jobs::stage.eq(progress.stage.clone().or(Some("done".into()))),
-                    jobs::counters.eq(&progress.counters),
-                    jobs::eta_at.eq(no_time),
-                    jobs::lease_owner.eq(no_owner),
-                    jobs::lease_expires_at.eq(no_time),
-                    jobs::finished_at.eq(Some(now)),
-                    jobs::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-        }
-        Finish::Retry { error, at } => {
-            diesel::update(target)
-                .set((
-                    jobs::status.eq(QUEUED),
-                    jobs::error.eq(Some(error)),
-                    jobs::run_after.eq(at),
-                    jobs::dispatched_at.eq(no_time),
-                    jobs::message_id.eq(None::<String>),
-                    jobs::stage.eq(Some("waiting to retry")),
-                    jobs::lease_owner.eq(no_owner),
-                    jobs::lease_expires_at.eq(no_time),
-                    jobs::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-        }
-        Finish::Failed(error) => {
-            diesel::update(target)
-                .set((
-                    jobs::status.eq("failed"),
-                    jobs::error.eq(Some(error)),
-                    jobs::progress.eq(progress.percent),
-                    jobs::stage.eq(Some("failed")),
-                    jobs::eta_at.eq(no_time),
-                    jobs::lease_owner.eq(no_owner),
-                    jobs::lease_expires_at.eq(no_time),
-                    jobs::finished_at.eq(Some(now)),
-                    jobs::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-        }
-        Finish::Cancelled => {
-            diesel::update(target)
-                .set((
-                    jobs::status.eq("cancelled"),
-                    jobs::progress.eq(progress.percent),
-                    jobs::stage.eq(Some("cancelled")),
-                    jobs::eta_at.eq(no_time),
-                    jobs::lease_owner.eq(no_owner),
-                    jobs::lease_expires_at.eq(no_time),
-                    jobs::finished_at.eq(Some(now)),
-                    jobs::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-        }
-        Finish::Paused => {
-            diesel::update(target)
-                .set((
-                    jobs::status.eq(PAUSED),
-                    jobs::pause_requested.eq(false),
-                    jobs::progress.eq(progress.percent),
-                    jobs::stage.eq(Some("paused")),
-                    jobs::eta_at.eq(no_time),
-                    jobs::dispatched_at.eq(no_time),
-                    jobs::message_id.eq(None::<String>),
-                    jobs::lease_owner.eq(no_owner),
-                    jobs::lease_expires_at.eq(no_time),
-                    jobs::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-        }
-        Finish::Released => {
-            diesel::update(target)
-                .set((
-                    jobs::status.eq(QUEUED),
-                    jobs::attempts.eq(jobs::attempts - 1),
-                    jobs::stage.eq(Some("released by a stopping worker")),
-                    jobs::run_after.eq(now),
-                    jobs::dispatched_at.eq(no_time),
-                    jobs::message_id.eq(None::<String>),
-                    jobs::lease_owner.eq(no_owner),
-                    jobs::lease_expires_at.eq(no_time),
-                    jobs::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-        }
-        Finish::AwaitChildren => {
-            // Still running, but held by nobody: the lease-expiry recovery must skip it.
-            diesel::update(target)
-                .set((
-                    jobs::stage.eq(Some("waiting for child jobs")),
-                    jobs::lease_owner.eq(no_owner),
-                    jobs::lease_expires_at.eq(no_time),
-                    jobs::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?
-        }
+    let released = matches!(outcome, Finish::Released);
+    let stage = |s: &str| Some(Some(s.to_string()));
+    // Back in the queue: the next run needs a fresh message.
+    let requeue = |t: Transition<'static>| Transition {
+        status: Some(QUEUED),
+        dispatched_at: Some(None),
+        message_id: Some(None),
+        ..t
+    };
+    let ended = |status: &'static str, t: Transition<'static>| Transition {
+        status: Some(status),
+        eta_at: Some(None),
+        finished_at: Some(Some(now)),
+        ..t
+    };
+    let transition = match outcome {
+        Finish::Succeeded(result) => ended(
+            "succeeded",
+            Transition {
+                result: Some(Some(result)),
+                error: Some(None),
+                progress: Some(100.0),
+                stage: Some(progress.stage.clone().or(Some("done".into()))),
+                counters: Some(progress.counters.clone()),
+                ..Default::default()
+            },
+        ),
+        Finish::Retry { error, at } => requeue(Transition {
+            error: Some(Some(error)),
+            run_after: Some(at),
+            stage: stage("waiting to retry"),
+            ..Default::default()
+        }),
+        Finish::Failed(error) => ended(
+            "failed",
+            Transition {
+                error: Some(Some(error)),
+                progress: Some(progress.percent),
+                stage: stage("failed"),
+                ..Default::default()
+            },
+        ),
+        Finish::Cancelled => ended(
+            "cancelled",
+            Transition {
+                progress: Some(progress.percent),
+                stage: stage("cancelled"),
+                ..Default::default()
+            },
+        ),
+        Finish::Paused => Transition {
+            status: Some(PAUSED),
+            pause_requested: Some(false),
+            progress: Some(progress.percent),
+            stage: stage("paused"),
+            eta_at: Some(None),
+            dispatched_at: Some(None),
+            message_id: Some(None),
+            ..Default::default()
+        },
+        Finish::Released => requeue(Transition {
+            run_after: Some(now),
+            stage: stage("released by a stopping worker"),
+            ..Default::default()
+        }),
+        // Still running, but held by nobody: the lease-expiry recovery must skip it.
+        Finish::AwaitChildren => Transition {
+            stage: stage("waiting for child jobs"),
+            ..Default::default()
+        },
+    };
+    let transition = Transition {
+        lease_owner: Some(None),
+        lease_expires_at: Some(None),
+        updated_at: Some(now),
+        ..transition
+    };
+    let target = diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::status.eq(RUNNING))
+            .filter(jobs::lease_owner.eq(owner)),
+    );
+    let n = if released {
+        // A shutdown is not the job's fault: give the attempt back.
+        target
+            .set((transition, jobs::attempts.eq(jobs::attempts - 1)))
+            .execute(conn)
+            .await?
+    } else {
+        target.set(transition).execute(conn).await?
     };
     Ok(n == 1)
 }

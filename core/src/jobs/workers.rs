@@ -10,26 +10,9 @@ pub struct LiveWorker {
 }
 
 pub async fn live(redis: &Redis) -> crate::Result<Vec<LiveWorker>> {
+    let keys = redis.scan_keys(&redis.key("workers:*")).await?;
     let mut conn = redis.conn();
     let unavailable = |e: redis::RedisError| crate::Error::unavailable("redis", e);
-    let mut keys: Vec<String> = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(redis.key("workers:*"))
-            .arg("COUNT")
-            .arg(500)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        keys.extend(batch);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
     let mut out = Vec::new();
     for key in keys {
         let value: Option<String> = redis::cmd("GET")

@@ -2,8 +2,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
-use vigil_core::email::Email;
-use vigil_core::outbox::{self, EmailPayload};
+use vigil_core::outbox::EmailPayload;
 
 use crate::context::{Handler, JobContext, JobError, Outcome};
 
@@ -73,7 +72,7 @@ impl Handler for Canary {
             let key = format!("canary/{}.txt", job.job.id);
             let body = format!("canary {} finished\n", job.job.id).into_bytes();
             job.app.storage.put_bytes(&key, body, "text/plain").await?;
-            // Inline outbox delivery keyed by the job: a rerun after a crash does not resend.
+            // Keyed by the job: a rerun after a crash does not resend.
             let payload = EmailPayload {
                 to: vec![to],
                 subject: format!("Vigil canary {}", job.job.id),
@@ -81,14 +80,8 @@ impl Handler for Canary {
                 html: None,
                 dedupe_key: format!("canary:{}", job.job.id),
             };
-            let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
-            let row = outbox::record(&mut conn, job.job.id, &payload).await?;
-            if row.status != "sent" {
-                let email: Email = payload.email();
-                job.app.mailer.send(&email).await?;
-                outbox::mark_sent(&mut conn, row.id).await?;
-            }
-            effects = json!({ "object": key, "emailOutboxId": row.id });
+            let (outbox_id, _) = super::email::deliver(job, &payload).await?;
+            effects = json!({ "object": key, "emailOutboxId": outbox_id });
         }
         Ok(Outcome::Done(
             json!({ "sleptMs": done, "resumedFromMs": resumed_from, "effects": effects }),
