@@ -4,7 +4,6 @@
 pub mod auth;
 pub mod envelope;
 pub mod error;
-pub mod metrics;
 pub mod middleware;
 pub mod routes;
 pub mod state;
@@ -20,8 +19,9 @@ use poem_openapi::OpenApiService;
 use vigil_core::AppContext;
 
 use routes::{
-    audit::AuditApi, auth::AuthApi, files::FilesApi, health::HealthApi, jobs::JobsApi,
-    mail::MailApi, queues::QueuesApi, roles::RolesApi, users::UsersApi,
+    audit::AuditApi, auth::AuthApi, dashboard::DashboardApi, files::FilesApi, health::HealthApi,
+    jobs::JobsApi, mail::MailApi, missing_persons::MissingPersonsApi, queues::QueuesApi,
+    roles::RolesApi, searches::SearchesApi, users::UsersApi, videos::VideosApi,
 };
 pub use state::ApiState;
 
@@ -35,6 +35,10 @@ type Apis = (
     JobsApi,
     QueuesApi,
     MailApi,
+    MissingPersonsApi,
+    VideosApi,
+    SearchesApi,
+    DashboardApi,
 );
 
 fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
@@ -49,6 +53,10 @@ fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
             JobsApi { state: state.clone() },
             QueuesApi { state: state.clone() },
             MailApi { state: state.clone() },
+            MissingPersonsApi { state: state.clone() },
+            VideosApi { state: state.clone() },
+            SearchesApi { state: state.clone() },
+            DashboardApi { state: state.clone() },
         ),
         "Vigil API",
         env!("CARGO_PKG_VERSION"),

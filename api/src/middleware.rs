@@ -155,10 +155,36 @@ pub async fn rate_limit<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<R
 /// body of unknown length (chunked), which is then buffered up to the limit.
 pub async fn body_limit<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let state = state(&req)?;
-    let limit = state.ctx.config.max_body_bytes;
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(ep.call(req).await?.into_response());
     }
+    // Uploads (photos, videos) have their own, larger limit and are never buffered here:
+    // multipart parsing spools files to disk as they arrive.
+    let upload = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if upload {
+        let limit = state.ctx.config.max_upload_bytes;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit) {
+            return Err(ApiError::payload_too_large(limit).into());
+        }
+        if declared.is_none() {
+            // Chunked: the body is cut one byte past the limit, so an oversized upload ends
+            // as a malformed multipart body (400) instead of filling the disk.
+            use tokio::io::AsyncReadExt;
+            let body = req.take_body().into_async_read().take(limit + 1);
+            req.set_body(Body::from_async_read(body));
+        }
+        return Ok(ep.call(req).await?.into_response());
+    }
+    let limit = state.ctx.config.max_body_bytes;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

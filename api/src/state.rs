@@ -25,7 +25,7 @@ impl ApiState {
             limiter: DefaultKeyedRateLimiter::keyed(
                 Quota::per_second(per_second).allow_burst(burst),
             ),
-            metrics: crate::metrics::handle(),
+            metrics: vigil_core::metrics::handle(),
             ctx,
         })
     }

@@ -78,11 +78,17 @@ pub struct Config {
     pub admin_name: Option<String>,
 
     pub log_format: LogFormat,
+    /// Where worker and scheduler processes serve `/metrics` (the API serves its own on
+    /// `http_addr`); unset = not served.
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Jobs each worker process runs at once, per queue.
     pub worker_concurrency: usize,
     /// Comma-separated queues this worker serves; empty = all.
     pub worker_queues: String,
+    /// Per-queue overrides of `worker_concurrency`, e.g. `search=1,vision=1`. Video and model
+    /// jobs already use every core, so running several at once per process only adds memory.
+    pub worker_queue_concurrency: String,
     /// A running job's lease; a worker that stops renewing it (killed) loses the job after this.
     pub job_lease_secs: u64,
     /// First retry delay; doubles per attempt (with ±25% jitter) up to `job_retry_max_ms`.
@@ -141,8 +147,10 @@ impl Default for Config {
             admin_password: None,
             admin_name: None,
             log_format: LogFormat::Text,
+            metrics_addr: None,
             worker_concurrency: 4,
             worker_queues: String::new(),
+            worker_queue_concurrency: "search=1,vision=1".into(),
             job_lease_secs: 15,
             job_retry_base_ms: 2000,
             job_retry_max_ms: 5 * 60 * 1000,
@@ -190,6 +198,20 @@ impl Config {
             return Err(Error::Config(
                 "VIGIL_ADMIN_EMAIL and VIGIL_ADMIN_PASSWORD must be set together".into(),
             ));
+        }
+        for pair in self
+            .worker_queue_concurrency
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            if !pair
+                .split_once('=')
+                .is_some_and(|(_, n)| n.trim().parse::<usize>().is_ok())
+            {
+                return Err(Error::Config(format!(
+                    "VIGIL_WORKER_QUEUE_CONCURRENCY: {pair:?} is not queue=number"
+                )));
+            }
         }
         if self.rate_limit_per_second == 0 {
             return Err(Error::Config(
@@ -252,6 +274,17 @@ impl Config {
         } else {
             chosen
         }
+    }
+
+    /// Jobs this worker runs at once on `queue`.
+    pub fn concurrency_for(&self, queue: &str) -> usize {
+        self.worker_queue_concurrency
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(q, _)| q.trim() == queue)
+            .and_then(|(_, n)| n.trim().parse().ok())
+            .unwrap_or(self.worker_concurrency)
+            .max(1)
     }
 
     pub fn access_token_ttl(&self) -> Duration {

@@ -33,6 +33,8 @@ pub struct ExportFilters {
     pub severity: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Source `search`: the search whose appearances are exported.
+    pub search_id: Option<Uuid>,
 }
 
 impl From<&ExportFilters> for AuditFilter {

@@ -393,3 +393,16 @@ pub async fn bootstrap_admin(
         Err(e) => Err(e),
     }
 }
+
+/// Email addresses of the active users holding `role_id` (notification recipients).
+pub async fn active_emails_with_role(
+    conn: &mut AsyncPgConnection,
+    role_id: &str,
+) -> Result<Vec<String>> {
+    Ok(users::table
+        .filter(users::role_id.eq(role_id))
+        .filter(users::status.eq(STATUS_ACTIVE))
+        .select(users::email)
+        .load(conn)
+        .await?)
+}

@@ -10,6 +10,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::depthwise::ChannelAffine;
+use crate::sgemm;
 
 /// A convolution kernel: weights `[O, C·k·k]`, stride, explicit padding, fused epilogue.
 #[derive(Debug, Clone)]
@@ -22,6 +23,10 @@ pub struct ConvKernel {
     /// (top, bottom, left, right)
     pub pad: (usize, usize, usize, usize),
     pub epilogue: ChannelAffine,
+    /// `weights` in [`sgemm::pack_a`]'s panel order, for the AVX-512 path.
+    pub packed: Arc<[f32]>,
+    /// Whether this layer may use the AVX-512 path (when the CPU has it).
+    pub avx512: bool,
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -63,7 +68,9 @@ impl ConvKernel {
         self.k == 1 && self.stride == 1 && self.pad == (0, 0, 0, 0)
     }
 
-    /// im2col of output positions `p0..p0 + len` of one image into `dst` (`[C·k·k, len]`).
+    /// im2col of output positions `p0..p0 + len` of one image into `dst` (`[C·k·k, len]`,
+    /// row stride `ld ≥ len`).
+    #[allow(clippy::too_many_arguments)]
     fn im2col_range(
         &self,
         src: &[f32],
@@ -71,6 +78,7 @@ impl ConvKernel {
         w: usize,
         p0: usize,
         len: usize,
+        ld: usize,
         dst: &mut [f32],
     ) {
         let (_, ow) = self.out_hw(h, w);
@@ -88,7 +96,7 @@ impl ConvKernel {
                     }
                     .max(lo);
                     let r = (c * k + ky) * k + kx;
-                    let drow = &mut dst[r * len..(r + 1) * len];
+                    let drow = &mut dst[r * ld..r * ld + len];
                     let mut p = p0;
                     while p < p0 + len {
                         let (oy, ox0) = (p / ow, p % ow);
@@ -123,6 +131,46 @@ impl ConvKernel {
         }
     }
 
+    /// im2col of one input channel plane over the whole output map into a zeroed `dst`
+    /// (`[k·k, oh·ow]`): only in-bounds taps are copied, so padding costs nothing.
+    fn im2col_channel(&self, plane: &[f32], h: usize, w: usize, dst: &mut [f32]) {
+        let (oh, ow) = self.out_hw(h, w);
+        let (k, s) = (self.k, self.stride);
+        let (pt, _, pl, _) = self.pad;
+        for ky in 0..k {
+            for kx in 0..k {
+                // Output columns whose tap lands inside the row, and the first one's input.
+                let lo = pl.saturating_sub(kx).div_ceil(s).min(ow);
+                let hi = if w + pl > kx {
+                    ((w + pl - kx - 1) / s + 1).min(ow)
+                } else {
+                    0
+                }
+                .max(lo);
+                if hi == lo {
+                    continue;
+                }
+                let x0 = lo * s + kx - pl;
+                let drow = &mut dst[(ky * k + kx) * oh * ow..][..oh * ow];
+                for (oy, seg) in drow.chunks_exact_mut(ow).enumerate() {
+                    let iy = oy * s + ky;
+                    if iy < pt || iy - pt >= h {
+                        continue;
+                    }
+                    let line = &plane[(iy - pt) * w..][..w];
+                    let seg = &mut seg[lo..hi];
+                    if s == 1 {
+                        seg.copy_from_slice(&line[x0..x0 + seg.len()]);
+                    } else {
+                        for (j, d) in seg.iter_mut().enumerate() {
+                            *d = line[x0 + j * s];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn run(
         &self,
         src: &[f32],
@@ -131,6 +179,9 @@ impl ConvKernel {
         w: usize,
         residual: Option<&[f32]>,
     ) -> (Vec<f32>, usize, usize) {
+        if self.avx512 && sgemm::available() {
+            return self.run_avx512(src, n, h, w, residual);
+        }
         let (oh, ow) = self.out_hw(h, w);
         let (o, c) = (self.out_channels, self.in_channels);
         let kk = c * self.k * self.k;
@@ -166,6 +217,7 @@ impl ConvKernel {
                     w,
                     0,
                     ohw,
+                    ohw,
                     &mut cols[b * kk * ohw..(b + 1) * kk * ohw],
                 );
             }
@@ -192,7 +244,7 @@ impl ConvKernel {
                 (shared_cols[b * kk * ohw + c0..].as_ptr(), ohw)
             } else {
                 scratch.resize(kk * len, 0.0);
-                self.im2col_range(img, h, w, c0, len, &mut scratch[..kk * len]);
+                self.im2col_range(img, h, w, c0, len, len, &mut scratch[..kk * len]);
                 (scratch.as_ptr(), len)
             };
             // SAFETY: each task writes only rows o0..o0+rows × columns c0..c0+len of image b's
@@ -234,6 +286,219 @@ impl ConvKernel {
         } else {
             (0..tasks).into_par_iter().for_each_init(Vec::new, task);
         }
+        (out, oh, ow)
+    }
+
+    /// The AVX-512 path (see [`sgemm`]). B is read in place: 1×1 convolutions use the input
+    /// planes, others a zero-padded copy of them split into stride phases, so that every
+    /// kernel tap is a constant offset from the output position ("wide" rows of the padded
+    /// width, whose extra columns are computed and dropped — 5–10 % extra work on the 17×17 and
+    /// larger maps, against an im2col that cost as much as the GEMM). Maps narrower than 16
+    /// columns would waste too much that way and use a (cheap, small) im2col instead.
+    ///
+    /// Work is split into column panels of `NR` positions, and for maps with too few panels to
+    /// occupy every thread (the 8×8 and smaller stages) also into groups of output channels.
+    fn run_avx512(
+        &self,
+        src: &[f32],
+        n: usize,
+        h: usize,
+        w: usize,
+        residual: Option<&[f32]>,
+    ) -> (Vec<f32>, usize, usize) {
+        let (oh, ow) = self.out_hw(h, w);
+        let (o, c, k, s) = (self.out_channels, self.in_channels, self.k, self.stride);
+        let kk = c * k * k;
+        let ohw = oh * ow;
+        let len = n * o * ohw;
+        if len == 0 {
+            return (Vec::new(), oh, ow);
+        }
+        // Not zero-filled: the tasks below write every element (zeroing cost ~3 % of a
+        // landmark pass).
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        let prepared: Vec<f32>;
+        // (B of image 0, per-image stride, row offsets, wide row width)
+        let (bsrc, img_stride, boff, pw): (&[f32], usize, Vec<usize>, usize) = if self
+            .is_pointwise()
+        {
+            (src, c * h * w, (0..c).map(|p| p * h * w).collect(), ow)
+        } else if ow >= 16 {
+            let (pt, pb, pl, pr) = self.pad;
+            let (hp, wp) = (h + pt + pb, w + pl + pr);
+            let (ph, pw) = (hp.div_ceil(s), wp.div_ceil(s));
+            let plane = ph * pw;
+            let per_c = s * s * plane;
+            let stride = c * per_c;
+            let mut buf = vec![0f32; n * stride];
+            for (img, dst) in src
+                .chunks_exact(c * h * w)
+                .zip(buf.chunks_exact_mut(stride))
+            {
+                for (chan, d) in img.chunks_exact(h * w).zip(dst.chunks_exact_mut(per_c)) {
+                    for (y, line) in chan.chunks_exact(w).enumerate() {
+                        let yy = y + pt;
+                        let row = (yy % s) * s * plane + (yy / s) * pw;
+                        for qx in 0..s {
+                            // First input column in column phase qx, and its slot.
+                            let x0 = (qx + s - pl % s) % s;
+                            if x0 >= w {
+                                continue;
+                            }
+                            let at = row + qx * plane + (x0 + pl) / s;
+                            let cnt = (w - x0).div_ceil(s);
+                            if s == 1 {
+                                d[at..at + cnt].copy_from_slice(line);
+                            } else {
+                                for (t, v) in
+                                    d[at..at + cnt].iter_mut().zip(line[x0..].iter().step_by(s))
+                                {
+                                    *t = *v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let mut boff = Vec::with_capacity(kk);
+            for ch in 0..c {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        boff.push(
+                            ch * per_c + ((ky % s) * s + kx % s) * plane + (ky / s) * pw + kx / s,
+                        );
+                    }
+                }
+            }
+            prepared = buf;
+            (&prepared[..], stride, boff, pw)
+        } else {
+            // One task per input channel (k·k rows of the im2col each).
+            let mut cols = vec![0f32; n * kk * ohw];
+            let per_c = k * k * ohw;
+            let fill = |(i, dst): (usize, &mut [f32])| {
+                let (b, ch) = (i / c, i % c);
+                self.im2col_channel(&src[(b * c + ch) * h * w..][..h * w], h, w, dst);
+            };
+            if n * kk * ohw >= 1 << 15 && rayon::current_num_threads() > 1 {
+                cols.par_chunks_mut(per_c)
+                    .with_min_len(8)
+                    .enumerate()
+                    .for_each(fill);
+            } else {
+                cols.chunks_mut(per_c).enumerate().for_each(fill);
+            }
+            prepared = cols;
+            (
+                &prepared[..],
+                kk * ohw,
+                (0..kk).map(|p| p * ohw).collect(),
+                ow,
+            )
+        };
+        // Wide positions per image: up to the last real output.
+        let q_total = (oh - 1) * pw + ow;
+        let (nr, mr) = (sgemm::NR, sgemm::MR);
+        let np = q_total.div_ceil(nr);
+        let units = n * np;
+        let mp = o.div_ceil(mr);
+        let threads = rayon::current_num_threads().max(1);
+        // ~0.5M multiply-adds (≈10 µs) per task at least: smaller tasks cost more in
+        // dispatch than they save.
+        let macs = n * o * ohw * kk;
+        let want = if threads == 1 {
+            1
+        } else {
+            (macs >> 19).clamp(1, 4 * threads)
+        };
+        let row_groups = want.div_ceil(units).min(mp).max(1);
+        let col_groups = units.min(want).max(1);
+        let panel_off: Vec<usize> = (0..kk).map(|p| p * nr).collect();
+        let dst = SendPtr(out.as_mut_ptr());
+        let task = |t: usize| {
+            let (g, r) = (t / row_groups, t % row_groups);
+            let (p0, p1) = (r * mp / row_groups, (r + 1) * mp / row_groups);
+            let (m0, m1) = (p0 * mr, (p1 * mr).min(o));
+            let (u0, u1) = (g * units / col_groups, (g + 1) * units / col_groups);
+            let block = |m0: usize, m1: usize, u: usize, panel: Option<*const f32>| {
+                let (b, q0) = (u / np, (u % np) * nr);
+                let mut blk = sgemm::Block {
+                    a: self.packed.as_ptr(),
+                    k: kk,
+                    m0,
+                    m1,
+                    b: bsrc[b * img_stride + q0..].as_ptr(),
+                    boff: boff.as_ptr(),
+                    q0,
+                    nc: nr.min(q_total - q0),
+                    pw,
+                    ow,
+                    // SAFETY: b·o·ohw < out.len() (b < n).
+                    c: unsafe { dst.get().add(b * o * ohw) },
+                    ldc: ohw,
+                    residual: residual.map(|res| res[b * o * ohw..].as_ptr()),
+                };
+                if let Some(panel) = panel {
+                    blk.b = panel;
+                    blk.boff = panel_off.as_ptr();
+                }
+                // SAFETY: AVX-512F was detected; `packed` holds ⌈o/MR⌉·kk·MR values; `boff`
+                // has kk offsets, and image b's B rows from q0 stay inside `bsrc` for the
+                // block's real lanes (q < q_total); real outputs of positions q0..q0+nc map
+                // inside image b's o×ohw output, and tasks write disjoint rows m0..m1 or
+                // disjoint positions; the residual has the output's shape.
+                unsafe { sgemm::run_block(&blk, &self.epilogue) };
+            };
+            // Keep the larger operand's block in cache: sweep the columns under one panel of
+            // weights when the weights dominate (the 8×8 and smaller stages, whose weights
+            // come from L3 or memory), else the weights under one (packed) column panel.
+            if m1 - m0 > (u1 - u0) * nr {
+                for mb in (m0..m1).step_by(mr) {
+                    (u0..u1).for_each(|u| block(mb, (mb + mr).min(m1), u, None));
+                }
+            } else if m1 - m0 > mr {
+                // B rows of large maps lie whole planes apart (64 KB for 128×128): a
+                // power-of-two stride that maps every row to the same L1 set, and too many
+                // streams for the prefetchers when read 32 columns at a time. Runs of up to
+                // 8 panels (≤ 512 KB) are copied into contiguous panels once and then reused
+                // by every row panel.
+                let per = ((1usize << 17) / (kk * nr)).clamp(1, 8);
+                let mut panels = Vec::new();
+                let mut u = u0;
+                while u < u1 {
+                    let b = u / np;
+                    let end = u1.min((b + 1) * np).min(u + per);
+                    let q0 = (u % np) * nr;
+                    panels.resize(kk * nr * (end - u), 0.0);
+                    // SAFETY: AVX-512F was detected; image b's B rows from q0 are readable
+                    // for the real lanes (q < q_total) of these panels, as for `run_block`.
+                    unsafe {
+                        sgemm::pack_b(
+                            bsrc[b * img_stride + q0..].as_ptr(),
+                            &boff,
+                            (q_total - q0).min((end - u) * nr),
+                            &mut panels,
+                        )
+                    };
+                    for j in 0..end - u {
+                        block(m0, m1, u + j, Some(panels[j * kk * nr..].as_ptr()));
+                    }
+                    u = end;
+                }
+            } else {
+                (u0..u1).for_each(|u| block(m0, m1, u, None));
+            }
+        };
+        let tasks = row_groups * col_groups;
+        if tasks == 1 {
+            task(0);
+        } else {
+            (0..tasks).into_par_iter().for_each(task);
+        }
+        // SAFETY: capacity is len; the tasks cover every image b < n, every row < o (row
+        // groups span all ⌈o/MR⌉ panels) and every position q < q_total, whose real outputs
+        // are exactly the oh×ow outputs of the image, so all len elements are initialised.
+        unsafe { out.set_len(len) };
         (out, oh, ow)
     }
 

@@ -164,6 +164,9 @@ pub struct DepthwiseConv {
     /// (top, bottom, left, right)
     pub pad: (usize, usize, usize, usize),
     pub epilogue: ChannelAffine,
+    /// Apply ReLU to the input as it is read (the landmark net convolves `relu(sum)` while
+    /// keeping `sum` for its residual: fusing saves a pass and an allocation per layer).
+    pub in_relu: bool,
 }
 
 impl DepthwiseConv {
@@ -194,11 +197,32 @@ impl DepthwiseConv {
         scratch: &mut Vec<f32>,
         out: &mut [f32],
     ) {
+        // 512-bit vectors pay off on the small planes' single "wide" run; on large planes the
+        // 256-bit build was measured as fast or faster (SSD).
+        #[cfg(target_arch = "x86_64")]
+        if w < 32 && crate::sgemm::available() {
+            // SAFETY: the CPU supports AVX-512F (checked by `available`).
+            return unsafe { self.plane_avx512(c, src, h, w, scratch, out) };
+        }
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             // SAFETY: the CPU supports the features this build was compiled for.
             return unsafe { self.plane_avx2(c, src, h, w, scratch, out) };
         }
+        self.plane_generic(c, src, h, w, scratch, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn plane_avx512(
+        &self,
+        c: usize,
+        src: &[f32],
+        h: usize,
+        w: usize,
+        scratch: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
         self.plane_generic(c, src, h, w, scratch, out)
     }
 
@@ -233,13 +257,31 @@ impl DepthwiseConv {
         // The zero-padded plane, split into `s` column phases so that every kernel tap reads a
         // contiguous run: phase q holds columns q, q+s, q+2s, ... of the padded row.
         let pw = wp.div_ceil(s);
-        scratch.clear();
-        scratch.resize(s * hp * pw, 0.0);
+        // Small stride-1 planes are convolved as one "wide" run over the flattened padded
+        // plane (outputs at padded-row pitch, the wrap-around columns dropped afterwards):
+        // row-by-row loops over 7–28 columns would be mostly scalar remainders.
+        let wide = s == 1 && kh_is(self, 3) && ow < 32;
+        let wl = if wide { (oh - 1) * pw + ow } else { 0 };
+        // Every plane of one call writes the same interior positions, so the zero border a
+        // task's first plane laid down stays valid: no need to clear the scratch per plane.
+        let need = s * hp * pw + self.kw + wl;
+        if scratch.len() != need {
+            scratch.clear();
+            scratch.resize(need, 0.0);
+        }
+        let relu_in = self.in_relu;
+        let f = |v: f32| if relu_in { v.max(0.0) } else { v };
         for y in 0..h {
             let line = &src[y * w..(y + 1) * w];
             if s == 1 {
                 let o = (y + pt) * pw + pl;
-                scratch[o..o + w].copy_from_slice(line);
+                if relu_in {
+                    for (d, v) in scratch[o..o + w].iter_mut().zip(line) {
+                        *d = v.max(0.0);
+                    }
+                } else {
+                    scratch[o..o + w].copy_from_slice(line);
+                }
                 continue;
             }
             if s == 2 {
@@ -255,11 +297,11 @@ impl DepthwiseConv {
                 let n = w / 2;
                 let (da, db) = (&mut da[oa..oa + w.div_ceil(2)], &mut db[ob..ob + n]);
                 for (k, pair) in line.chunks_exact(2).enumerate() {
-                    da[k] = pair[0];
-                    db[k] = pair[1];
+                    da[k] = f(pair[0]);
+                    db[k] = f(pair[1]);
                 }
                 if w % 2 == 1 {
-                    da[n] = line[w - 1];
+                    da[n] = f(line[w - 1]);
                 }
                 continue;
             }
@@ -272,13 +314,46 @@ impl DepthwiseConv {
                 let o = q * hp * pw + (y + pt) * pw + (x0 + pl) / s;
                 let n = (w - x0).div_ceil(s);
                 for (d, v) in scratch[o..o + n].iter_mut().zip(line[x0..].chunks(s)) {
-                    *d = v[0];
+                    *d = f(v[0]);
                 }
             }
         }
         let (kh, kw) = (self.kh, self.kw);
         let k = &self.weights[c * kh * kw..(c + 1) * kh * kw];
         let k: &[f32] = if kh * kw == 9 { &k[..9] } else { k };
+        if wide {
+            let (padded, rest) = scratch.split_at_mut(hp * pw + self.kw);
+            let acc = &mut rest[..wl];
+            let t = |i: usize, j: usize| &padded[i * pw + j..][..wl];
+            let (t0, t1, t2, t3, t4, t5, t6, t7, t8) = (
+                t(0, 0),
+                t(0, 1),
+                t(0, 2),
+                t(1, 0),
+                t(1, 1),
+                t(1, 2),
+                t(2, 0),
+                t(2, 1),
+                t(2, 2),
+            );
+            // Same expression as the row loop below, so both give identical results.
+            for q in 0..wl {
+                acc[q] = k[0] * t0[q]
+                    + k[1] * t1[q]
+                    + k[2] * t2[q]
+                    + k[3] * t3[q]
+                    + k[4] * t4[q]
+                    + k[5] * t5[q]
+                    + k[6] * t6[q]
+                    + k[7] * t7[q]
+                    + k[8] * t8[q];
+            }
+            for (oy, orow) in out.chunks_exact_mut(ow).enumerate() {
+                orow.copy_from_slice(&acc[oy * pw..oy * pw + ow]);
+            }
+            self.epilogue.apply_plane(c, out, None);
+            return;
+        }
         // Input run for tap (i, j) of output row oy.
         let tap = |oy: usize, i: usize, j: usize| -> &[f32] {
             let o = (j % s) * hp * pw + (oy * s + i) * pw + j / s;
@@ -372,7 +447,7 @@ impl CustomOp1 for DepthwiseConv {
         if !out.is_empty() {
             // Tiny maps (the landmark net's 7×7 planes) go to one task: splitting costs more.
             out.par_chunks_mut(oh * ow)
-                .with_min_len((1 << 16) / (oh * ow).max(1))
+                .with_min_len((1 << 15) / (oh * ow).max(1))
                 .enumerate()
                 .for_each_init(Vec::new, |padded, (i, o)| {
                     let plane = &src[i * h * w..(i + 1) * h * w];
@@ -381,6 +456,10 @@ impl CustomOp1 for DepthwiseConv {
         }
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
+}
+
+fn kh_is(d: &DepthwiseConv, k: usize) -> bool {
+    d.kh == k && d.kw == k
 }
 
 /// Elementwise `act(x * mul + add)` with scalar constants.
@@ -487,5 +566,65 @@ impl CustomOp2 for ChannelScale {
             });
         }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// Max pooling over `k`×`k` windows with stride `s` and no padding, NCHW. candle's generic
+/// pooling recomputes every index per element and cost ~4 % of a descriptor pass.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxPool {
+    pub k: usize,
+    pub s: usize,
+}
+
+impl MaxPool {
+    /// Pools a 4-D tensor.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.contiguous()?.apply_op1_no_bwd(self)
+    }
+}
+
+impl CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "vigil-max-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let src = contiguous_f32(storage, layout)?;
+        let (n, c, h, w) = layout.shape().dims4()?;
+        let (k, s) = (self.k, self.s);
+        if k == 0 || s == 0 || h < k || w < k {
+            candle_core::bail!("max pool {k}/{s} on {h}x{w}");
+        }
+        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+        let mut out = vec![0f32; n * c * oh * ow];
+        out.par_chunks_mut(oh * ow)
+            .with_min_len(8)
+            .enumerate()
+            .for_each_init(Vec::new, |rowmax: &mut Vec<f32>, (i, o)| {
+                let plane = &src[i * h * w..(i + 1) * h * w];
+                for (oy, orow) in o.chunks_exact_mut(ow).enumerate() {
+                    // Vertical max of the window's rows, then horizontal windows over it.
+                    rowmax.clear();
+                    rowmax.extend_from_slice(&plane[oy * s * w..][..w]);
+                    for ky in 1..k {
+                        let line = &plane[(oy * s + ky) * w..][..w];
+                        rowmax
+                            .iter_mut()
+                            .zip(line)
+                            .for_each(|(m, v)| *m = m.max(*v));
+                    }
+                    for (ox, d) in orow.iter_mut().enumerate() {
+                        *d = rowmax[ox * s..ox * s + k]
+                            .iter()
+                            .fold(f32::NEG_INFINITY, |a, v| a.max(*v));
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
 }

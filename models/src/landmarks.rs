@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
-use crate::depthwise::{Act, Elem};
+use crate::depthwise::Act;
 use crate::error::{Error, Result};
 use crate::image_ops::{Normalize, PadMode, Rect, crop_pad_resize};
 use crate::layers::{Conv2d, Depthwise, Padding, bias_act, global_mean, vec_of};
@@ -41,6 +41,17 @@ impl SepConv {
         self.pw.forward(&self.dw.forward(x)?)
     }
 
+    /// This conv on `relu(x)` (fused into the depthwise input), optionally with a ReLU after.
+    fn relu_in_out(mut self, input: bool, output: bool) -> Self {
+        if input {
+            self.dw = self.dw.with_input_relu();
+        }
+        if output {
+            self.pw = self.pw.with_act(Act::Relu);
+        }
+        self
+    }
+
     /// `sep(x) + residual`, the add fused into the pointwise epilogue.
     fn forward_add(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
         self.pw.forward_add(&self.dw.forward(x)?, residual)
@@ -60,21 +71,17 @@ struct DenseBlock {
 }
 
 impl DenseBlock {
+    /// Running sums: s12 = out1 + out2, s123 = s12 + out3; each conv sees relu(sum). The
+    /// ReLUs are fused: into conv0's epilogue, into the inputs of convs 2 and 3, and into the
+    /// epilogue of conv 3 (after its residual add) — see `from_weights`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let relu = Elem {
-            mul: 1.0,
-            add: 0.0,
-            act: Act::Relu,
-        };
         let out1 = match &self.conv0 {
             FirstConv::Dense(c) => c.forward(x)?,
-            FirstConv::Sep(s) => relu.forward(&s.forward(x)?)?,
+            FirstConv::Sep(s) => s.forward(x)?,
         };
-        // Running sums: s12 = out1 + out2, s123 = s12 + out3; each conv sees relu(sum).
         let s12 = self.convs[0].forward_add(&out1, &out1)?;
-        let s123 = self.convs[1].forward_add(&relu.forward(&s12)?, &s12)?;
-        let out = self.convs[2].forward_add(&relu.forward(&s123)?, &s123)?;
-        Ok(relu.forward(&out)?)
+        let s123 = self.convs[1].forward_add(&s12, &s12)?;
+        self.convs[2].forward_add(&s123, &s123)
     }
 }
 
@@ -104,12 +111,12 @@ impl LandmarkNet {
                     bias_act(b, Act::Relu),
                 )?)
             } else {
-                FirstConv::Sep(SepConv::load(w, &format!("{p}/conv0"), 2)?)
+                FirstConv::Sep(SepConv::load(w, &format!("{p}/conv0"), 2)?.relu_in_out(false, true))
             };
             let convs = [
                 SepConv::load(w, &format!("{p}/conv1"), 1)?,
-                SepConv::load(w, &format!("{p}/conv2"), 1)?,
-                SepConv::load(w, &format!("{p}/conv3"), 1)?,
+                SepConv::load(w, &format!("{p}/conv2"), 1)?.relu_in_out(true, false),
+                SepConv::load(w, &format!("{p}/conv3"), 1)?.relu_in_out(true, true),
             ];
             blocks.push(DenseBlock { conv0, convs });
         }

@@ -72,6 +72,8 @@ impl Conv2d {
         }
         Ok(Conv2d {
             kernel: ConvKernel {
+                packed: crate::sgemm::pack_a(&weights, co, ci * kh * kw).into(),
+                avx512: true,
                 weights: weights.into(),
                 out_channels: co,
                 in_channels: ci,
@@ -82,6 +84,12 @@ impl Conv2d {
             },
             padding,
         })
+    }
+
+    /// The same convolution, always on the portable `gemm`-crate path (see [`crate::sgemm`]).
+    pub fn portable(mut self) -> Self {
+        self.kernel.avx512 = false;
+        self
     }
 
     /// Output channels.
@@ -149,6 +157,7 @@ pub struct Depthwise {
     stride: usize,
     padding: Padding,
     epilogue: ChannelAffine,
+    in_relu: bool,
 }
 
 impl Depthwise {
@@ -187,7 +196,14 @@ impl Depthwise {
             stride,
             padding,
             epilogue,
+            in_relu: false,
         })
+    }
+
+    /// The same convolution applied to `relu(x)` (fused into the kernel's input copy).
+    pub fn with_input_relu(mut self) -> Self {
+        self.in_relu = true;
+        self
     }
 
     fn op(&self, h: usize, w: usize) -> DepthwiseConv {
@@ -207,6 +223,7 @@ impl Depthwise {
             stride: self.stride,
             pad,
             epilogue: self.epilogue.clone(),
+            in_relu: self.in_relu,
         }
     }
 
@@ -235,6 +252,7 @@ impl Depthwise {
             (self.channels, 1, self.k, self.k),
             x.device(),
         )?;
+        let x = if self.in_relu { x.relu()? } else { x.clone() };
         let xp = x.pad_with_zeros(2, pt, pb)?.pad_with_zeros(3, pl, pr)?;
         let y = xp.conv2d(&kernel, 0, self.stride, 1, self.channels)?;
         Ok(self.epilogue.forward(&y)?)
@@ -285,6 +303,12 @@ mod tests {
             (3, 2, Padding::Same, 10, 11),
             (7, 2, Padding::Valid, 20, 17),
             (1, 1, Padding::Same, 5, 6),
+            // Wide enough (≥ 16 output columns) for the AVX-512 path's in-place B.
+            (3, 1, Padding::Same, 20, 37),
+            (3, 2, Padding::Same, 40, 35),
+            (3, 2, Padding::Valid, 35, 35),
+            (7, 2, Padding::Valid, 41, 40),
+            (1, 1, Padding::Same, 9, 21),
         ] {
             let (ci, co) = (4, 6);
             let wv: Vec<f32> = (0..k * k * ci * co)
@@ -306,6 +330,48 @@ mod tests {
     }
 
     #[test]
+    fn fused_residual_and_both_gemm_paths_agree() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        // Channel counts that are not multiples of the kernel's 8 rows, maps on both sides
+        // of the in-place/im2col switch, a batch of 3.
+        for (k, ci, co, h, w) in [(3, 5, 20, 17, 19), (3, 12, 9, 6, 5), (1, 7, 13, 11, 33)] {
+            let wv: Vec<f32> = (0..k * k * ci * co)
+                .map(|i| ((i * 31 % 19) as f32 - 9.0) / 9.0)
+                .collect();
+            let raw = RawTensor {
+                shape: vec![k, k, ci, co],
+                data: crate::weights::TensorData::F32(wv),
+            };
+            let shift: Vec<f32> = (0..co).map(|i| i as f32 * 0.05 - 0.3).collect();
+            let epi = ChannelAffine {
+                scale: Some((0..co).map(|i| 0.5 + i as f32 * 0.1).collect()),
+                shift: shift.into(),
+                act: Act::Relu,
+            };
+            let conv = Conv2d::from_hwio(&raw, 1, Padding::Same, epi)?;
+            let x = Tensor::randn(0f32, 1.0, (3, ci, h, w), &dev)?;
+            let res = Tensor::randn(0f32, 1.0, (3, co, h, w), &dev)?;
+            let plain = conv.with_act(Act::None).forward_candle(&x)?;
+            let want = (plain + &res)?.relu()?;
+            for portable in [false, true] {
+                crate::sgemm::set_disabled(portable);
+                let got = conv.forward_add(&x, &res);
+                crate::sgemm::set_disabled(false);
+                let diff = (got? - &want)?
+                    .abs()?
+                    .flatten_all()?
+                    .max(0)?
+                    .to_scalar::<f32>()?;
+                assert!(
+                    diff < 1e-4,
+                    "k{k} {h}x{w} portable={portable}: max diff {diff}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
     fn depthwise_kernel_matches_candle_grouped_conv() -> Result<()> {
         let dev = candle_core::Device::Cpu;
         let cases = [
@@ -315,8 +381,11 @@ mod tests {
             (5, 1, 8, 9),
             (5, 2, 11, 12),
             (3, 3, 10, 10),
+            (3, 1, 7, 7),
+            (3, 1, 14, 13),
+            (3, 1, 40, 40),
         ];
-        for (k, stride, h, w) in cases {
+        for (i, (k, stride, h, w)) in cases.into_iter().enumerate() {
             let c = 5;
             let wv: Vec<f32> = (0..k * k * c)
                 .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
@@ -326,7 +395,11 @@ mod tests {
                 data: crate::weights::TensorData::F32(wv),
             };
             let shift: Vec<f32> = (0..c).map(|i| i as f32 * 0.1).collect();
-            let dw = Depthwise::from_tf(&raw, stride, Padding::Same, bias_act(shift, Act::Relu6))?;
+            let mut dw =
+                Depthwise::from_tf(&raw, stride, Padding::Same, bias_act(shift, Act::Relu6))?;
+            if i % 2 == 1 {
+                dw = dw.with_input_relu();
+            }
             let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &dev)?;
             let a = dw.forward(&x)?;
             let b = dw.forward_candle(&x)?;

@@ -25,6 +25,7 @@ pub mod landmarks;
 pub mod layers;
 pub mod pipeline;
 pub mod recognition;
+pub mod sgemm;
 pub mod ssd;
 pub mod weights;
 

@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
-use crate::depthwise::{Act, ChannelAffine};
+use crate::depthwise::{Act, ChannelAffine, MaxPool};
 use crate::error::{Error, Result};
 use crate::image_ops::{Normalize, PadMode, Rect, crop_pad_resize};
 use crate::layers::{Conv2d, Padding, global_mean, vec_of};
@@ -148,7 +148,7 @@ impl RecognitionNet {
     /// Descriptors for a preprocessed batch `[B,3,150,150]`.
     pub fn forward(&self, x: &Tensor) -> Result<Vec<[f32; DESCRIPTOR_LEN]>> {
         let h = self.conv_down.forward(x)?;
-        let mut h = h.max_pool2d_with_stride(3, 2)?;
+        let mut h = MaxPool { k: 3, s: 2 }.forward(&h)?;
         for b in &self.blocks {
             h = b.forward(&h)?;
         }

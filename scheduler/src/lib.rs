@@ -122,12 +122,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let tasks = table(&ctx)?;
     tracing::info!(tasks = ?tasks.iter().map(|t| t.name).collect::<Vec<_>>(), "scheduler started");
+    let exporter = vigil_core::metrics::spawn_exporter(&ctx);
     let mut set = tokio::task::JoinSet::new();
     for task in tasks {
         set.spawn(drive(ctx.clone(), task));
     }
     shutdown.await;
     set.abort_all();
+    if let Some(exporter) = exporter {
+        exporter.abort();
+    }
     tracing::info!("scheduler stopped");
     Ok(())
 }

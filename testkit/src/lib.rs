@@ -12,6 +12,9 @@ use vigil_core::{AppContext, Config};
 
 pub use reqwest;
 
+mod process;
+pub use process::{WorkerProcess, config_env};
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
@@ -149,6 +152,20 @@ impl TestApp {
             .await;
         });
         self.workers.push((tx, handle));
+    }
+
+    /// Whether an in-process worker or scheduler has ended (it should only on shutdown).
+    pub fn worker_finished(&self) -> bool {
+        self.workers.iter().any(|(_, handle)| handle.is_finished())
+    }
+
+    /// Starts `vigil worker` as a separate OS process sharing this app's configuration.
+    pub fn start_worker_process(&self, vigil_bin: &str) -> WorkerProcess {
+        let log = std::env::temp_dir().join(format!(
+            "vigil-test-worker-{}.log",
+            uuid::Uuid::new_v4().simple()
+        ));
+        WorkerProcess::start(vigil_bin, &self.ctx.config, log)
     }
 
     /// Starts a scheduler replica in this process (several may run at once).

@@ -5,7 +5,7 @@ use vigil_testkit::{TestApp, wait_for_mail};
 
 use crate::assert_error_envelope;
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     token: &str,
     path: &str,
@@ -23,7 +23,7 @@ async fn post(
     req.send().await.unwrap()
 }
 
-async fn accepted(resp: reqwest::Response) -> Value {
+pub(crate) async fn accepted(resp: reqwest::Response) -> Value {
     assert_eq!(resp.status(), 202);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     let body: Value = resp.json().await.unwrap();
@@ -35,7 +35,7 @@ async fn accepted(resp: reqwest::Response) -> Value {
     body["data"].clone()
 }
 
-async fn submit_canary(app: &TestApp, token: &str, body: Value) -> Value {
+pub(crate) async fn submit_canary(app: &TestApp, token: &str, body: Value) -> Value {
     accepted(post(app, token, "/api/v1/jobs/canary", body, None).await).await
 }
 

@@ -4,10 +4,12 @@
 mod api_conventions;
 mod audit;
 mod auth;
+mod durability;
 mod email;
 mod health;
 mod jobs;
 mod scheduler;
+mod search;
 mod storage;
 mod users;
 

@@ -7,6 +7,8 @@ pub mod context;
 pub mod export;
 pub mod handlers;
 pub mod runtime;
+pub mod search;
+pub mod vision;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +91,7 @@ pub async fn run(
         };
         let runtime = runtime.clone();
         let name = format!("{id}:{queue}");
-        let concurrency = ctx.config.worker_concurrency.max(1);
+        let concurrency = ctx.config.concurrency_for(queue);
         monitor = monitor.register(move |_| {
             WorkerBuilder::new(name.clone())
                 .backend(redis_stream_backend(source.clone()))
@@ -112,12 +114,16 @@ pub async fn run(
         }
     });
     let presence_task = tokio::spawn(presence(ctx.clone(), id.clone(), queues));
+    let exporter = vigil_core::metrics::spawn_exporter(&ctx);
 
     shutdown.await;
     tracing::info!(worker = %id, "stopping: no new jobs; waiting for running ones");
     let _ = stop_tx.send(true);
     runtime.drain(SHUTDOWN_GRACE).await;
     presence_task.abort();
+    if let Some(exporter) = exporter {
+        exporter.abort();
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         while tasks.join_next().await.is_some() {}
     })

@@ -144,6 +144,7 @@ impl AuditApi {
                 severity: b.severity,
                 from: b.from,
                 to: b.to,
+                search_id: None,
             },
         };
         let payload = serde_json::to_value(request).map_err(|_| ApiError::internal())?;

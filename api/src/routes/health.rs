@@ -97,6 +97,9 @@ impl HealthApi {
     /// Prometheus metrics (text exposition format).
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
+        if let Err(e) = vigil_core::metrics::record_queue_gauges(&self.state.ctx).await {
+            tracing::warn!(error = %e, "queue gauges not refreshed for this scrape");
+        }
         PlainText(self.state.metrics.render())
     }
 }

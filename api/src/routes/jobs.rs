@@ -48,6 +48,9 @@ pub struct JobDto {
     pub error: Option<String>,
     pub cancel_requested: bool,
     pub pause_requested: bool,
+    /// The worker holding a running job, and until when its lease runs.
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
     pub parent_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -81,6 +84,8 @@ impl From<Job> for JobDto {
             error: j.error,
             cancel_requested: j.cancel_requested,
             pause_requested: j.pause_requested,
+            lease_owner: j.lease_owner,
+            lease_expires_at: j.lease_expires_at,
             parent_id: j.parent_id,
             created_by: j.created_by,
             created_at: j.created_at,

@@ -2,13 +2,17 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod files;
 pub mod health;
 pub mod jobs;
 pub mod mail;
+pub mod missing_persons;
 pub mod queues;
 pub mod roles;
+pub mod searches;
 pub mod users;
+pub mod videos;
 
 use poem_openapi::Tags;
 
@@ -32,6 +36,8 @@ pub enum Tag {
     Queues,
     /// Outgoing email
     Mail,
+    /// Missing persons, their photos, videos and live streams, searches and their results
+    Search,
 }
 
 /// Maps a core error from a pool checkout.

@@ -176,8 +176,178 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    face_profiles (id) {
+        id -> Uuid,
+        kind -> Text,
+        display_name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    face_photos (id) {
+        id -> Uuid,
+        profile_id -> Uuid,
+        object_key -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        original_filename -> Nullable<Text>,
+        status -> Text,
+        reason -> Nullable<Text>,
+        job_id -> Nullable<Uuid>,
+        face -> Nullable<Jsonb>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    face_embeddings (id) {
+        id -> Uuid,
+        profile_id -> Uuid,
+        photo_id -> Uuid,
+        model -> Text,
+        vector -> Array<Float4>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    missing_persons (id) {
+        id -> Uuid,
+        profile_id -> Uuid,
+        name -> Text,
+        age -> Nullable<Int4>,
+        gender -> Nullable<Text>,
+        height_cm -> Nullable<Int4>,
+        description -> Nullable<Text>,
+        last_seen_location -> Nullable<Text>,
+        last_seen_at -> Nullable<Timestamptz>,
+        notes -> Nullable<Text>,
+        status -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    videos (id) {
+        id -> Uuid,
+        kind -> Text,
+        title -> Text,
+        description -> Nullable<Text>,
+        object_key -> Nullable<Text>,
+        original_filename -> Nullable<Text>,
+        content_type -> Nullable<Text>,
+        size_bytes -> Nullable<Int8>,
+        stream_url -> Nullable<Text>,
+        status -> Text,
+        error -> Nullable<Text>,
+        duration_secs -> Nullable<Float8>,
+        fps -> Nullable<Float8>,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        codec -> Nullable<Text>,
+        container -> Nullable<Text>,
+        bit_rate -> Nullable<Int8>,
+        probe_job_id -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    searches (id) {
+        id -> Uuid,
+        name -> Nullable<Text>,
+        job_id -> Uuid,
+        status -> Text,
+        settings -> Jsonb,
+        notify -> Array<Text>,
+        summary -> Nullable<Jsonb>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    search_persons (search_id, missing_person_id) {
+        search_id -> Uuid,
+        missing_person_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    search_videos (search_id, video_id) {
+        search_id -> Uuid,
+        video_id -> Uuid,
+        status -> Text,
+        error -> Nullable<Text>,
+        segments -> Int4,
+        segments_done -> Int4,
+        frames_processed -> Int8,
+        seconds_processed -> Float8,
+        stop_requested -> Bool,
+    }
+}
+
+diesel::table! {
+    appearances (id) {
+        id -> Uuid,
+        search_id -> Uuid,
+        video_id -> Uuid,
+        missing_person_id -> Uuid,
+        start_secs -> Float8,
+        end_secs -> Float8,
+        started_at -> Nullable<Timestamptz>,
+        frames -> Int4,
+        best_distance -> Float4,
+        best_score -> Float4,
+        best_secs -> Float8,
+        best_box -> Jsonb,
+        thumbnail_key -> Text,
+        notified_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    detections (id) {
+        id -> Uuid,
+        search_id -> Uuid,
+        video_id -> Uuid,
+        missing_person_id -> Uuid,
+        appearance_id -> Nullable<Uuid>,
+        frame_ms -> Int8,
+        observed_at -> Nullable<Timestamptz>,
+        bbox -> Jsonb,
+        detector_score -> Float4,
+        distance -> Float4,
+        score -> Float4,
+        runner_up_margin -> Nullable<Float4>,
+        frame_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(face_photos -> face_profiles (profile_id));
+diesel::joinable!(face_embeddings -> face_profiles (profile_id));
+diesel::joinable!(missing_persons -> face_profiles (profile_id));
+diesel::joinable!(search_persons -> searches (search_id));
+diesel::joinable!(search_persons -> missing_persons (missing_person_id));
+diesel::joinable!(search_videos -> searches (search_id));
+diesel::joinable!(search_videos -> videos (video_id));
+diesel::joinable!(appearances -> searches (search_id));
+diesel::joinable!(detections -> searches (search_id));
 diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
     roles,
@@ -190,5 +360,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     exports,
     alerts,
     health_checks,
-    scheduler_ticks
+    scheduler_ticks,
+    face_profiles,
+    face_photos,
+    face_embeddings,
+    missing_persons,
+    videos,
+    searches,
+    search_persons,
+    search_videos,
+    appearances,
+    detections
 );

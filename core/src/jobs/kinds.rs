@@ -8,6 +8,9 @@ pub struct KindSpec {
     pub max_attempts: i32,
     /// Checkpoints its progress, so pause/resume continues instead of starting over.
     pub pausable: bool,
+    /// A parent that runs once more when its children are done (to summarise them) instead of
+    /// finishing with their aggregate status.
+    pub rerun_after_children: bool,
 }
 
 pub const EMAIL: KindSpec = KindSpec {
@@ -15,6 +18,7 @@ pub const EMAIL: KindSpec = KindSpec {
     queue: "email",
     max_attempts: 5,
     pausable: false,
+    rerun_after_children: false,
 };
 
 pub const EXPORT: KindSpec = KindSpec {
@@ -22,6 +26,7 @@ pub const EXPORT: KindSpec = KindSpec {
     queue: "exports",
     max_attempts: 3,
     pausable: false,
+    rerun_after_children: false,
 };
 
 /// A diagnostic job that sleeps in steps and can be told to fail or panic: ops use it to check
@@ -31,6 +36,7 @@ pub const CANARY: KindSpec = KindSpec {
     queue: "default",
     max_attempts: 3,
     pausable: true,
+    rerun_after_children: false,
 };
 
 /// Retention: deletes old jobs, expired exports (with their objects), old audit rows.
@@ -39,6 +45,7 @@ pub const CLEANUP: KindSpec = KindSpec {
     queue: "maintenance",
     max_attempts: 3,
     pausable: false,
+    rerun_after_children: false,
 };
 
 /// Records the health of every dependency and raises or resolves alerts.
@@ -47,9 +54,67 @@ pub const HEALTH: KindSpec = KindSpec {
     queue: "maintenance",
     max_attempts: 1,
     pausable: false,
+    rerun_after_children: false,
 };
 
-pub const ALL: &[&KindSpec] = &[&EMAIL, &EXPORT, &CANARY, &CLEANUP, &HEALTH];
+/// Turns one photo into a face embedding (or rejects it with a reason).
+pub const FACE_ENROLL: KindSpec = KindSpec {
+    name: "face.enroll",
+    queue: "vision",
+    max_attempts: 3,
+    pausable: false,
+    rerun_after_children: false,
+};
+
+/// Reads an uploaded video's duration, frame rate, size and codec.
+pub const VIDEO_PROBE: KindSpec = KindSpec {
+    name: "video.probe",
+    queue: "vision",
+    max_attempts: 3,
+    pausable: false,
+    rerun_after_children: false,
+};
+
+/// A missing-person search: the parent of one child per video segment or live stream; runs
+/// again to summarise once they are done.
+pub const SEARCH: KindSpec = KindSpec {
+    name: "search",
+    queue: "search",
+    max_attempts: 5,
+    pausable: true,
+    rerun_after_children: true,
+};
+
+/// One time range of one recorded video of a search; checkpoints per frame batch.
+pub const SEARCH_SEGMENT: KindSpec = KindSpec {
+    name: "search.segment",
+    queue: "search",
+    max_attempts: 3,
+    pausable: true,
+    rerun_after_children: false,
+};
+
+/// One live stream of a search, watched until the search stops it.
+pub const SEARCH_LIVE: KindSpec = KindSpec {
+    name: "search.live",
+    queue: "live",
+    max_attempts: 5,
+    pausable: true,
+    rerun_after_children: false,
+};
+
+pub const ALL: &[&KindSpec] = &[
+    &EMAIL,
+    &EXPORT,
+    &CANARY,
+    &CLEANUP,
+    &HEALTH,
+    &FACE_ENROLL,
+    &VIDEO_PROBE,
+    &SEARCH,
+    &SEARCH_SEGMENT,
+    &SEARCH_LIVE,
+];
 
 pub fn by_name(name: &str) -> Option<&'static KindSpec> {
     ALL.iter().copied().find(|k| k.name == name)
@@ -61,4 +126,12 @@ pub fn queues() -> Vec<&'static str> {
     queues.sort_unstable();
     queues.dedup();
     queues
+}
+
+/// Kinds whose parents run again after their children (see `rerun_after_children`).
+pub fn rerun_after_children() -> Vec<&'static str> {
+    ALL.iter()
+        .filter(|k| k.rerun_after_children)
+        .map(|k| k.name)
+        .collect()
 }

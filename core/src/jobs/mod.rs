@@ -139,6 +139,12 @@ impl NewJob {
         self.parent_id = Some(parent);
         self
     }
+
+    /// Higher runs first within a queue.
+    pub fn priority(mut self, priority: i16) -> Self {
+        self.priority = priority;
+        self
+    }
 }
 
 /// Submits a job and, when its queue's window has room, puts it on the stream at once (the

@@ -415,13 +415,7 @@ pub async fn request_cancel(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Jo
     ))
     .execute(conn)
     .await?;
-    let children: Vec<Uuid> = jobs::table
-        .filter(jobs::parent_id.eq(id))
-        .filter(jobs::status.eq_any([QUEUED, RUNNING, PAUSED]))
-        .select(jobs::id)
-        .load(conn)
-        .await?;
-    for child in children {
+    for child in open_children(conn, id, &[QUEUED, RUNNING, PAUSED]).await? {
         Box::pin(request_cancel(conn, child)).await.ok();
     }
     get(conn, id).await
@@ -450,6 +444,17 @@ pub async fn request_pause(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Job
                 .execute(conn)
                 .await?;
         }
+        // A parent waiting for its children is held by nobody: it pauses at once.
+        JobStatus::Running if job.lease_owner.is_none() => {
+            diesel::update(jobs::table.find(id).filter(jobs::status.eq(RUNNING)))
+                .set((
+                    jobs::status.eq(PAUSED),
+                    jobs::stage.eq(Some("paused")),
+                    jobs::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+        }
         JobStatus::Running => {
             diesel::update(jobs::table.find(id).filter(jobs::status.eq(RUNNING)))
                 .set((jobs::pause_requested.eq(true), jobs::updated_at.eq(now)))
@@ -464,7 +469,23 @@ pub async fn request_pause(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Job
             )));
         }
     }
+    for child in open_children(conn, id, &[QUEUED, RUNNING]).await? {
+        Box::pin(request_pause(conn, child)).await.ok();
+    }
     get(conn, id).await
+}
+
+async fn open_children(
+    conn: &mut AsyncPgConnection,
+    parent: Uuid,
+    statuses: &[&str],
+) -> Result<Vec<Uuid>> {
+    Ok(jobs::table
+        .filter(jobs::parent_id.eq(parent))
+        .filter(jobs::status.eq_any(statuses))
+        .select(jobs::id)
+        .load(conn)
+        .await?)
 }
 
 /// Puts a paused job back in the queue; it continues from its checkpoint.
@@ -480,14 +501,18 @@ pub async fn resume(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Job> {
         ))
         .execute(conn)
         .await?;
-    let job = get(conn, id).await?;
     if n == 0 {
+        let job = get(conn, id).await?;
         return Err(Error::conflict(format!(
             "job is {}, not paused",
             job.status
         )));
     }
-    Ok(job)
+    // A resumed parent runs again and waits for its resumed children.
+    for child in open_children(conn, id, &[PAUSED]).await? {
+        Box::pin(resume(conn, child)).await.ok();
+    }
+    get(conn, id).await
 }
 
 /// Re-queues a failed or cancelled job with fresh attempts (dead-letter retry).
@@ -542,13 +567,21 @@ pub async fn aggregate_parent(conn: &mut AsyncPgConnection, parent: Uuid) -> Res
     .bind::<SqlUuid, _>(parent)
     .execute(conn)
     .await?;
+    // Parents of kinds that summarise their children go back to the queue for that last run;
+    // the others finish here with the children's aggregate status.
     diesel::sql_query(
         "UPDATE jobs p SET
-            status = CASE WHEN s.failed > 0 THEN 'failed' WHEN s.cancelled > 0 THEN 'cancelled' ELSE 'succeeded' END,
-            error = CASE WHEN s.failed > 0 THEN s.failed || ' of ' || s.total || ' child jobs failed' ELSE NULL END,
-            result = CASE WHEN s.failed = 0 AND s.cancelled = 0
+            status = CASE WHEN p.kind = ANY($2) THEN 'queued'
+                          WHEN s.failed > 0 THEN 'failed' WHEN s.cancelled > 0 THEN 'cancelled'
+                          ELSE 'succeeded' END,
+            error = CASE WHEN p.kind = ANY($2) THEN p.error
+                         WHEN s.failed > 0 THEN s.failed || ' of ' || s.total || ' child jobs failed'
+                         ELSE NULL END,
+            result = CASE WHEN s.failed = 0 AND s.cancelled = 0 AND NOT p.kind = ANY($2)
                           THEN COALESCE(p.result, '{}'::jsonb) || jsonb_build_object('children', s.total) ELSE p.result END,
-            stage = 'done', finished_at = now(), updated_at = now()
+            stage = CASE WHEN p.kind = ANY($2) THEN 'summarising' ELSE 'done' END,
+            finished_at = CASE WHEN p.kind = ANY($2) THEN NULL ELSE now() END,
+            dispatched_at = NULL, message_id = NULL, run_after = now(), updated_at = now()
          FROM (SELECT count(*) AS total,
                       count(*) FILTER (WHERE status = 'failed') AS failed,
                       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
@@ -557,6 +590,7 @@ pub async fn aggregate_parent(conn: &mut AsyncPgConnection, parent: Uuid) -> Res
          WHERE p.id = $1 AND p.status = 'running' AND p.lease_owner IS NULL AND s.open = 0 AND s.total > 0",
     )
     .bind::<SqlUuid, _>(parent)
+    .bind::<diesel::sql_types::Array<Text>, _>(super::kinds::rerun_after_children())
     .execute(conn)
     .await?;
     Ok(())
@@ -660,6 +694,16 @@ pub async fn recover_expired_leases(conn: &mut AsyncPgConnection) -> Result<usiz
     ))
     .execute(conn)
     .await?)
+}
+
+/// A parent's children, oldest first.
+pub async fn children(conn: &mut AsyncPgConnection, parent: Uuid) -> Result<Vec<Job>> {
+    Ok(jobs::table
+        .filter(jobs::parent_id.eq(parent))
+        .order(jobs::created_at.asc())
+        .select(Job::as_select())
+        .load(conn)
+        .await?)
 }
 
 /// Parents waiting for children whose children are all finished (an aggregation was missed).

@@ -131,6 +131,14 @@ impl Storage for LocalStorage {
         Ok(format!("{}{SIGNED_ROUTE}?{query}", self.public_url))
     }
 
+    async fn media_location(&self, key: &str, _ttl: Duration) -> Result<String> {
+        let path = self.path(key)?;
+        if !tokio::fs::try_exists(&path).await.map_err(io_err)? {
+            return Err(Error::not_found(format!("no object {key:?}")));
+        }
+        Ok(path.to_string_lossy().into_owned())
+    }
+
     async fn check(&self) -> Result<()> {
         let probe = self
             .root

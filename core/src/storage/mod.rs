@@ -51,6 +51,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// presigned for S3, a signed API route for the local directory.
     async fn download_url(&self, key: &str, ttl: Duration) -> Result<String>;
 
+    /// Where ffmpeg (in a worker) can read `key` in place, seeking as it needs: the file's path
+    /// for the local directory, a presigned URL on the internal endpoint for S3. Large videos
+    /// are never copied to the worker.
+    async fn media_location(&self, key: &str, ttl: Duration) -> Result<String>;
+
     /// Readiness: the bucket or directory is reachable and writable.
     async fn check(&self) -> Result<()>;
 

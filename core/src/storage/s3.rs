@@ -293,6 +293,21 @@ impl Storage for S3Storage {
         Ok(request.uri().to_string())
     }
 
+    async fn media_location(&self, key: &str, ttl: Duration) -> Result<String> {
+        validate_key(key)?;
+        let presigning = PresigningConfig::expires_in(ttl)
+            .map_err(|e| Error::validation("ttl", e.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(s3_err)?;
+        Ok(request.uri().to_string())
+    }
+
     async fn check(&self) -> Result<()> {
         self.client
             .head_bucket()

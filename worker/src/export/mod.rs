@@ -5,6 +5,12 @@ mod pdf;
 
 pub use pdf::page_count;
 
+impl Table {
+    pub fn has_thumbnails(&self) -> bool {
+        self.thumbnails.iter().any(Option::is_some)
+    }
+}
+
 /// A report: a title, column headers and rows of text cells.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -13,6 +19,8 @@ pub struct Table {
     pub subtitle: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// A picture per row (search hits), shown in a first column of the PDF; empty for none.
+    pub thumbnails: Vec<Option<image::RgbImage>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -74,6 +82,7 @@ mod tests {
                     ]
                 })
                 .collect(),
+            thumbnails: Vec::new(),
         }
     }
 
@@ -91,11 +100,29 @@ mod tests {
         let bytes = render(&table(200), Format::Pdf).unwrap();
         assert!(bytes.starts_with(b"%PDF"));
         // 30 rows fit on an A4 landscape page.
-        assert_eq!(pdf::page_count(200), 7);
-        assert_eq!(pdf::page_count(30), 1);
-        assert_eq!(pdf::page_count(31), 2);
-        assert_eq!(pdf::page_count(0), 1);
+        assert_eq!(pdf::page_count(200, false), 7);
+        assert_eq!(pdf::page_count(30, false), 1);
+        assert_eq!(pdf::page_count(31, false), 2);
+        assert_eq!(pdf::page_count(0, false), 1);
         let empty = render(&table(0), Format::Pdf).unwrap();
         assert!(empty.starts_with(b"%PDF"));
+    }
+
+    #[test]
+    fn pdf_embeds_thumbnails() {
+        let mut t = table(10);
+        t.thumbnails = (0..10)
+            .map(|i| {
+                (i % 2 == 0).then(|| image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30])))
+            })
+            .collect();
+        let with = render(&t, Format::Pdf).unwrap();
+        let without = render(&table(10), Format::Pdf).unwrap();
+        assert!(with.starts_with(b"%PDF"));
+        assert!(
+            with.len() > without.len() + 5 * 64 * 48,
+            "images are in the file"
+        );
+        assert_eq!(pdf::page_count(10, true), 2);
     }
 }

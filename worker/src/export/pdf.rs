@@ -3,7 +3,8 @@
 
 use printpdf::{
     BuiltinFont, Color, Line, LinePoint, Mm, Op, PdfDocument, PdfFontHandle, PdfPage,
-    PdfSaveOptions, Point, Pt, Rgb, TextItem,
+    PdfSaveOptions, Point, Pt, RawImage, RawImageData, RawImageFormat, Rgb, TextItem,
+    XObjectTransform,
 };
 
 use super::Table;
@@ -13,6 +14,11 @@ const PAGE_H: f32 = 210.0;
 const MARGIN: f32 = 12.0;
 const BODY_PT: f32 = 8.0;
 const ROW_MM: f32 = 5.0;
+/// Rows with a thumbnail: the picture's column width and the row height.
+const THUMB_COL_MM: f32 = 24.0;
+const THUMB_ROW_MM: f32 = 22.0;
+/// Thumbnails are embedded at this size (pixels, longer side): enough for 20 mm at 150 dpi.
+const THUMB_PX: u32 = 120;
 /// Average Helvetica glyph width relative to the font size, for truncating cells.
 const GLYPH_EM: f32 = 0.5;
 
@@ -88,8 +94,7 @@ fn rule(ops: &mut Vec<Op>, y: f32) {
 }
 
 /// Column widths proportional to their longest cell (bounded), filling the usable width.
-fn column_widths(table: &Table) -> Vec<f32> {
-    let usable = PAGE_W - 2.0 * MARGIN;
+fn column_widths(table: &Table, usable: f32) -> Vec<f32> {
     let weights: Vec<f32> = (0..table.columns.len())
         .map(|i| {
             let longest = table
@@ -110,26 +115,54 @@ fn column_widths(table: &Table) -> Vec<f32> {
 const TOP: f32 = PAGE_H - MARGIN;
 const FIRST_ROW_Y: f32 = TOP - 22.0;
 
-fn rows_per_page() -> usize {
-    (((FIRST_ROW_Y - MARGIN - 10.0) / ROW_MM).floor() as usize).max(1)
+fn row_height(thumbnails: bool) -> f32 {
+    if thumbnails { THUMB_ROW_MM } else { ROW_MM }
+}
+
+fn rows_per_page(thumbnails: bool) -> usize {
+    (((FIRST_ROW_Y - MARGIN - 10.0) / row_height(thumbnails)).floor() as usize).max(1)
 }
 
 /// Pages a table of `rows` rows takes (an empty table still gets one).
-pub fn page_count(rows: usize) -> usize {
-    rows.div_ceil(rows_per_page()).max(1)
+pub fn page_count(rows: usize, thumbnails: bool) -> usize {
+    rows.div_ceil(rows_per_page(thumbnails)).max(1)
+}
+
+fn raw_image(img: &image::RgbImage) -> RawImage {
+    let img = image::imageops::thumbnail(
+        img,
+        THUMB_PX.min(img.width()),
+        (THUMB_PX * img.height() / img.width().max(1)).clamp(1, THUMB_PX),
+    );
+    RawImage {
+        width: img.width() as usize,
+        height: img.height() as usize,
+        data_format: RawImageFormat::RGB8,
+        pixels: RawImageData::U8(img.into_raw()),
+        tag: Vec::new(),
+    }
 }
 
 pub fn render(table: &Table) -> Vec<u8> {
-    let widths = column_widths(table);
-    let (top, first_row_y, rows_per_page) = (TOP, FIRST_ROW_Y, rows_per_page());
-    let chunks: Vec<&[Vec<String>]> = if table.rows.is_empty() {
-        vec![&[]]
+    let thumbs = table.has_thumbnails();
+    let thumb_col = if thumbs { THUMB_COL_MM } else { 0.0 };
+    let widths = column_widths(table, PAGE_W - 2.0 * MARGIN - thumb_col);
+    let (top, first_row_y, rows_per_page) = (TOP, FIRST_ROW_Y, rows_per_page(thumbs));
+    let row_h = row_height(thumbs);
+    let mut doc = PdfDocument::new(&printable(&table.title));
+    let chunks: Vec<(usize, &[Vec<String>])> = if table.rows.is_empty() {
+        vec![(0, &[])]
     } else {
-        table.rows.chunks(rows_per_page).collect()
+        table
+            .rows
+            .chunks(rows_per_page)
+            .enumerate()
+            .map(|(i, c)| (i * rows_per_page, c))
+            .collect()
     };
     let total = chunks.len();
     let mut pages = Vec::with_capacity(total);
-    for (index, rows) in chunks.into_iter().enumerate() {
+    for (index, (first, rows)) in chunks.into_iter().enumerate() {
         let mut ops = Vec::new();
         text(
             &mut ops,
@@ -148,7 +181,7 @@ pub fn render(table: &Table) -> Vec<u8> {
             printable(&table.subtitle),
         );
         let header_y = top - 18.0;
-        let mut x = MARGIN;
+        let mut x = MARGIN + thumb_col;
         for (col, width) in table.columns.iter().zip(&widths) {
             text(
                 &mut ops,
@@ -162,8 +195,28 @@ pub fn render(table: &Table) -> Vec<u8> {
         }
         rule(&mut ops, header_y - 1.5);
         let mut y = first_row_y;
-        for row in rows {
-            let mut x = MARGIN;
+        for (n, row) in rows.iter().enumerate() {
+            if let Some(Some(img)) = table.thumbnails.get(first + n) {
+                let raw = raw_image(img);
+                let (w, h) = (raw.width as f32, raw.height as f32);
+                // Fit the picture in (column − 2 mm) × (row − 2 mm), top-aligned with the text.
+                let box_mm = (THUMB_COL_MM - 2.0).min(row_h - 2.0);
+                let scale_mm = box_mm / w.max(h);
+                let id = doc.add_image(&raw);
+                ops.push(Op::UseXobject {
+                    id,
+                    transform: XObjectTransform {
+                        translate_x: Some(Mm(MARGIN).into_pt()),
+                        translate_y: Some(Mm(y + 3.0 - h * scale_mm).into_pt()),
+                        // At 72 dpi one pixel is one point; scale points to the wanted mm.
+                        dpi: Some(72.0),
+                        scale_x: Some(Mm(scale_mm).into_pt().0),
+                        scale_y: Some(Mm(scale_mm).into_pt().0),
+                        ..Default::default()
+                    },
+                });
+            }
+            let mut x = MARGIN + thumb_col;
             for (i, width) in widths.iter().enumerate() {
                 let cell = row.get(i).map(String::as_str).unwrap_or("");
                 text(
@@ -176,7 +229,7 @@ pub fn render(table: &Table) -> Vec<u8> {
                 );
                 x += width;
             }
-            y -= ROW_MM;
+            y -= row_h;
         }
         if table.rows.is_empty() {
             text(
@@ -198,7 +251,6 @@ pub fn render(table: &Table) -> Vec<u8> {
         );
         pages.push(PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), ops));
     }
-    PdfDocument::new(&printable(&table.title))
-        .with_pages(pages)
+    doc.with_pages(pages)
         .save(&PdfSaveOptions::default(), &mut Vec::new())
 }

@@ -78,6 +78,117 @@ async fn audit_table(job: &JobContext, request: &ExportRequest) -> Result<Table,
         .map(String::from)
         .to_vec(),
         rows,
+        thumbnails: Vec::new(),
+    })
+}
+
+/// A search's appearances, one row each, with the best frame's thumbnail (pictures in PDF, a
+/// download link in CSV).
+async fn search_table(
+    job: &JobContext,
+    request: &ExportRequest,
+    format: Format,
+) -> Result<Table, JobError> {
+    use std::collections::HashMap;
+    use vigil_core::searches::{self, results};
+    use vigil_core::{missing_persons, videos};
+
+    let search_id = request
+        .filters
+        .search_id
+        .ok_or_else(|| JobError::Permanent("a search export needs filters.searchId".into()))?;
+    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let search = searches::get(&mut conn, search_id).await?;
+    let appearances = results::appearances(&mut conn, search.id).await?;
+    let lines = searches::videos(&mut conn, search.id).await?;
+    let video_ids: Vec<_> = lines.iter().map(|l| l.video_id).collect();
+    let titles: HashMap<_, _> = videos::get_many(&mut conn, &video_ids)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.title))
+        .collect();
+    let person_ids = searches::person_ids(&mut conn, search.id).await?;
+    let names: HashMap<_, _> = missing_persons::get_many(&mut conn, &person_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    drop(conn);
+    let url_ttl = job.app.config.download_url_ttl();
+    let mut rows = Vec::with_capacity(appearances.len());
+    let mut thumbnails = Vec::with_capacity(appearances.len());
+    for (i, a) in appearances.iter().enumerate() {
+        job.check()?;
+        let seen = |secs: f64| match a.started_at {
+            Some(_) => chrono::DateTime::from_timestamp(secs as i64, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            None => format!("{secs:.1} s"),
+        };
+        let mut row = vec![
+            titles.get(&a.video_id).cloned().unwrap_or_default(),
+            names.get(&a.missing_person_id).cloned().unwrap_or_default(),
+            seen(a.start_secs),
+            seen(a.end_secs),
+            a.frames.to_string(),
+            format!("{:.2}", a.best_score),
+            format!("{:.3}", a.best_distance),
+            seen(a.best_secs),
+        ];
+        match format {
+            Format::Csv => {
+                row.push(
+                    job.app
+                        .storage
+                        .download_url(&a.thumbnail_key, url_ttl)
+                        .await
+                        .unwrap_or_default(),
+                );
+                thumbnails.push(None);
+            }
+            Format::Pdf => {
+                let picture = match job.app.storage.get_bytes(&a.thumbnail_key).await {
+                    Ok(bytes) => image::load_from_memory(&bytes).ok().map(|i| i.to_rgb8()),
+                    Err(_) => None,
+                };
+                thumbnails.push(picture);
+            }
+        }
+        rows.push(row);
+        job.progress(
+            80.0 * (i + 1) as f32 / appearances.len() as f32,
+            "collecting rows",
+        );
+    }
+    let mut columns: Vec<String> = [
+        "video",
+        "person",
+        "first seen",
+        "last seen",
+        "frames",
+        "similarity",
+        "distance",
+        "best frame",
+    ]
+    .map(String::from)
+    .to_vec();
+    if format == Format::Csv {
+        columns.push("thumbnail url".into());
+    }
+    Ok(Table {
+        title: format!(
+            "Vigil search: {}",
+            search.name.clone().unwrap_or_else(|| search.id.to_string())
+        ),
+        subtitle: format!(
+            "{} appearance(s) in {} video(s); generated {}",
+            rows.len(),
+            lines.len(),
+            Utc::now().format("%Y-%m-%d %H:%M UTC")
+        ),
+        columns,
+        rows,
+        thumbnails,
     })
 }
 
@@ -94,6 +205,7 @@ impl Handler for Export {
         job.progress(1.0, "collecting rows");
         let table = match request.source.as_str() {
             "audit" => audit_table(job, &request).await?,
+            "search" => search_table(job, &request, format).await?,
             other => {
                 return Err(JobError::Permanent(format!(
                     "unknown export source {other:?}"
@@ -101,6 +213,7 @@ impl Handler for Export {
             }
         };
         job.progress(85.0, "rendering");
+        let thumbs = table.has_thumbnails();
         let bytes = tokio::task::spawn_blocking(move || {
             exporter::render(&table, format).map(|b| (b, table.rows.len()))
         })
@@ -137,7 +250,7 @@ impl Handler for Export {
             "format": format.extension(),
             "rows": rows,
             "sizeBytes": size,
-            "pages": (format == Format::Pdf).then(|| exporter::page_count(rows)),
+            "pages": (format == Format::Pdf).then(|| exporter::page_count(rows, thumbs)),
             "downloadUrl": download_url,
             "downloadUrlExpiresAt": Utc::now() + url_ttl,
             "expiresAt": expires_at,

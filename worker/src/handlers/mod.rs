@@ -2,8 +2,10 @@
 
 mod canary;
 mod email;
+pub mod enroll;
 mod export;
 mod maintenance;
+pub mod probe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use vigil_core::jobs::kinds;
 
 use crate::context::Handler;
+use crate::search;
 
 /// Every kind this worker can run.
 pub fn registry() -> HashMap<&'static str, Arc<dyn Handler>> {
@@ -20,5 +23,13 @@ pub fn registry() -> HashMap<&'static str, Arc<dyn Handler>> {
     handlers.insert(kinds::CANARY.name, Arc::new(canary::Canary));
     handlers.insert(kinds::CLEANUP.name, Arc::new(maintenance::Cleanup));
     handlers.insert(kinds::HEALTH.name, Arc::new(maintenance::HealthCheck));
+    handlers.insert(kinds::FACE_ENROLL.name, Arc::new(enroll::Enroll));
+    handlers.insert(kinds::VIDEO_PROBE.name, Arc::new(probe::Probe));
+    handlers.insert(kinds::SEARCH.name, Arc::new(search::parent::Search));
+    handlers.insert(
+        kinds::SEARCH_SEGMENT.name,
+        Arc::new(search::segment::SearchSegment),
+    );
+    handlers.insert(kinds::SEARCH_LIVE.name, Arc::new(search::live::SearchLive));
     handlers
 }

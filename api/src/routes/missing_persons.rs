@@ -1,0 +1,463 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+use vigil_core::faces::{self, FacePhoto, NewPhoto};
+use vigil_core::jobs::{self, NewJob, kinds};
+use vigil_core::missing_persons::{self, Details, Filter, MissingPerson};
+
+use super::Tag;
+use crate::auth::BearerAuth;
+use crate::envelope::{self, Created, Envelope, NoContent, Ok, Page};
+use crate::error::{ApiError, ApiResult};
+use crate::middleware::note;
+use crate::state::ApiState;
+
+/// Largest photo accepted (bytes).
+const MAX_PHOTO_BYTES: u64 = 20 * 1024 * 1024;
+const MAX_PHOTOS_PER_UPLOAD: usize = 20;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateMissingPerson {
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: String,
+    pub age: Option<i32>,
+    #[oai(validator(max_length = 50))]
+    pub gender: Option<String>,
+    pub height_cm: Option<i32>,
+    #[oai(validator(max_length = 5000))]
+    pub description: Option<String>,
+    #[oai(validator(max_length = 500))]
+    pub last_seen_location: Option<String>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    #[oai(validator(max_length = 5000))]
+    pub notes: Option<String>,
+}
+
+/// Fields to change; absent fields stay, `null` clears.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateMissingPerson {
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: Option<String>,
+    pub age: MaybeUndefined<i32>,
+    pub gender: MaybeUndefined<String>,
+    pub height_cm: MaybeUndefined<i32>,
+    pub description: MaybeUndefined<String>,
+    pub last_seen_location: MaybeUndefined<String>,
+    pub last_seen_at: MaybeUndefined<DateTime<Utc>>,
+    pub notes: MaybeUndefined<String>,
+    /// `missing`, `found` or `closed`.
+    pub status: Option<String>,
+}
+
+fn change<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+#[derive(Debug, Object, Default)]
+#[oai(rename_all = "camelCase")]
+pub struct PhotoCounts {
+    pub total: i64,
+    pub pending: i64,
+    pub enrolled: i64,
+    pub rejected: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MissingPersonDto {
+    pub id: Uuid,
+    pub name: String,
+    pub age: Option<i32>,
+    pub gender: Option<String>,
+    pub height_cm: Option<i32>,
+    pub description: Option<String>,
+    pub last_seen_location: Option<String>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    /// `missing`, `found` or `closed`.
+    pub status: String,
+    /// The face profile holding the photos and embeddings.
+    pub profile_id: Uuid,
+    pub photos: PhotoCounts,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl MissingPersonDto {
+    fn new(p: MissingPerson, photos: PhotoCounts) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            age: p.age,
+            gender: p.gender,
+            height_cm: p.height_cm,
+            description: p.description,
+            last_seen_location: p.last_seen_location,
+            last_seen_at: p.last_seen_at,
+            notes: p.notes,
+            status: p.status,
+            profile_id: p.profile_id,
+            photos,
+            created_by: p.created_by,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PhotoDto {
+    pub id: Uuid,
+    /// `pending` (enrollment queued), `enrolled`, `rejected` (see `reason`) or `failed`.
+    pub status: String,
+    /// Why the photo was rejected or failed, in words for the user.
+    pub reason: Option<String>,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub original_filename: Option<String>,
+    /// The enrolled face: box, detector score, size, sharpness.
+    pub face: Option<serde_json::Value>,
+    /// The enrollment job.
+    pub job_id: Option<Uuid>,
+    /// A time-limited download link of the photo.
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn photo_dto(state: &ApiState, p: FacePhoto) -> PhotoDto {
+    let url = state
+        .ctx
+        .storage
+        .download_url(&p.object_key, state.ctx.config.download_url_ttl())
+        .await
+        .ok();
+    PhotoDto {
+        id: p.id,
+        status: p.status,
+        reason: p.reason,
+        content_type: p.content_type,
+        size_bytes: p.size_bytes,
+        original_filename: p.original_filename,
+        face: p.face,
+        job_id: p.job_id,
+        url,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
+}
+
+#[derive(Debug, Multipart)]
+pub struct PhotoUpload {
+    /// One or more JPEG or PNG photos, each of this person alone with the face clearly visible.
+    pub photos: Vec<Upload>,
+}
+
+#[derive(ApiResponse)]
+pub enum PhotosAccepted {
+    /// Stored; each photo's enrollment job is queued (poll the photos or the jobs).
+    #[oai(status = 202)]
+    Accepted(Json<Envelope<Vec<PhotoDto>>>),
+}
+
+pub struct MissingPersonsApi {
+    pub state: Arc<ApiState>,
+}
+
+async fn counts_for(
+    state: &ApiState,
+    persons: &[MissingPerson],
+) -> ApiResult<HashMap<Uuid, PhotoCounts>> {
+    let mut conn = super::conn(state).await?;
+    let profiles: Vec<Uuid> = persons.iter().map(|p| p.profile_id).collect();
+    let mut out: HashMap<Uuid, PhotoCounts> = HashMap::new();
+    for (profile, status, n) in faces::photo_counts(&mut conn, &profiles).await? {
+        let c = out.entry(profile).or_default();
+        c.total += n;
+        match status.as_str() {
+            faces::photo_status::PENDING => c.pending = n,
+            faces::photo_status::ENROLLED => c.enrolled = n,
+            faces::photo_status::REJECTED => c.rejected = n,
+            _ => c.failed += n,
+        }
+    }
+    Ok(out)
+}
+
+async fn dto(state: &ApiState, person: MissingPerson) -> ApiResult<MissingPersonDto> {
+    let mut counts = counts_for(state, std::slice::from_ref(&person)).await?;
+    let c = counts.remove(&person.profile_id).unwrap_or_default();
+    Ok(MissingPersonDto::new(person, c))
+}
+
+/// Recognises JPEG and PNG by their first bytes (the declared content type is not trusted).
+fn sniff_image(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(("image/jpeg", "jpg"))
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(("image/png", "png"))
+    } else {
+        None
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1/missing-persons", tag = "Tag::Search")]
+impl MissingPersonsApi {
+    /// Register a missing person (then upload their photos).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<CreateMissingPerson>,
+    ) -> ApiResult<Created<MissingPersonDto>> {
+        auth.0.require("faces:write")?;
+        let b = body.0;
+        let details = Details {
+            name: Some(b.name.trim().to_string()),
+            age: Some(b.age),
+            gender: Some(b.gender),
+            height_cm: Some(b.height_cm),
+            description: Some(b.description),
+            last_seen_location: Some(b.last_seen_location),
+            last_seen_at: Some(b.last_seen_at),
+            notes: Some(b.notes),
+            status: None,
+        };
+        let mut conn = super::conn(&self.state).await?;
+        let person = missing_persons::create(&mut conn, details, Some(auth.0.user.id)).await?;
+        note(req, |n| n.resource_id = Some(person.id.to_string()));
+        Ok(envelope::created(dto(&self.state, person).await?))
+    }
+
+    /// List missing persons, filtered by status or a name search.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        status: Query<Option<String>>,
+        q: Query<Option<String>>,
+        page: Query<Option<u32>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+    ) -> ApiResult<Ok<Vec<MissingPersonDto>>> {
+        auth.0.require("faces:read")?;
+        let page = Page::new(page.0, page_size.0)?;
+        let filter = Filter {
+            status: status.0,
+            q: q.0,
+        };
+        let mut conn = super::conn(&self.state).await?;
+        let (items, total) =
+            missing_persons::list(&mut conn, &filter, page.offset(), page.limit()).await?;
+        drop(conn);
+        let mut counts = counts_for(&self.state, &items).await?;
+        let items = items
+            .into_iter()
+            .map(|p| {
+                let c = counts.remove(&p.profile_id).unwrap_or_default();
+                MissingPersonDto::new(p, c)
+            })
+            .collect();
+        Ok(envelope::page(items, &page, total))
+    }
+
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<MissingPersonDto>> {
+        auth.0.require("faces:read")?;
+        let mut conn = super::conn(&self.state).await?;
+        let person = missing_persons::get(&mut conn, id.0).await?;
+        Ok(envelope::ok(dto(&self.state, person).await?))
+    }
+
+    #[oai(path = "/:id", method = "put")]
+    async fn update(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UpdateMissingPerson>,
+    ) -> ApiResult<Ok<MissingPersonDto>> {
+        auth.0.require("faces:write")?;
+        let b = body.0;
+        let details = Details {
+            name: b.name.map(|n| n.trim().to_string()),
+            age: change(b.age),
+            gender: change(b.gender),
+            height_cm: change(b.height_cm),
+            description: change(b.description),
+            last_seen_location: change(b.last_seen_location),
+            last_seen_at: change(b.last_seen_at),
+            notes: change(b.notes),
+            status: b.status,
+        };
+        let mut conn = super::conn(&self.state).await?;
+        let person = missing_persons::update(&mut conn, id.0, details).await?;
+        Ok(envelope::ok(dto(&self.state, person).await?))
+    }
+
+    /// Delete a missing person with their photos, embeddings and search results.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        auth.0.require("faces:write")?;
+        let mut conn = super::conn(&self.state).await?;
+        let keys = missing_persons::delete(&mut conn, id.0).await?;
+        for key in keys {
+            if let Err(e) = self.state.ctx.storage.delete(&key).await {
+                tracing::warn!(%key, error = %e, "photo object not deleted; cleanup will not find it");
+            }
+        }
+        Ok(NoContent::NoContent)
+    }
+
+    /// Upload photos (multipart field `photos`, repeated). Each is stored and enrolled by a
+    /// `face.enroll` job: exactly one clear face becomes an embedding; no face, several faces,
+    /// a face too small or too blurry reject that photo with a reason, the others still enroll.
+    #[oai(path = "/:id/photos", method = "post")]
+    async fn upload_photos(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        upload: PhotoUpload,
+    ) -> ApiResult<PhotosAccepted> {
+        auth.0.require("faces:write")?;
+        if upload.photos.is_empty() {
+            return Err(ApiError::validation("photos", "upload at least one photo"));
+        }
+        if upload.photos.len() > MAX_PHOTOS_PER_UPLOAD {
+            return Err(ApiError::validation(
+                "photos",
+                format!("at most {MAX_PHOTOS_PER_UPLOAD} photos per upload"),
+            ));
+        }
+        let mut conn = super::conn(&self.state).await?;
+        let person = missing_persons::get(&mut conn, id.0).await?;
+        drop(conn);
+        // Check every file before storing any, so a bad file does not leave half an upload.
+        let mut files = Vec::new();
+        for (i, photo) in upload.photos.into_iter().enumerate() {
+            let name = photo.file_name().map(String::from);
+            let label = name.clone().unwrap_or_else(|| format!("photo {}", i + 1));
+            if photo.size() as u64 > MAX_PHOTO_BYTES {
+                return Err(ApiError::validation(
+                    "photos",
+                    format!(
+                        "{label} is larger than {} MB",
+                        MAX_PHOTO_BYTES / 1024 / 1024
+                    ),
+                ));
+            }
+            let mut bytes = Vec::with_capacity(photo.size());
+            photo
+                .into_async_read()
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("could not read {label}: {e}")))?;
+            let Some((content_type, ext)) = sniff_image(&bytes) else {
+                return Err(ApiError::validation(
+                    "photos",
+                    format!("{label} is not a JPEG or PNG image"),
+                ));
+            };
+            files.push((name, bytes, content_type, ext));
+        }
+        let mut out = Vec::new();
+        for (name, bytes, content_type, ext) in files {
+            let photo_id = Uuid::now_v7();
+            let key = format!("faces/{}/{photo_id}.{ext}", person.profile_id);
+            let size = bytes.len() as i64;
+            self.state
+                .ctx
+                .storage
+                .put_bytes(&key, bytes, content_type)
+                .await?;
+            let mut conn = super::conn(&self.state).await?;
+            let photo = faces::add_photo(
+                &mut conn,
+                NewPhoto {
+                    id: photo_id,
+                    profile_id: person.profile_id,
+                    object_key: &key,
+                    content_type,
+                    size_bytes: size,
+                    original_filename: name.as_deref(),
+                    created_by: Some(auth.0.user.id),
+                },
+            )
+            .await?;
+            drop(conn);
+            let job = NewJob::new(
+                &kinds::FACE_ENROLL,
+                serde_json::json!(faces::EnrollRequest { photo_id }),
+            )
+            .created_by(Some(auth.0.user.id))
+            .idempotency_key(Some(format!("enroll:{photo_id}")));
+            let (job, _) = jobs::enqueue(&self.state.ctx, job).await?;
+            let mut conn = super::conn(&self.state).await?;
+            faces::set_photo_job(&mut conn, photo_id, job.id).await?;
+            let photo = FacePhoto {
+                job_id: Some(job.id),
+                ..photo
+            };
+            out.push(photo_dto(&self.state, photo).await);
+        }
+        note(req, |n| {
+            n.resource_id = Some(person.id.to_string());
+            n.context =
+                Some(serde_json::json!({ "photos": out.iter().map(|p| p.id).collect::<Vec<_>>() }));
+        });
+        Ok(PhotosAccepted::Accepted(envelope::ok(out)))
+    }
+
+    /// The person's photos with their enrollment status and, for rejected ones, the reason.
+    #[oai(path = "/:id/photos", method = "get")]
+    async fn photos(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<Vec<PhotoDto>>> {
+        auth.0.require("faces:read")?;
+        let mut conn = super::conn(&self.state).await?;
+        let person = missing_persons::get(&mut conn, id.0).await?;
+        let photos = faces::photos(&mut conn, person.profile_id).await?;
+        drop(conn);
+        let mut out = Vec::with_capacity(photos.len());
+        for p in photos {
+            out.push(photo_dto(&self.state, p).await);
+        }
+        Ok(envelope::ok(out))
+    }
+
+    /// Delete one photo and its embedding.
+    #[oai(path = "/:id/photos/:photo_id", method = "delete")]
+    async fn delete_photo(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        photo_id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        auth.0.require("faces:write")?;
+        let mut conn = super::conn(&self.state).await?;
+        let person = missing_persons::get(&mut conn, id.0).await?;
+        let photo = faces::get_photo(&mut conn, photo_id.0).await?;
+        if photo.profile_id != person.profile_id {
+            return Err(ApiError::not_found("no such photo of this person"));
+        }
+        faces::delete_photo(&mut conn, photo.id).await?;
+        self.state.ctx.storage.delete(&photo.object_key).await.ok();
+        Ok(NoContent::NoContent)
+    }
+}

@@ -1,0 +1,304 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
+use uuid::Uuid;
+use vigil_core::jobs::{self, NewJob, kinds};
+use vigil_core::videos::{self, Filter, NewVideo, ProbeRequest, Video};
+
+use super::Tag;
+use crate::auth::BearerAuth;
+use crate::envelope::{self, Created, Envelope, NoContent, Ok, Page};
+use crate::error::{ApiError, ApiResult};
+use crate::middleware::note;
+use crate::state::ApiState;
+
+/// URL schemes a live stream may use: network protocols only (no `file:` or ffmpeg's
+/// special protocols, which would let users read the server's files).
+const STREAM_SCHEMES: &[&str] = &[
+    "rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp", "srt",
+];
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct VideoDto {
+    pub id: Uuid,
+    /// `file` (uploaded) or `live` (a stream URL).
+    pub kind: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// Files: `uploaded` → `probing` → `ready` or `failed` (see `error`). Live: `ready`.
+    pub status: String,
+    /// Why the video cannot be used (not a video, cannot be decoded...).
+    pub error: Option<String>,
+    pub duration_secs: Option<f64>,
+    pub fps: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub codec: Option<String>,
+    pub container: Option<String>,
+    pub bit_rate: Option<i64>,
+    pub size_bytes: Option<i64>,
+    pub original_filename: Option<String>,
+    pub content_type: Option<String>,
+    /// The stream URL with any credentials removed.
+    pub stream_url: Option<String>,
+    pub probe_job_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Removes `user:password@` from a URL: camera URLs routinely carry credentials.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.to_string()
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+impl From<Video> for VideoDto {
+    fn from(v: Video) -> Self {
+        Self {
+            id: v.id,
+            kind: v.kind,
+            title: v.title,
+            description: v.description,
+            status: v.status,
+            error: v.error,
+            duration_secs: v.duration_secs,
+            fps: v.fps,
+            width: v.width,
+            height: v.height,
+            codec: v.codec,
+            container: v.container,
+            bit_rate: v.bit_rate,
+            size_bytes: v.size_bytes,
+            original_filename: v.original_filename,
+            content_type: v.content_type,
+            stream_url: v.stream_url.as_deref().map(redact_url),
+            probe_job_id: v.probe_job_id,
+            created_by: v.created_by,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Multipart)]
+pub struct VideoUpload {
+    /// The video file (any container and codec FFmpeg decodes: MP4, MKV, AVI, TS...).
+    pub file: Upload,
+    pub title: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RegisterLive {
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub title: String,
+    /// A URL FFmpeg can open: `rtsp://user:pass@camera/stream`, `http://host/live.ts`,
+    /// `tcp://host:port`, ...
+    #[oai(validator(min_length = 1, max_length = 2000))]
+    pub url: String,
+    #[oai(validator(max_length = 5000))]
+    pub description: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum VideoAccepted {
+    /// Stored; the probe job reads its metadata (poll the video).
+    #[oai(status = 202)]
+    Accepted(Json<Envelope<VideoDto>>, #[oai(header = "Location")] String),
+}
+
+pub struct VideosApi {
+    pub state: Arc<ApiState>,
+}
+
+#[OpenApi(prefix_path = "/api/v1/videos", tag = "Tag::Search")]
+impl VideosApi {
+    /// Upload a recorded video (multipart: `file`, optional `title`, `description`). The file
+    /// is spooled to disk while it arrives and streamed into storage, never held in memory;
+    /// `VIGIL_MAX_UPLOAD_BYTES` limits its size. A `video.probe` job then reads its duration,
+    /// frame rate, resolution and codec, or marks it `failed` with the reason.
+    #[oai(path = "/", method = "post")]
+    async fn upload(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        upload: VideoUpload,
+    ) -> ApiResult<VideoAccepted> {
+        auth.0.require("videos:write")?;
+        let limit = self.state.ctx.config.max_upload_bytes;
+        let file = upload.file;
+        if file.size() == 0 {
+            return Err(ApiError::validation("file", "the file is empty"));
+        }
+        if file.size() as u64 > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        let original = file.file_name().map(String::from);
+        let content_type = file
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let title = upload
+            .title
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| original.clone())
+            .unwrap_or_else(|| "Untitled video".into());
+        if title.len() > 200 {
+            return Err(ApiError::validation("title", "at most 200 characters"));
+        }
+        let id = Uuid::now_v7();
+        let ext = original
+            .as_deref()
+            .and_then(|n| std::path::Path::new(n).extension())
+            .and_then(|e| e.to_str())
+            .filter(|e| e.len() <= 5 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map(|e| format!(".{}", e.to_ascii_lowercase()))
+            .unwrap_or_default();
+        let key = format!("videos/{id}{ext}");
+        let size = self
+            .state
+            .ctx
+            .storage
+            .put(&key, Box::pin(file.into_async_read()), &content_type)
+            .await?;
+        let mut conn = super::conn(&self.state).await?;
+        videos::create(
+            &mut conn,
+            NewVideo {
+                id,
+                kind: videos::KIND_FILE,
+                title: title.trim(),
+                description: upload.description.as_deref(),
+                object_key: Some(&key),
+                original_filename: original.as_deref(),
+                content_type: Some(&content_type),
+                size_bytes: Some(size as i64),
+                stream_url: None,
+                status: videos::status::UPLOADED,
+                created_by: Some(auth.0.user.id),
+            },
+        )
+        .await?;
+        drop(conn);
+        let job = NewJob::new(
+            &kinds::VIDEO_PROBE,
+            serde_json::json!(ProbeRequest { video_id: id }),
+        )
+        .created_by(Some(auth.0.user.id))
+        .idempotency_key(Some(format!("probe:{id}")));
+        let (job, _) = jobs::enqueue(&self.state.ctx, job).await?;
+        let mut conn = super::conn(&self.state).await?;
+        videos::set_probe_job(&mut conn, id, job.id).await?;
+        let video = videos::get(&mut conn, id).await?;
+        note(req, |n| n.resource_id = Some(video.id.to_string()));
+        Ok(VideoAccepted::Accepted(
+            envelope::ok(video.into()),
+            format!("/api/v1/videos/{id}"),
+        ))
+    }
+
+    /// Register a live stream (RTSP, HTTP, TCP... any URL FFmpeg opens). It is watched while a
+    /// search includes it; credentials in the URL are kept but never shown.
+    #[oai(path = "/live", method = "post")]
+    async fn register_live(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<RegisterLive>,
+    ) -> ApiResult<Created<VideoDto>> {
+        auth.0.require("videos:write")?;
+        let b = body.0;
+        let url = url::Url::parse(b.url.trim())
+            .map_err(|e| ApiError::validation("url", format!("not a URL: {e}")))?;
+        if !STREAM_SCHEMES.contains(&url.scheme()) {
+            return Err(ApiError::validation(
+                "url",
+                format!(
+                    "unsupported scheme {:?}; use one of {}",
+                    url.scheme(),
+                    STREAM_SCHEMES.join(", ")
+                ),
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(ApiError::validation("url", "the URL has no host"));
+        }
+        let mut conn = super::conn(&self.state).await?;
+        let video = videos::create(
+            &mut conn,
+            NewVideo {
+                id: Uuid::now_v7(),
+                kind: videos::KIND_LIVE,
+                title: b.title.trim(),
+                description: b.description.as_deref(),
+                object_key: None,
+                original_filename: None,
+                content_type: None,
+                size_bytes: None,
+                stream_url: Some(url.as_str()),
+                status: videos::status::READY,
+                created_by: Some(auth.0.user.id),
+            },
+        )
+        .await?;
+        note(req, |n| n.resource_id = Some(video.id.to_string()));
+        Ok(envelope::created(video.into()))
+    }
+
+    /// List videos and streams, filtered by kind (`file`, `live`) or status.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        kind: Query<Option<String>>,
+        status: Query<Option<String>>,
+        page: Query<Option<u32>>,
+        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+    ) -> ApiResult<Ok<Vec<VideoDto>>> {
+        auth.0.require("videos:read")?;
+        let page = Page::new(page.0, page_size.0)?;
+        let filter = Filter {
+            kind: kind.0,
+            status: status.0,
+        };
+        let mut conn = super::conn(&self.state).await?;
+        let (items, total) = videos::list(&mut conn, &filter, page.offset(), page.limit()).await?;
+        Ok(envelope::page(
+            items.into_iter().map(Into::into).collect(),
+            &page,
+            total,
+        ))
+    }
+
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<VideoDto>> {
+        auth.0.require("videos:read")?;
+        let mut conn = super::conn(&self.state).await?;
+        Ok(envelope::ok(videos::get(&mut conn, id.0).await?.into()))
+    }
+
+    /// Delete a video (its file and every search result in it).
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        auth.0.require("videos:write")?;
+        let mut conn = super::conn(&self.state).await?;
+        if let Some(key) = videos::delete(&mut conn, id.0).await? {
+            self.state.ctx.storage.delete(&key).await.ok();
+        }
+        Ok(NoContent::NoContent)
+    }
+}

@@ -1,0 +1,190 @@
+//! Search speed end to end, through the API: a 60 s 1280×720 H.264 clip searched at 2 sampled
+//! frames per second by 1 and then 2 separate worker processes, reported as seconds of video
+//! per wall-clock second (the clock runs from submission to the search's end). Needs the test
+//! services (`scripts/bench-search.sh` starts them and runs this).
+//!
+//!   VIGIL_BENCH_WORKERS=1,2 VIGIL_BENCH_SEGMENT_SECS=10 cargo bench --profile dev --bench search
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use vigil_testkit::TestApp;
+use vigil_testkit::reqwest::multipart::{Form, Part};
+use vigil_video::synth::{ClipBuilder, Motion};
+
+const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+
+async fn data(resp: vigil_testkit::reqwest::Response) -> Value {
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    body["data"].clone()
+}
+
+async fn poll(app: &TestApp, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let v = data(
+            app.client
+                .get(app.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if done(&v) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn upload(app: &TestApp, token: &str, path: &Path) -> String {
+    let form = Form::new().part(
+        "file",
+        Part::bytes(std::fs::read(path).unwrap()).file_name("clip.mp4"),
+    );
+    let v = data(
+        app.client
+            .post(app.url("/api/v1/videos"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = v["id"].as_str().unwrap().to_string();
+    poll(app, token, &format!("/api/v1/videos/{id}"), |v| {
+        v["status"] == "ready"
+    })
+    .await;
+    id
+}
+
+async fn search(
+    app: &TestApp,
+    token: &str,
+    person: &str,
+    video: &str,
+    segment: f64,
+) -> (f64, Value) {
+    let started = Instant::now();
+    let s = data(
+        app.client
+            .post(app.url("/api/v1/searches"))
+            .bearer_auth(token)
+            .json(&json!({ "missingPersonIds": [person], "videoIds": [video],
+                           "settings": { "sampleFps": 2, "segmentSecs": segment,
+                                         "notifyReviewers": false } }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    let status = poll(app, token, &format!("/api/v1/searches/{id}/status"), |s| {
+        matches!(
+            s["status"].as_str(),
+            Some("succeeded" | "failed" | "cancelled")
+        )
+    })
+    .await;
+    assert_eq!(status["status"], "succeeded", "{status}");
+    (started.elapsed().as_secs_f64(), status)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let workers: Vec<usize> = std::env::var("VIGIL_BENCH_WORKERS")
+        .unwrap_or_else(|_| "1,2".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let segment: f64 = std::env::var("VIGIL_BENCH_SEGMENT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10.0);
+
+    let dir = tempfile_dir();
+    let cache = vigil_models::default_cache_dir();
+    vigil_models::fetch_models(&cache).unwrap();
+    for n in 1..=6 {
+        vigil_models::load_rgb(&vigil_models::fetch::paths::sample_image(&cache, n))
+            .unwrap()
+            .save(dir.join(format!("s{n}.png")))
+            .unwrap();
+    }
+    // Ten seconds of each group photo (3–5 faces each), panning: faces in every frame.
+    let clip = dir.join("bench-60s.mp4");
+    let mut builder = ClipBuilder::new(1280, 720, 25.0).motion(Motion::Pan);
+    for n in [1, 2, 3, 4, 5, 6] {
+        builder = builder.still(dir.join(format!("s{n}.png")), 10.0);
+    }
+    builder.write_h264(&clip).unwrap();
+    let face = image::open(dir.join("s1.png")).unwrap().to_rgb8();
+    let face = image::imageops::crop_imm(&face, 307, 212, 392, 524).to_image();
+    let mut png = std::io::Cursor::new(Vec::new());
+    face.write_to(&mut png, image::ImageFormat::Png).unwrap();
+
+    for &n in &workers {
+        let app = TestApp::spawn().await;
+        let token = app.admin().await;
+        let mut procs: Vec<_> = (0..n).map(|_| app.start_worker_process(VIGIL)).collect();
+        let person = data(
+            app.client
+                .post(app.url("/api/v1/missing-persons"))
+                .bearer_auth(&token)
+                .json(&json!({ "name": "Bench Target" }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let form = Form::new().part(
+            "photos",
+            Part::bytes(png.get_ref().clone()).file_name("t.png"),
+        );
+        data(
+            app.client
+                .post(app.url(&format!("/api/v1/missing-persons/{person}/photos")))
+                .bearer_auth(&token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        poll(
+            &app,
+            &token,
+            &format!("/api/v1/missing-persons/{person}"),
+            |p| p["photos"]["enrolled"] == 1,
+        )
+        .await;
+        let video = upload(&app, &token, &clip).await;
+        // Warm-up: every worker process loads the models once.
+        search(&app, &token, &person, &video, segment).await;
+        let (secs, status) = search(&app, &token, &person, &video, segment).await;
+        let frames = status["framesProcessed"].as_i64().unwrap_or_default();
+        println!(
+            "search  workers={n} segment={segment:.0}s  60 s of video in {secs:.2} s = {:.1}x real time  ({frames} frames, {:.1} frames/s, {} appearance(s))",
+            60.0 / secs,
+            frames as f64 / secs,
+            status["appearances"]
+        );
+        for p in &mut procs {
+            p.kill9();
+        }
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vigil-bench-search-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,108 @@
+//! Prometheus metrics through the `metrics` facade. One recorder per process: the all-in-one
+//! binary and the test harness start several apps in one process, so it is installed once.
+//!
+//! Process counters (HTTP requests, jobs started/finished, job durations) are recorded where
+//! they happen. Queue gauges (depth, oldest queued age, workers) describe the whole deployment,
+//! so they are read from PostgreSQL and Redis when the API's `/metrics` is scraped: an
+//! autoscaler scraping any API replica sees the same, current figures.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use chrono::Utc;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::AppContext;
+use crate::jobs::{store, stream, workers};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0,
+];
+
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("static bucket list is valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding); then ours only renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Sets the per-queue gauges from the job table, the streams and the worker presence keys.
+/// Redis being down leaves the Redis-based gauges at their last values rather than failing the
+/// scrape: the PostgreSQL figures, which drive scaling, are still right.
+pub async fn record_queue_gauges(ctx: &AppContext) -> crate::Result<()> {
+    let (stats, paused) = {
+        let mut conn = ctx.db.get().await?;
+        (
+            store::queue_stats(&mut conn).await?,
+            store::paused_queues(&mut conn).await?,
+        )
+    };
+    let live = workers::live(&ctx.redis).await.ok();
+    let now = Utc::now();
+    for (queue, s) in stats {
+        let labels = [("queue", queue.clone())];
+        metrics::gauge!("vigil_queue_depth", &labels).set(s.queued as f64);
+        metrics::gauge!("vigil_queue_running", &labels).set(s.running as f64);
+        metrics::gauge!("vigil_queue_failed", &labels).set(s.failed as f64);
+        metrics::gauge!("vigil_queue_paused", &labels)
+            .set(f64::from(u8::from(paused.contains(&queue))));
+        let age = s
+            .oldest_queued_at
+            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        metrics::gauge!("vigil_queue_oldest_queued_age_seconds", &labels).set(age);
+        if let Ok(depth) = stream::depth(&ctx.redis, &queue).await {
+            metrics::gauge!("vigil_queue_stream_depth", &labels).set(depth as f64);
+        }
+        if let Some(live) = &live {
+            let n = live.iter().filter(|w| w.queues.contains(&queue)).count();
+            metrics::gauge!("vigil_queue_workers", &labels).set(n as f64);
+        }
+    }
+    if let Some(live) = &live {
+        metrics::gauge!("vigil_workers").set(live.len() as f64);
+    }
+    Ok(())
+}
+
+/// Serves this process's metrics at `http://{VIGIL_METRICS_ADDR}/metrics` when that is set:
+/// worker and scheduler pods have no API of their own. Abort the handle to stop serving.
+pub fn spawn_exporter(ctx: &AppContext) -> Option<tokio::task::JoinHandle<()>> {
+    let addr = ctx.config.metrics_addr?;
+    // Install the recorder now, so counts from before the first scrape are kept.
+    handle();
+    Some(tokio::spawn(async move {
+        if let Err(e) = serve(addr).await {
+            tracing::error!(%addr, error = %e, "metrics endpoint stopped");
+        }
+    }))
+}
+
+async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+    use poem::{EndpointExt, Route, get, handler, listener::TcpListener};
+
+    #[handler]
+    fn render() -> String {
+        handle().render()
+    }
+    #[handler]
+    fn live() -> &'static str {
+        "ok"
+    }
+    let app = Route::new()
+        .at("/metrics", get(render))
+        .at("/health/live", get(live))
+        .with(poem::middleware::Tracing);
+    tracing::info!(%addr, "serving metrics");
+    poem::Server::new(TcpListener::bind(addr)).run(app).await
+}

@@ -1,0 +1,209 @@
+//! Footage: uploaded files (probed by a `video.probe` job) and live streams (a URL ffmpeg can
+//! open). Searches read them; the worker fills in the probe metadata.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db::schema::videos;
+use crate::error::{Error, Result};
+
+pub const KIND_FILE: &str = "file";
+pub const KIND_LIVE: &str = "live";
+
+pub mod status {
+    pub const UPLOADED: &str = "uploaded";
+    pub const PROBING: &str = "probing";
+    pub const READY: &str = "ready";
+    pub const FAILED: &str = "failed";
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = videos, check_for_backend(diesel::pg::Pg))]
+pub struct Video {
+    pub id: Uuid,
+    pub kind: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub object_key: Option<String>,
+    pub original_filename: Option<String>,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub stream_url: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
+    pub duration_secs: Option<f64>,
+    pub fps: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub codec: Option<String>,
+    pub container: Option<String>,
+    pub bit_rate: Option<i64>,
+    pub probe_job_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Video {
+    pub fn is_live(&self) -> bool {
+        self.kind == KIND_LIVE
+    }
+}
+
+/// What a probe found out; stored on the video.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeResult {
+    pub duration_secs: Option<f64>,
+    pub fps: Option<f64>,
+    pub width: u32,
+    pub height: u32,
+    pub codec: String,
+    pub container: String,
+    pub bit_rate: Option<u64>,
+}
+
+/// The payload of a `video.probe` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeRequest {
+    pub video_id: Uuid,
+}
+
+pub struct NewVideo<'a> {
+    pub id: Uuid,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub description: Option<&'a str>,
+    pub object_key: Option<&'a str>,
+    pub original_filename: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub size_bytes: Option<i64>,
+    pub stream_url: Option<&'a str>,
+    pub status: &'a str,
+    pub created_by: Option<Uuid>,
+}
+
+pub async fn create(conn: &mut AsyncPgConnection, v: NewVideo<'_>) -> Result<Video> {
+    Ok(diesel::insert_into(videos::table)
+        .values((
+            videos::id.eq(v.id),
+            videos::kind.eq(v.kind),
+            videos::title.eq(v.title),
+            videos::description.eq(v.description),
+            videos::object_key.eq(v.object_key),
+            videos::original_filename.eq(v.original_filename),
+            videos::content_type.eq(v.content_type),
+            videos::size_bytes.eq(v.size_bytes),
+            videos::stream_url.eq(v.stream_url),
+            videos::status.eq(v.status),
+            videos::created_by.eq(v.created_by),
+        ))
+        .returning(Video::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Video> {
+    videos::table
+        .find(id)
+        .select(Video::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::not_found("no such video"))
+}
+
+pub async fn get_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<Vec<Video>> {
+    Ok(videos::table
+        .filter(videos::id.eq_any(ids))
+        .select(Video::as_select())
+        .load(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &Filter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Video>, i64)> {
+    let query = || {
+        let mut q = videos::table.into_boxed();
+        if let Some(kind) = &filter.kind {
+            q = q.filter(videos::kind.eq(kind.clone()));
+        }
+        if let Some(status) = &filter.status {
+            q = q.filter(videos::status.eq(status.clone()));
+        }
+        q
+    };
+    let total = query().count().get_result(conn).await?;
+    let rows = query()
+        .order(videos::created_at.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Video::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn set_probe_job(conn: &mut AsyncPgConnection, id: Uuid, job: Uuid) -> Result<()> {
+    diesel::update(videos::table.find(id))
+        .set((
+            videos::probe_job_id.eq(job),
+            videos::status.eq(status::PROBING),
+            videos::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_probed(conn: &mut AsyncPgConnection, id: Uuid, p: &ProbeResult) -> Result<()> {
+    diesel::update(videos::table.find(id))
+        .set((
+            videos::status.eq(status::READY),
+            videos::error.eq(None::<String>),
+            videos::duration_secs.eq(p.duration_secs),
+            videos::fps.eq(p.fps),
+            videos::width.eq(p.width as i32),
+            videos::height.eq(p.height as i32),
+            videos::codec.eq(&p.codec),
+            videos::container.eq(&p.container),
+            videos::bit_rate.eq(p.bit_rate.map(|b| b as i64)),
+            videos::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_failed(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) -> Result<()> {
+    diesel::update(videos::table.find(id))
+        .set((
+            videos::status.eq(status::FAILED),
+            videos::error.eq(reason),
+            videos::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the video (and its search results); returns its object key, if any, to delete.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<String>> {
+    let video = get(conn, id).await?;
+    diesel::delete(videos::table.find(id)).execute(conn).await?;
+    Ok(video.object_key)
+}

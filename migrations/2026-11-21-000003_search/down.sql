@@ -1,0 +1,10 @@
+DROP TABLE detections;
+DROP TABLE appearances;
+DROP TABLE search_videos;
+DROP TABLE search_persons;
+DROP TABLE searches;
+DROP TABLE videos;
+DROP TABLE missing_persons;
+DROP TABLE face_embeddings;
+DROP TABLE face_photos;
+DROP TABLE face_profiles;

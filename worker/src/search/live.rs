@@ -1,0 +1,164 @@
+//! `search.live`: watches one live stream for the searched persons until the search stops it
+//! (then it succeeds) or it is cancelled. Detections are keyed by wall-clock time, so a
+//! restarted watch never collides with what an earlier one stored; appearances are rebuilt
+//! every few seconds so matches show up while the stream runs. A dropped stream is reopened.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use vigil_core::searches::{self, SegmentJob};
+use vigil_video::SampleOptions;
+
+use super::scan::{self, Event};
+use super::{BATCH, ChildSetup, build_matcher, record_appearances, setup, store_frame};
+use crate::context::{Handler, JobContext, JobError, Outcome};
+
+/// How long to wait for a frame before doing the periodic work anyway.
+const TICK: Duration = Duration::from_millis(500);
+/// How often appearances are rebuilt from the recent detections (and the stop flag read).
+const REVIEW_EVERY: Duration = Duration::from_secs(3);
+/// How far back each rebuild looks.
+const REVIEW_WINDOW_MS: i64 = 120_000;
+/// Reconnects to a dropped stream, waiting this long between attempts...
+const RECONNECT_DELAY: Duration = Duration::from_secs(2);
+/// ...and giving up (the job retries later) after this many failures in a row.
+const MAX_RECONNECTS: u32 = 5;
+
+pub struct SearchLive;
+
+fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[async_trait::async_trait]
+impl Handler for SearchLive {
+    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+        let p: SegmentJob = job.payload()?;
+        let Some((setup, _)) = setup(job, &p).await? else {
+            return Ok(Outcome::Done(
+                json!({ "skipped": "search or video deleted" }),
+            ));
+        };
+        let url = setup
+            .video
+            .stream_url
+            .clone()
+            .ok_or_else(|| JobError::Permanent("not a live stream".into()))?;
+        let watch_started = Instant::now();
+        let (mut frames, mut hits, mut failures) = (0u64, 0u64, 0u32);
+        let mut last_error = String::new();
+        loop {
+            if stopped(job, &p).await? {
+                break;
+            }
+            // The matcher goes to the inference thread: build a fresh one per connection.
+            let (matcher, _) = build_matcher(job, setup.search.id, &setup.settings).await?;
+            let options = SampleOptions {
+                fps: setup.settings.sample_fps,
+                skip_non_reference: true,
+                ..SampleOptions::live()
+            };
+            job.progress(0.0, "connecting");
+            let scan =
+                scan::start(url.clone(), options, setup.pipeline.clone(), matcher, BATCH).await;
+            let mut scan = match scan {
+                Ok(scan) => scan,
+                Err(e) if !e.is_transient() => return Err(JobError::Permanent(e.to_string())),
+                Err(e) => {
+                    failures += 1;
+                    last_error = e.to_string();
+                    if failures > MAX_RECONNECTS {
+                        return Err(JobError::Retryable(format!(
+                            "stream unavailable: {last_error}"
+                        )));
+                    }
+                    job.sleep(RECONNECT_DELAY).await?;
+                    continue;
+                }
+            };
+            let opened = scan.opened_at.unwrap_or_else(SystemTime::now);
+            let mut last_review = Instant::now();
+            let outcome: Result<bool, JobError> = loop {
+                job.check()?;
+                match tokio::time::timeout(TICK, scan.events.recv()).await {
+                    Ok(Some(Event::Frame(frame))) => {
+                        failures = 0;
+                        let at = opened + Duration::from_secs_f64(frame.timestamp_secs);
+                        let observed: DateTime<Utc> = at.into();
+                        let stored = store_frame(
+                            job,
+                            setup.search.id,
+                            p.video_id,
+                            epoch_ms(at),
+                            Some(observed),
+                            frame,
+                        )
+                        .await?;
+                        hits += stored as u64;
+                        frames += 1;
+                    }
+                    Ok(Some(Event::Error(e))) => {
+                        last_error = e.to_string();
+                        break Ok(false);
+                    }
+                    Ok(Some(Event::End(_)) | None) => {
+                        last_error = "the stream ended".into();
+                        break Ok(false);
+                    }
+                    Ok(Some(Event::ModelError(e))) => break Err(JobError::Retryable(e)),
+                    // No frame this tick: fall through to the periodic work.
+                    Err(_) => {}
+                }
+                if last_review.elapsed() >= REVIEW_EVERY {
+                    last_review = Instant::now();
+                    review(job, &setup).await?;
+                    job.progress(0.0, "watching");
+                    job.counters(json!({
+                        "framesProcessed": frames,
+                        "hits": hits,
+                        "secondsProcessed": watch_started.elapsed().as_secs_f64(),
+                        "videoId": p.video_id,
+                        "live": true,
+                    }));
+                    if stopped(job, &p).await? {
+                        break Ok(true);
+                    }
+                }
+            };
+            drop(scan);
+            review(job, &setup).await?;
+            if outcome? {
+                break;
+            }
+            failures += 1;
+            if failures > MAX_RECONNECTS {
+                return Err(JobError::Retryable(format!(
+                    "stream keeps failing: {last_error}"
+                )));
+            }
+            tracing::warn!(video = %p.video_id, error = %last_error, "live stream dropped; reconnecting");
+            job.sleep(RECONNECT_DELAY).await?;
+        }
+        Ok(Outcome::Done(json!({
+            "videoId": p.video_id,
+            "framesProcessed": frames,
+            "hits": hits,
+            "watchedSecs": watch_started.elapsed().as_secs_f64(),
+        })))
+    }
+}
+
+async fn stopped(job: &JobContext, p: &SegmentJob) -> Result<bool, JobError> {
+    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    Ok(searches::stop_requested(&mut conn, p.search_id, p.video_id).await?)
+}
+
+/// Rebuilds the appearances of the last couple of minutes.
+async fn review(job: &JobContext, setup: &ChildSetup) -> Result<(), JobError> {
+    let now = epoch_ms(SystemTime::now());
+    record_appearances(job, setup, now - REVIEW_WINDOW_MS, now).await?;
+    Ok(())
+}

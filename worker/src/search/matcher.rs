@@ -1,0 +1,113 @@
+//! Matching faces of a frame against the enrolled gallery: every enrolled person is in it, so
+//! a face is only attributed to a searched person when it is closer to them than to anyone
+//! else enrolled (by the configured margin).
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+use vigil_core::faces::Enrolled;
+use vigil_models::{Face, Gallery};
+
+use crate::context::JobError;
+
+/// A face of a frame that may be a searched person.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub person: Uuid,
+    pub face: Face,
+    pub distance: f32,
+    /// Distance to the nearest other enrolled identity minus `distance`.
+    pub margin: Option<f32>,
+}
+
+pub struct Matcher {
+    gallery: Gallery,
+    /// Gallery row → profile.
+    rows: Vec<Uuid>,
+    /// Searched profiles → their missing-person ids.
+    searched: HashMap<Uuid, Uuid>,
+    track_threshold: f32,
+    min_face_px: f32,
+}
+
+impl Matcher {
+    /// `searched` maps face-profile ids to missing-person ids.
+    pub fn new(
+        enrolled: &[Enrolled],
+        searched: HashMap<Uuid, Uuid>,
+        track_threshold: f32,
+        min_face_px: f32,
+    ) -> Result<Self, JobError> {
+        let mut gallery = Gallery::new(track_threshold);
+        let mut rows = Vec::with_capacity(enrolled.len());
+        for e in enrolled {
+            let Ok(vector) = <[f32; 128]>::try_from(e.vector.as_slice()) else {
+                continue;
+            };
+            gallery
+                .enroll(e.profile_id.to_string(), &vector, None)
+                .map_err(|e| JobError::Permanent(format!("bad enrolled embedding: {e}")))?;
+            rows.push(e.profile_id);
+        }
+        if !rows.iter().any(|p| searched.contains_key(p)) {
+            return Err(JobError::Permanent(
+                "none of the searched persons has an enrolled photo".into(),
+            ));
+        }
+        Ok(Self {
+            gallery,
+            rows,
+            searched,
+            track_threshold,
+            min_face_px,
+        })
+    }
+
+    /// The best face per searched person in one frame, if within the track threshold.
+    pub fn frame(&mut self, faces: Vec<Face>) -> Result<Vec<Candidate>, JobError> {
+        let faces: Vec<Face> = faces
+            .into_iter()
+            .filter(|f| f.bbox.width.min(f.bbox.height) >= self.min_face_px)
+            .collect();
+        let queries: Vec<[f32; 128]> = faces.iter().map(|f| f.descriptor).collect();
+        let distances = self
+            .gallery
+            .distances(&queries)
+            .map_err(|e| JobError::Retryable(format!("matching failed: {e}")))?;
+        let mut best: HashMap<Uuid, Candidate> = HashMap::new();
+        for (face, row) in faces.into_iter().zip(distances) {
+            // Nearest distance per profile.
+            let mut per_profile: HashMap<Uuid, f32> = HashMap::new();
+            for (d, profile) in row.iter().zip(&self.rows) {
+                let e = per_profile.entry(*profile).or_insert(f32::INFINITY);
+                *e = e.min(*d);
+            }
+            for (profile, person) in &self.searched {
+                let Some(&distance) = per_profile.get(profile) else {
+                    continue;
+                };
+                if distance > self.track_threshold {
+                    continue;
+                }
+                let other = per_profile
+                    .iter()
+                    .filter(|(p, _)| *p != profile)
+                    .map(|(_, d)| *d)
+                    .fold(f32::INFINITY, f32::min);
+                let margin = other.is_finite().then(|| other - distance);
+                if best.get(person).is_none_or(|b| distance < b.distance) {
+                    best.insert(
+                        *person,
+                        Candidate {
+                            person: *person,
+                            face: face.clone(),
+                            distance,
+                            margin,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(best.into_values().collect())
+    }
+}

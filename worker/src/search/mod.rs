@@ -1,0 +1,201 @@
+//! Missing-person search jobs: the parent (`search`) fans out one child per recorded-video
+//! segment (`search.segment`) and per live stream (`search.live`), and summarises them at the
+//! end. Children share the pipeline in `scan` and store results through `Results`.
+
+pub mod live;
+pub mod matcher;
+pub mod notify;
+pub mod parent;
+pub mod scan;
+pub mod segment;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+use vigil_core::searches::results::{self, FoundAppearance, NewDetection};
+use vigil_core::searches::{self, Search, SearchSettings, SegmentJob, tracks};
+use vigil_core::videos::{self, Video};
+use vigil_core::{faces, missing_persons};
+use vigil_models::FacePipeline;
+
+use crate::context::{JobContext, JobError};
+use crate::vision::{self, FACE_MODEL_ID};
+use matcher::Matcher;
+use scan::FrameResult;
+
+/// Frames per forward pass of the face detector.
+const BATCH: usize = 4;
+/// When a child rebuilds appearances, it also reads this much of its neighbours' detections,
+/// so a person seen across a segment boundary becomes one appearance with all its votes.
+const NEIGHBOUR_WINDOW_MS: i64 = 10_000;
+
+/// What every search child loads before it starts.
+pub struct ChildSetup {
+    pub search: Search,
+    pub settings: SearchSettings,
+    pub video: Video,
+    pub pipeline: Arc<FacePipeline>,
+    /// Missing-person id → name (for emails).
+    pub names: HashMap<Uuid, String>,
+}
+
+/// Loads the search, video, models and gallery (as a matcher for the inference thread);
+/// `None` when the search or video was deleted.
+pub async fn setup(
+    job: &JobContext,
+    p: &SegmentJob,
+) -> Result<Option<(ChildSetup, Matcher)>, JobError> {
+    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let search = match searches::get(&mut conn, p.search_id).await {
+        Ok(s) => s,
+        Err(vigil_core::Error::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let video = match videos::get(&mut conn, p.video_id).await {
+        Ok(v) => v,
+        Err(vigil_core::Error::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    drop(conn);
+    let settings = search.settings();
+    let (matcher, names) = build_matcher(job, search.id, &settings).await?;
+    let pipeline = vision::faces().await?;
+    Ok(Some((
+        ChildSetup {
+            search,
+            settings,
+            video,
+            pipeline,
+            names,
+        },
+        matcher,
+    )))
+}
+
+/// A matcher over everyone enrolled, attributing faces to the search's persons; and their
+/// names by missing-person id.
+pub async fn build_matcher(
+    job: &JobContext,
+    search: Uuid,
+    settings: &SearchSettings,
+) -> Result<(Matcher, HashMap<Uuid, String>), JobError> {
+    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let person_ids = searches::person_ids(&mut conn, search).await?;
+    let persons = missing_persons::get_many(&mut conn, &person_ids).await?;
+    let enrolled = faces::gallery(&mut conn, FACE_MODEL_ID).await?;
+    let searched = persons.iter().map(|p| (p.profile_id, p.id)).collect();
+    let names = persons.iter().map(|p| (p.id, p.name.clone())).collect();
+    let matcher = Matcher::new(
+        &enrolled,
+        searched,
+        settings.track_threshold,
+        settings.min_face_px,
+    )?;
+    Ok((matcher, names))
+}
+
+/// Stores one frame's candidates: thumbnails first, then the detection rows (idempotent).
+pub async fn store_frame(
+    job: &JobContext,
+    search: Uuid,
+    video: Uuid,
+    frame_ms: i64,
+    observed_at: Option<DateTime<Utc>>,
+    frame: FrameResult,
+) -> Result<usize, JobError> {
+    if frame.candidates.is_empty() {
+        return Ok(0);
+    }
+    let mut rows = Vec::with_capacity(frame.candidates.len());
+    for (c, thumb) in frame.candidates {
+        let key = match thumb {
+            Some(jpeg) => {
+                let key = format!(
+                    "searches/{search}/frames/{video}/{}/{frame_ms}.jpg",
+                    c.person
+                );
+                job.app.storage.put_bytes(&key, jpeg, "image/jpeg").await?;
+                Some(key)
+            }
+            None => None,
+        };
+        rows.push(NewDetection {
+            id: Uuid::now_v7(),
+            search_id: search,
+            video_id: video,
+            missing_person_id: c.person,
+            frame_ms,
+            observed_at,
+            bbox: json!(c.face.bbox),
+            detector_score: c.face.score,
+            distance: c.distance,
+            score: vigil_models::gallery::similarity(c.distance),
+            runner_up_margin: c.margin,
+            frame_key: key,
+        });
+    }
+    let n = rows.len();
+    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    results::insert_detections(&mut conn, &rows).await?;
+    Ok(n)
+}
+
+/// Builds tracks from the stored detections of `[from_ms, to_ms]` (plus neighbours), records
+/// those that pass the vote as appearances and emails about new ones. Idempotent.
+pub async fn record_appearances(
+    job: &JobContext,
+    setup: &ChildSetup,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<usize, JobError> {
+    let (search, video) = (setup.search.id, setup.video.id);
+    let detections = {
+        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        results::detections_between(
+            &mut conn,
+            search,
+            video,
+            from_ms - NEIGHBOUR_WINDOW_MS,
+            to_ms + NEIGHBOUR_WINDOW_MS,
+        )
+        .await?
+    };
+    let hits: Vec<tracks::FrameHit> = detections
+        .iter()
+        .map(|d| tracks::FrameHit {
+            person: d.missing_person_id,
+            frame_ms: d.frame_ms,
+            distance: d.distance,
+            margin: d.runner_up_margin,
+        })
+        .collect();
+    let found = tracks::build(&hits, &setup.settings);
+    let max_gap_ms = (setup.settings.max_gap_secs * 1000.0).round() as i64;
+    let mut recorded = 0;
+    for track in found {
+        let best = detections[track.best].clone();
+        let started_at = detections
+            .iter()
+            .find(|d| d.missing_person_id == track.person && d.frame_ms == track.start_ms)
+            .and_then(|d| d.observed_at);
+        let appearance = FoundAppearance {
+            person: track.person,
+            start_ms: track.start_ms,
+            end_ms: track.end_ms,
+            started_at,
+            best,
+        };
+        let (stored, unnotified) = {
+            let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+            results::record_appearance(&mut conn, search, video, appearance, max_gap_ms).await?
+        };
+        recorded += 1;
+        if unnotified {
+            notify::appearance(job, setup, &stored).await?;
+        }
+    }
+    Ok(recorded)
+}

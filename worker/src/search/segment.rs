@@ -1,0 +1,157 @@
+//! `search.segment`: one time range of one recorded video. Checkpoints after every stored
+//! frame batch, so a pause, a crash or a SIGKILL resumes at the next unprocessed frame.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use vigil_core::searches::SegmentJob;
+use vigil_video::SampleOptions;
+
+use super::scan::{self, Event};
+use super::{BATCH, record_appearances, setup, store_frame};
+use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::handlers::probe::MEDIA_URL_TTL;
+
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Checkpoint {
+    /// The first grid point not yet processed, in seconds.
+    next_secs: f64,
+    frames: u64,
+    hits: u64,
+}
+
+pub struct SearchSegment;
+
+#[async_trait::async_trait]
+impl Handler for SearchSegment {
+    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+        let p: SegmentJob = job.payload()?;
+        let Some((setup, matcher)) = setup(job, &p).await? else {
+            return Ok(Outcome::Done(
+                json!({ "skipped": "search or video deleted" }),
+            ));
+        };
+        let key = setup
+            .video
+            .object_key
+            .clone()
+            .ok_or_else(|| JobError::Permanent("not a recorded video".into()))?;
+        let fps = setup.settings.sample_fps;
+        let mut cp = job.checkpoint::<Checkpoint>().unwrap_or(Checkpoint {
+            next_secs: p.start_secs,
+            ..Default::default()
+        });
+        let end = p.end_secs;
+        let span = end.map(|e| e - p.start_secs).filter(|s| *s > 0.0);
+        let report = |cp: &Checkpoint, stage: &str| {
+            if let Some(span) = span {
+                job.progress((100.0 * (cp.next_secs - p.start_secs) / span) as f32, stage);
+            }
+            job.counters(json!({
+                "framesProcessed": cp.frames,
+                "hits": cp.hits,
+                "secondsProcessed": (cp.next_secs - p.start_secs).max(0.0),
+                "videoId": p.video_id,
+            }));
+        };
+        report(&cp, "scanning");
+        let mut ended_early = None;
+        if end.is_none_or(|e| cp.next_secs < e) {
+            let location = job.app.storage.media_location(&key, MEDIA_URL_TTL).await?;
+            let options = SampleOptions {
+                fps,
+                start_secs: cp.next_secs,
+                end_secs: end,
+                // Skipping frames nothing references (most B-frames) saves a fifth to a third
+                // of decoding; every segment of a video uses the same setting, so the sampled
+                // frames still agree (docs/benchmarks.md "Video decoding").
+                skip_non_reference: true,
+                ..SampleOptions::default()
+            };
+            let mut scan = scan::start(location, options, setup.pipeline.clone(), matcher, BATCH)
+                .await
+                .map_err(video_error)?;
+            let mut last_save = Instant::now();
+            loop {
+                let event = tokio::select! {
+                    event = scan.events.recv() => event,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                        if let Err(stop) = job.check() {
+                            job.save_checkpoint(json!(cp)).await.ok();
+                            return Err(stop);
+                        }
+                        continue;
+                    }
+                };
+                match event {
+                    Some(Event::Frame(frame)) => {
+                        let next = (frame.sample_index + 1) as f64 / fps;
+                        let frame_ms = (frame.timestamp_secs * 1000.0).round() as i64;
+                        cp.hits +=
+                            store_frame(job, setup.search.id, p.video_id, frame_ms, None, frame)
+                                .await? as u64;
+                        cp.frames += 1;
+                        cp.next_secs = next.max(cp.next_secs);
+                        report(&cp, "scanning");
+                        if last_save.elapsed() >= CHECKPOINT_EVERY {
+                            job.save_checkpoint(json!(cp)).await?;
+                            last_save = Instant::now();
+                        }
+                        if let Err(stop) = job.check() {
+                            job.save_checkpoint(json!(cp)).await.ok();
+                            return Err(stop);
+                        }
+                    }
+                    Some(Event::End(stats)) => {
+                        if stats.ended_early {
+                            ended_early = stats.last_timestamp_secs.or(Some(cp.next_secs));
+                        }
+                        break;
+                    }
+                    Some(Event::Error(e)) => {
+                        job.save_checkpoint(json!(cp)).await.ok();
+                        return Err(video_error(e));
+                    }
+                    Some(Event::ModelError(e)) => return Err(JobError::Retryable(e)),
+                    None => return Err(JobError::Retryable("frame pipeline stopped".into())),
+                }
+            }
+            if let Some(end) = end {
+                cp.next_secs = cp.next_secs.max(end);
+            }
+            job.save_checkpoint(json!(cp)).await?;
+        }
+        job.progress(99.0, "building appearances");
+        let from_ms = (p.start_secs * 1000.0).round() as i64;
+        let to_ms = end.map_or(i64::MAX / 2, |e| (e * 1000.0).round() as i64);
+        let appearances = record_appearances(job, &setup, from_ms, to_ms).await?;
+        if let Some(at) = ended_early {
+            return Err(JobError::Permanent(format!(
+                "the video's data ends at {at:.1} s, before the duration its header states ({:.1} s): the file looks truncated",
+                setup.video.duration_secs.unwrap_or_default()
+            )));
+        }
+        report(&cp, "done");
+        Ok(Outcome::Done(json!({
+            "videoId": p.video_id,
+            "startSecs": p.start_secs,
+            "endSecs": end,
+            "framesProcessed": cp.frames,
+            "hits": cp.hits,
+            "appearances": appearances,
+        })))
+    }
+}
+
+/// Bad footage fails the child for good with the decoder's reason; network trouble retries.
+pub fn video_error(e: vigil_video::VideoError) -> JobError {
+    if e.is_transient() {
+        JobError::Retryable(e.to_string())
+    } else {
+        JobError::Permanent(e.to_string())
+    }
+}
