@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -586,28 +587,43 @@ impl SearchesApi {
             .priority(settings.job_priority().unwrap_or(0))
             .created_by(Some(auth.0.user.id))
             .idempotency_key(key.0);
-        let (job, created) = jobs::enqueue(&self.state.ctx, job).await?;
+        // The job and the search row it reads commit together, and only then is the job
+        // published: a worker never sees the job without its search.
         let mut conn = super::conn(&self.state).await?;
-        let search = if created {
-            searches::create(
-                &mut conn,
-                NewSearch {
-                    id: search_id,
-                    job_id: job.id,
-                    name: b.name.as_deref(),
-                    settings: &settings,
-                    notify: &b.notify,
-                    persons: &person_ids,
-                    videos: &video_ids,
-                    created_by: Some(auth.0.user.id),
-                },
-            )
-            .await?
-        } else {
-            searches::by_job(&mut conn, job.id).await?.ok_or_else(|| {
-                ApiError::conflict("this Idempotency-Key was used for another kind of request")
-            })?
-        };
+        let notify = b.notify.clone();
+        let name = b.name.clone();
+        let user = auth.0.user.id;
+        let (job, created, search) = conn
+            .transaction::<_, vigil_core::Error, _>(async move |conn| {
+                let (job, created) = store::submit(conn, job).await?;
+                let search = if created {
+                    searches::create(
+                        conn,
+                        NewSearch {
+                            id: search_id,
+                            job_id: job.id,
+                            name: name.as_deref(),
+                            settings: &settings,
+                            notify: &notify,
+                            persons: &person_ids,
+                            videos: &video_ids,
+                            created_by: Some(user),
+                        },
+                    )
+                    .await?
+                } else {
+                    searches::by_job(conn, job.id).await?.ok_or_else(|| {
+                        vigil_core::Error::conflict(
+                            "this Idempotency-Key was used for another kind of request",
+                        )
+                    })?
+                };
+                Ok((job, created, search))
+            })
+            .await?;
+        if created {
+            jobs::publish_now(&self.state.ctx, &mut conn, &job).await;
+        }
         drop(conn);
         note(req, |n| n.resource_id = Some(search.id.to_string()));
         let location = format!("/api/v1/searches/{}", search.id);

@@ -153,21 +153,34 @@ impl NewJob {
 pub async fn enqueue(ctx: &crate::AppContext, new: NewJob) -> crate::Result<(Job, bool)> {
     let mut conn = ctx.db.get().await?;
     let (job, created) = store::submit(&mut conn, new).await?;
-    if created && job.parent_id.is_none() {
-        let queue = job.queue.clone();
-        let fast_path = async {
-            if store::paused_queues(&mut conn).await?.contains(&queue) {
-                return Ok::<_, crate::Error>(());
-            }
-            if stream::depth(&ctx.redis, &queue).await? >= ctx.config.dispatch_window as u64 {
-                return Ok(());
-            }
-            let message = stream::publish(&ctx.redis, &queue, job.id).await?;
-            store::mark_dispatched(&mut conn, job.id, &message).await
-        };
-        if let Err(e) = fast_path.await {
-            tracing::debug!(error = %e, job = %job.id, "immediate dispatch skipped; the dispatcher will send it");
-        }
+    if created {
+        publish_now(ctx, &mut conn, &job).await;
     }
     Ok((job, created))
+}
+
+/// The fast path of a just-submitted top-level job: onto its stream at once when the queue
+/// is not paused and its window has room. Failing here loses nothing: the dispatcher sends
+/// every undispatched job within a quarter second.
+pub async fn publish_now(
+    ctx: &crate::AppContext,
+    conn: &mut diesel_async::AsyncPgConnection,
+    job: &Job,
+) {
+    if job.parent_id.is_some() {
+        return;
+    }
+    let fast_path = async {
+        if store::paused_queues(conn).await?.contains(&job.queue) {
+            return Ok::<_, crate::Error>(());
+        }
+        if stream::depth(&ctx.redis, &job.queue).await? >= ctx.config.dispatch_window as u64 {
+            return Ok(());
+        }
+        let message = stream::publish(&ctx.redis, &job.queue, job.id).await?;
+        store::mark_dispatched(conn, job.id, &message).await
+    };
+    if let Err(e) = fast_path.await {
+        tracing::debug!(error = %e, job = %job.id, "immediate dispatch skipped; the dispatcher will send it");
+    }
 }
