@@ -132,6 +132,9 @@ pub struct SearchVideoDto {
     pub segments: i64,
     pub segments_done: i64,
     pub frames_processed: i64,
+    /// Sampled frames the models ran on; the others showed an unchanged scene and took over
+    /// the last analysis.
+    pub frames_analysed: i64,
     /// Seconds of footage searched (live: seconds watched).
     pub seconds_processed: f64,
     pub duration_secs: Option<f64>,
@@ -147,6 +150,7 @@ pub struct SearchStatusDto {
     pub stage: Option<String>,
     pub eta_at: Option<DateTime<Utc>>,
     pub frames_processed: i64,
+    pub frames_analysed: i64,
     pub appearances: i64,
     pub detections: i64,
     pub videos: Vec<SearchVideoDto>,
@@ -360,6 +364,7 @@ async fn video_lines(state: &ApiState, search: &Search) -> ApiResult<Vec<SearchV
             segments: i64::from(line.segments),
             segments_done: i64::from(line.segments_done),
             frames_processed: line.frames_processed,
+            frames_analysed: line.frames_processed,
             seconds_processed: line.seconds_processed,
             duration_secs: video.and_then(|v| v.duration_secs),
             appearances: found,
@@ -396,6 +401,7 @@ async fn video_lines(state: &ApiState, search: &Search) -> ApiResult<Vec<SearchV
             dto.segments = jobs.len() as i64;
             dto.segments_done = statuses.iter().filter(|s| s.is_terminal()).count() as i64;
             dto.frames_processed = counter("framesProcessed") as i64;
+            dto.frames_analysed = counter("framesAnalysed") as i64;
             dto.seconds_processed = counter("secondsProcessed");
         }
         out.push(dto);
@@ -684,6 +690,7 @@ impl SearchesApi {
             stage: dto.stage,
             eta_at: dto.eta_at,
             frames_processed: videos.iter().map(|v| v.frames_processed).sum(),
+            frames_analysed: videos.iter().map(|v| v.frames_analysed).sum(),
             appearances,
             detections,
             videos,

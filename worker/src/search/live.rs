@@ -11,7 +11,7 @@ use vigil_core::searches::{self, SegmentJob};
 use vigil_video::SampleOptions;
 
 use super::scan::{self, Event};
-use super::{BATCH, ChildSetup, build_matcher, record_appearances, setup, store_frame};
+use super::{ChildSetup, build_matcher, record_appearances, setup, store_frame};
 use crate::context::{Handler, JobContext, JobError, Outcome};
 
 /// How long to wait for a frame before doing the periodic work anyway.
@@ -62,8 +62,7 @@ impl Handler for SearchLive {
                 ..SampleOptions::live()
             };
             job.progress(0.0, "connecting");
-            let scan =
-                scan::start(url.clone(), options, setup.pipeline.clone(), matcher, BATCH).await;
+            let scan = scan::start(url.clone(), options, setup.pipeline.clone(), matcher).await;
             let mut scan = match scan {
                 Ok(scan) => scan,
                 Err(e) if !e.is_transient() => return Err(JobError::Permanent(e.to_string())),

@@ -26,8 +26,6 @@ use crate::vision::{self, FACE_MODEL_ID};
 use matcher::Matcher;
 use scan::FrameResult;
 
-/// Frames per forward pass of the face detector.
-const BATCH: usize = 4;
 /// When a child rebuilds appearances, it also reads this much of its neighbours' detections,
 /// so a person seen across a segment boundary becomes one appearance with all its votes.
 const NEIGHBOUR_WINDOW_MS: i64 = 10_000;

@@ -1,7 +1,8 @@
 //! The frame pipeline of a search child: one thread decodes and samples frames, another runs
-//! the face models on batches of them and matches the faces, and the async job loop stores
-//! what comes out. Decoding the next frames overlaps inference on the current ones, so a single
-//! job keeps two cores busy.
+//! the face models on them and matches the faces, and the async job loop stores what comes
+//! out. Decoding the next frames overlaps inference on the current one. Frames of an unchanged
+//! scene reuse the last analysis (one detector pass per frame is one frame per pass: batching
+//! frames is not faster on CPU, docs/benchmarks.md).
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -22,6 +23,9 @@ const THUMB_QUALITY: u8 = 85;
 pub struct FrameResult {
     pub timestamp_secs: f64,
     pub sample_index: u64,
+    /// False when the scene had not changed since the last analysed frame and its results
+    /// were taken over.
+    pub analysed: bool,
     pub candidates: Vec<(Candidate, Option<Vec<u8>>)>,
 }
 
@@ -63,7 +67,6 @@ pub async fn start(
     options: SampleOptions,
     pipeline: Arc<FacePipeline>,
     mut matcher: Matcher,
-    batch: usize,
 ) -> Result<Scan, VideoError> {
     let sampler = tokio::task::spawn_blocking(move || FrameSampler::open(&location, options))
         .await
@@ -79,7 +82,7 @@ pub async fn start(
         .map_err(VideoError::Io)?;
     std::thread::Builder::new()
         .name("vigil-infer".into())
-        .spawn(move || infer(frames_rx, events_tx, &pipeline, &mut matcher, batch.max(1)))
+        .spawn(move || infer(frames_rx, events_tx, &pipeline, &mut matcher))
         .map_err(VideoError::Io)?;
     Ok(Scan {
         events: events_rx,
@@ -102,85 +105,124 @@ fn decode(mut sampler: FrameSampler, tx: std_mpsc::SyncSender<Decoded>) {
     let _ = tx.send(Decoded::End(sampler.stats()));
 }
 
+/// A frame's coarse look: mean luma of a 32×18 grid of blocks, from a sparse pixel sample
+/// (cheap enough to compute for every frame).
+struct Signature(Vec<f32>);
+
+const GRID_W: u32 = 32;
+const GRID_H: u32 = 18;
+/// A frame this close to the last analysed one shows the same scene: its faces and matches are
+/// taken over instead of running the models again (static cameras, most of the time). Mean
+/// and largest block difference in grey levels (0–255); a person entering even one block
+/// moves that block far more than compression noise does.
+const STILL_MEAN_DIFF: f32 = 1.0;
+const STILL_MAX_DIFF: f32 = 6.0;
+
+impl Signature {
+    fn of(img: &image::RgbImage) -> Self {
+        let (w, h) = img.dimensions();
+        let mut sums = vec![0f32; (GRID_W * GRID_H) as usize];
+        let mut counts = vec![0u32; sums.len()];
+        for y in (0..h).step_by(4) {
+            let gy = (y * GRID_H / h.max(1)).min(GRID_H - 1);
+            for x in (0..w).step_by(4) {
+                let gx = (x * GRID_W / w.max(1)).min(GRID_W - 1);
+                let [r, g, b] = img.get_pixel(x, y).0;
+                let i = (gy * GRID_W + gx) as usize;
+                sums[i] += (f32::from(r) + 2.0 * f32::from(g) + f32::from(b)) / 4.0;
+                counts[i] += 1;
+            }
+        }
+        Self(
+            sums.iter()
+                .zip(&counts)
+                .map(|(s, &n)| if n == 0 { 0.0 } else { s / n as f32 })
+                .collect(),
+        )
+    }
+
+    fn same_scene(&self, other: &Signature) -> bool {
+        if self.0.len() != other.0.len() {
+            return false;
+        }
+        let diffs = self.0.iter().zip(&other.0).map(|(a, b)| (a - b).abs());
+        let (sum, max) = diffs.fold((0f32, 0f32), |(s, m), d| (s + d, m.max(d)));
+        sum / self.0.len() as f32 <= STILL_MEAN_DIFF && max <= STILL_MAX_DIFF
+    }
+}
+
 fn infer(
     rx: std_mpsc::Receiver<Decoded>,
     tx: mpsc::Sender<Event>,
     pipeline: &FacePipeline,
     matcher: &mut Matcher,
-    batch: usize,
 ) {
-    let mut last: Option<Event> = None;
-    while last.is_none() {
-        let Ok(first) = rx.recv() else { return };
-        let mut frames = Vec::with_capacity(batch);
-        let take = |msg: Decoded, frames: &mut Vec<vigil_video::Frame>| match msg {
-            Decoded::Frame(f) => {
-                frames.push(f);
-                None
+    let mut last_analysed: Option<(Signature, Vec<(Candidate, Option<Vec<u8>>)>)> = None;
+    loop {
+        let frame = match rx.recv() {
+            Ok(Decoded::Frame(frame)) => frame,
+            Ok(Decoded::End(stats)) => {
+                let _ = tx.blocking_send(Event::End(stats));
+                return;
             }
-            Decoded::End(stats) => Some(Event::End(stats)),
-            Decoded::Error(e) => Some(Event::Error(e)),
+            Ok(Decoded::Error(e)) => {
+                let _ = tx.blocking_send(Event::Error(e));
+                return;
+            }
+            Err(_) => return,
         };
-        last = take(first, &mut frames);
-        // Batch what is already decoded; never wait for more (live latency, file tails).
-        while last.is_none() && frames.len() < batch {
-            match rx.try_recv() {
-                Ok(msg) => last = take(msg, &mut frames),
-                Err(_) => break,
-            }
-        }
-        if !frames.is_empty() {
-            let images: Vec<&image::RgbImage> = frames.iter().map(|f| &f.image).collect();
-            let faces = match pipeline.detect_faces_batch(&images) {
-                Ok(faces) => faces,
-                Err(e) => {
-                    let _ =
-                        tx.blocking_send(Event::ModelError(format!("face detection failed: {e}")));
-                    return;
-                }
-            };
-            for (frame, faces) in frames.iter().zip(faces) {
-                let candidates = match matcher.frame(faces) {
+        let signature = Signature::of(&frame.image);
+        let unchanged = last_analysed
+            .as_ref()
+            .filter(|(previous, _)| previous.same_scene(&signature))
+            .map(|(_, candidates)| candidates.clone());
+        let analysed = unchanged.is_none();
+        let candidates = match unchanged {
+            Some(candidates) => candidates,
+            None => {
+                let found = pipeline
+                    .detect_faces(&frame.image)
+                    .map_err(|e| format!("face detection failed: {e}"))
+                    .and_then(|faces| matcher.frame(faces).map_err(|e| e.to_string()));
+                let candidates = match found {
                     Ok(c) => c,
                     Err(e) => {
-                        let _ = tx.blocking_send(Event::ModelError(e.to_string()));
+                        let _ = tx.blocking_send(Event::ModelError(e));
                         return;
                     }
                 };
-                let candidates = candidates
+                let candidates: Vec<_> = candidates
                     .into_iter()
                     .map(|c| {
-                        let b = c.face.bbox;
-                        let crop = CropBox {
-                            x: b.x,
-                            y: b.y,
-                            width: b.width,
-                            height: b.height,
-                        };
-                        let thumb = vigil_video::crop_jpeg(
-                            &frame.image,
-                            crop,
-                            THUMB_MARGIN,
-                            THUMB_MAX_SIDE,
-                            THUMB_QUALITY,
-                        )
-                        .ok()
-                        .flatten();
+                        let thumb = thumbnail(&frame.image, &c);
                         (c, thumb)
                     })
                     .collect();
-                let result = FrameResult {
-                    timestamp_secs: frame.timestamp_secs,
-                    sample_index: frame.sample_index,
-                    candidates,
-                };
-                if tx.blocking_send(Event::Frame(result)).is_err() {
-                    return;
-                }
+                last_analysed = Some((signature, candidates.clone()));
+                candidates
             }
+        };
+        let result = FrameResult {
+            timestamp_secs: frame.timestamp_secs,
+            sample_index: frame.sample_index,
+            analysed,
+            candidates,
+        };
+        if tx.blocking_send(Event::Frame(result)).is_err() {
+            return;
         }
     }
-    if let Some(event) = last {
-        let _ = tx.blocking_send(event);
-    }
+}
+
+fn thumbnail(image: &image::RgbImage, c: &Candidate) -> Option<Vec<u8>> {
+    let b = c.face.bbox;
+    let crop = CropBox {
+        x: b.x,
+        y: b.y,
+        width: b.width,
+        height: b.height,
+    };
+    vigil_video::crop_jpeg(image, crop, THUMB_MARGIN, THUMB_MAX_SIDE, THUMB_QUALITY)
+        .ok()
+        .flatten()
 }

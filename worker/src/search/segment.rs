@@ -9,7 +9,7 @@ use vigil_core::searches::SegmentJob;
 use vigil_video::SampleOptions;
 
 use super::scan::{self, Event};
-use super::{BATCH, record_appearances, setup, store_frame};
+use super::{record_appearances, setup, store_frame};
 use crate::context::{Handler, JobContext, JobError, Outcome};
 use crate::handlers::probe::MEDIA_URL_TTL;
 
@@ -21,6 +21,9 @@ struct Checkpoint {
     /// The first grid point not yet processed, in seconds.
     next_secs: f64,
     frames: u64,
+    /// Frames the models ran on (the others showed an unchanged scene).
+    #[serde(default)]
+    analysed: u64,
     hits: u64,
 }
 
@@ -53,6 +56,7 @@ impl Handler for SearchSegment {
             }
             job.counters(json!({
                 "framesProcessed": cp.frames,
+                "framesAnalysed": cp.analysed,
                 "hits": cp.hits,
                 "secondsProcessed": (cp.next_secs - p.start_secs).max(0.0),
                 "videoId": p.video_id,
@@ -72,7 +76,7 @@ impl Handler for SearchSegment {
                 skip_non_reference: true,
                 ..SampleOptions::default()
             };
-            let mut scan = scan::start(location, options, setup.pipeline.clone(), matcher, BATCH)
+            let mut scan = scan::start(location, options, setup.pipeline.clone(), matcher)
                 .await
                 .map_err(video_error)?;
             let mut last_save = Instant::now();
@@ -91,6 +95,7 @@ impl Handler for SearchSegment {
                     Some(Event::Frame(frame)) => {
                         let next = (frame.sample_index + 1) as f64 / fps;
                         let frame_ms = (frame.timestamp_secs * 1000.0).round() as i64;
+                        cp.analysed += u64::from(frame.analysed);
                         cp.hits +=
                             store_frame(job, setup.search.id, p.video_id, frame_ms, None, frame)
                                 .await? as u64;
@@ -141,6 +146,7 @@ impl Handler for SearchSegment {
             "startSecs": p.start_secs,
             "endSecs": end,
             "framesProcessed": cp.frames,
+            "framesAnalysed": cp.analysed,
             "hits": cp.hits,
             "appearances": appearances,
         })))
