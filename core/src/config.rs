@@ -204,9 +204,9 @@ impl Config {
             .split(',')
             .filter(|p| !p.trim().is_empty())
         {
-            if !pair
+            if pair
                 .split_once('=')
-                .is_some_and(|(_, n)| n.trim().parse::<usize>().is_ok())
+                .is_none_or(|(_, n)| n.trim().parse::<usize>().is_err())
             {
                 return Err(Error::Config(format!(
                     "VIGIL_WORKER_QUEUE_CONCURRENCY: {pair:?} is not queue=number"

@@ -94,7 +94,7 @@ impl Matcher {
                     .filter(|(p, _)| *p != profile)
                     .map(|(_, d)| *d)
                     .fold(f32::INFINITY, f32::min);
-                let margin = other.is_finite().then(|| other - distance);
+                let margin = other.is_finite().then_some(other - distance);
                 if best.get(person).is_none_or(|b| distance < b.distance) {
                     best.insert(
                         *person,

@@ -20,13 +20,16 @@ const THUMB_MARGIN: f32 = 0.6;
 const THUMB_MAX_SIDE: u32 = 320;
 const THUMB_QUALITY: u8 = 85;
 
+/// A candidate face and the JPEG thumbnail of it in its frame.
+pub type Hit = (Candidate, Option<Vec<u8>>);
+
 pub struct FrameResult {
     pub timestamp_secs: f64,
     pub sample_index: u64,
     /// False when the scene had not changed since the last analysed frame and its results
     /// were taken over.
     pub analysed: bool,
-    pub candidates: Vec<(Candidate, Option<Vec<u8>>)>,
+    pub candidates: Vec<Hit>,
 }
 
 pub enum Event {
@@ -157,7 +160,7 @@ fn infer(
     pipeline: &FacePipeline,
     matcher: &mut Matcher,
 ) {
-    let mut last_analysed: Option<(Signature, Vec<(Candidate, Option<Vec<u8>>)>)> = None;
+    let mut last_analysed: Option<(Signature, Vec<Hit>)> = None;
     loop {
         let frame = match rx.recv() {
             Ok(Decoded::Frame(frame)) => frame,
