@@ -8,6 +8,7 @@ mod durability;
 mod email;
 mod health;
 mod jobs;
+mod metrics;
 mod scheduler;
 mod search;
 mod storage;
