@@ -52,6 +52,25 @@ async fn client_for(config: &Config, endpoint: Option<&str>) -> aws_sdk_s3::Clie
 }
 
 impl S3Storage {
+    async fn presigned_get(
+        &self,
+        client: &aws_sdk_s3::Client,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<String> {
+        validate_key(key)?;
+        let presigning = PresigningConfig::expires_in(ttl)
+            .map_err(|e| Error::validation("ttl", e.to_string()))?;
+        let request = client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(s3_err)?;
+        Ok(request.uri().to_string())
+    }
+
     pub async fn from_config(config: &Config) -> Result<Self> {
         let client = client_for(config, config.s3_endpoint.as_deref()).await;
         let presign_client = match &config.s3_public_endpoint {
@@ -279,33 +298,12 @@ impl Storage for S3Storage {
     }
 
     async fn download_url(&self, key: &str, ttl: Duration) -> Result<String> {
-        validate_key(key)?;
-        let presigning = PresigningConfig::expires_in(ttl)
-            .map_err(|e| Error::validation("ttl", e.to_string()))?;
-        let request = self
-            .presign_client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(presigning)
-            .await
-            .map_err(s3_err)?;
-        Ok(request.uri().to_string())
+        self.presigned_get(&self.presign_client, key, ttl).await
     }
 
+    /// Presigned on the internal endpoint: workers read from where Vigil reaches S3.
     async fn media_location(&self, key: &str, ttl: Duration) -> Result<String> {
-        validate_key(key)?;
-        let presigning = PresigningConfig::expires_in(ttl)
-            .map_err(|e| Error::validation("ttl", e.to_string()))?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(presigning)
-            .await
-            .map_err(s3_err)?;
-        Ok(request.uri().to_string())
+        self.presigned_get(&self.client, key, ttl).await
     }
 
     async fn check(&self) -> Result<()> {
