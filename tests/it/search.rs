@@ -480,6 +480,29 @@ async fn a_search_reports_when_the_person_appears_and_nowhere_else() {
         .await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["result"]["rows"], 1);
+
+    // Deleting the search removes its results and thumbnails.
+    let thumb_url = a["thumbnailUrl"].as_str().unwrap().to_string();
+    let resp = app
+        .client
+        .delete(app.url(&format!("/api/v1/searches/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/v1/searches/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        app.client.get(thumb_url).send().await.unwrap().status(),
+        404
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,7 +17,7 @@ use vigil_core::{faces, missing_persons, videos};
 use super::Tag;
 use super::jobs::{Accepted, submit};
 use crate::auth::{BearerAuth, Principal};
-use crate::envelope::{self, Envelope, Ok, Page};
+use crate::envelope::{self, Envelope, NoContent, Ok, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
 use crate::state::ApiState;
@@ -839,6 +839,29 @@ impl SearchesApi {
                 })
                 .collect(),
         }))
+    }
+
+    /// Delete a search with its detections, appearances and thumbnails; a running one is
+    /// cancelled first.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        let mut conn = super::conn(&self.state).await?;
+        let search = searches::get(&mut conn, id.0).await?;
+        may_control(&auth.0, &search)?;
+        if store::get(&mut conn, search.job_id)
+            .await
+            .is_ok_and(|j| !j.status().is_terminal())
+        {
+            store::request_cancel(&mut conn, search.job_id).await?;
+        }
+        let keys = searches::delete(&mut conn, search.id).await?;
+        drop(conn);
+        for key in keys {
+            if let Err(e) = self.state.ctx.storage.delete(&key).await {
+                tracing::warn!(%key, error = %e, "thumbnail not deleted");
+            }
+        }
+        Ok(NoContent::NoContent)
     }
 
     /// Cancel the search: stops every video within a few seconds; results so far stay.

@@ -386,3 +386,19 @@ pub async fn stop_requested(
         .optional()?
         .unwrap_or(true))
 }
+
+/// Deletes a search with its results; returns the storage keys of its thumbnails for the
+/// caller to delete.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Vec<String>> {
+    use crate::db::schema::detections;
+    get(conn, id).await?;
+    let keys: Vec<Option<String>> = detections::table
+        .filter(detections::search_id.eq(id))
+        .select(detections::frame_key)
+        .load(conn)
+        .await?;
+    diesel::delete(searches::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(keys.into_iter().flatten().collect())
+}
