@@ -9,11 +9,10 @@
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use chrono::Utc;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::AppContext;
-use crate::jobs::{store, stream, workers};
+use crate::jobs::overview;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -36,41 +35,27 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Sets the per-queue gauges from the job table, the streams and the worker presence keys.
-/// Redis being down leaves the Redis-based gauges at their last values rather than failing the
-/// scrape: the PostgreSQL figures, which drive scaling, are still right.
+/// Sets the per-queue gauges from the queue overview. Redis being down leaves the Redis-based
+/// gauges at their last values rather than failing the scrape.
 pub async fn record_queue_gauges(ctx: &AppContext) -> crate::Result<()> {
-    let (stats, paused) = {
-        let mut conn = ctx.db.get().await?;
-        (
-            store::queue_stats(&mut conn).await?,
-            store::paused_queues(&mut conn).await?,
-        )
-    };
-    let live = workers::live(&ctx.redis).await.ok();
-    let now = Utc::now();
-    for (queue, s) in stats {
-        let labels = [("queue", queue.clone())];
-        metrics::gauge!("vigil_queue_depth", &labels).set(s.queued as f64);
-        metrics::gauge!("vigil_queue_running", &labels).set(s.running as f64);
-        metrics::gauge!("vigil_queue_failed", &labels).set(s.failed as f64);
-        metrics::gauge!("vigil_queue_paused", &labels)
-            .set(f64::from(u8::from(paused.contains(&queue))));
-        let age = s
-            .oldest_queued_at
-            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
-            .unwrap_or(0.0);
-        metrics::gauge!("vigil_queue_oldest_queued_age_seconds", &labels).set(age);
-        if let Ok(depth) = stream::depth(&ctx.redis, &queue).await {
+    let (queues, workers) = overview::queues(ctx).await?;
+    for q in &queues {
+        let labels = [("queue", q.name.clone())];
+        metrics::gauge!("vigil_queue_depth", &labels).set(q.stats.queued as f64);
+        metrics::gauge!("vigil_queue_running", &labels).set(q.stats.running as f64);
+        metrics::gauge!("vigil_queue_failed", &labels).set(q.stats.failed as f64);
+        metrics::gauge!("vigil_queue_paused", &labels).set(f64::from(u8::from(q.paused)));
+        metrics::gauge!("vigil_queue_oldest_queued_age_seconds", &labels)
+            .set(q.oldest_queued_age_secs.unwrap_or(0.0));
+        if let Some(depth) = q.stream_depth {
             metrics::gauge!("vigil_queue_stream_depth", &labels).set(depth as f64);
         }
-        if let Some(live) = &live {
-            let n = live.iter().filter(|w| w.queues.contains(&queue)).count();
+        if let Some(n) = q.workers {
             metrics::gauge!("vigil_queue_workers", &labels).set(n as f64);
         }
     }
-    if let Some(live) = &live {
-        metrics::gauge!("vigil_workers").set(live.len() as f64);
+    if let Some(n) = workers {
+        metrics::gauge!("vigil_workers").set(n as f64);
     }
     Ok(())
 }

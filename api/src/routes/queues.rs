@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::{Object, OpenApi};
-use vigil_core::jobs::{kinds, store, stream};
+use vigil_core::jobs::{kinds, overview, store};
 
 use super::{Tag, conn};
 use crate::auth::BearerAuth;
@@ -35,36 +35,25 @@ pub struct QueueDto {
 }
 
 pub async fn queue_overview(state: &ApiState) -> ApiResult<Vec<QueueDto>> {
-    let mut conn = conn(state).await?;
-    let stats = store::queue_stats(&mut conn).await?;
-    let paused = store::paused_queues(&mut conn).await?;
-    let workers = vigil_core::jobs::workers::live(&state.ctx.redis)
-        .await
-        .unwrap_or_default();
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for (name, s) in stats {
-        out.push(QueueDto {
-            paused: paused.contains(&name),
-            queued: s.queued,
-            running: s.running,
-            paused_jobs: s.paused,
-            failed: s.failed,
-            succeeded: s.succeeded,
-            cancelled: s.cancelled,
-            oldest_queued_at: s.oldest_queued_at,
-            oldest_queued_age_secs: s.oldest_queued_at.map(|t| (now - t).num_seconds().max(0)),
-            stream_depth: stream::depth(&state.ctx.redis, &name).await.ok(),
-            workers: workers.iter().filter(|w| w.queues.contains(&name)).count() as u64,
-            kinds: kinds::ALL
-                .iter()
-                .filter(|k| k.queue == name)
-                .map(|k| k.name.to_string())
-                .collect(),
-            name,
-        });
-    }
-    Ok(out)
+    let (queues, _) = overview::queues(&state.ctx).await?;
+    Ok(queues
+        .into_iter()
+        .map(|q| QueueDto {
+            paused: q.paused,
+            queued: q.stats.queued,
+            running: q.stats.running,
+            paused_jobs: q.stats.paused,
+            failed: q.stats.failed,
+            succeeded: q.stats.succeeded,
+            cancelled: q.stats.cancelled,
+            oldest_queued_at: q.stats.oldest_queued_at,
+            oldest_queued_age_secs: q.oldest_queued_age_secs.map(|s| s as i64),
+            stream_depth: q.stream_depth,
+            workers: q.workers.unwrap_or(0),
+            kinds: q.kinds.into_iter().map(String::from).collect(),
+            name: q.name,
+        })
+        .collect())
 }
 
 pub struct QueuesApi {

@@ -5,6 +5,7 @@
 
 pub mod dispatch;
 pub mod kinds;
+pub mod overview;
 pub mod store;
 pub mod stream;
 pub mod workers;
