@@ -121,6 +121,8 @@ CREATE TABLE search_videos (
     segments         INTEGER NOT NULL DEFAULT 0,
     segments_done    INTEGER NOT NULL DEFAULT 0,
     frames_processed BIGINT NOT NULL DEFAULT 0,
+    -- Sampled frames the models ran on (the rest showed an unchanged scene).
+    frames_analysed  BIGINT NOT NULL DEFAULT 0,
     -- Seconds of footage processed (for live streams: seconds watched).
     seconds_processed DOUBLE PRECISION NOT NULL DEFAULT 0,
     -- Set by the API to end a live stream's watch (it then finishes as succeeded).

@@ -6,11 +6,10 @@ use diesel_async::RunQueryDsl;
 use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi};
 use vigil_core::db::schema::{appearances, face_photos, missing_persons, searches, videos};
-use vigil_core::jobs::store;
 use vigil_core::searches::Filter;
 
 use super::Tag;
-use super::searches::SearchDto;
+use super::searches::{SearchDto, search_dtos};
 use crate::auth::BearerAuth;
 use crate::envelope::{self, Ok};
 use crate::error::ApiResult;
@@ -112,7 +111,7 @@ impl DashboardApi {
         let mut conn = super::conn(&self.state).await?;
         let (rows, _) = vigil_core::searches::list(&mut conn, &Filter::default(), 0, limit).await?;
         drop(conn);
-        self.dtos(rows).await
+        Ok(envelope::ok(search_dtos(&self.state, rows).await?))
     }
 
     /// Searches still queued, running or paused.
@@ -129,19 +128,6 @@ impl DashboardApi {
             .await
             .map_err(vigil_core::Error::from)?;
         drop(conn);
-        self.dtos(rows).await
-    }
-}
-
-impl DashboardApi {
-    async fn dtos(&self, rows: Vec<vigil_core::searches::Search>) -> ApiResult<Ok<Vec<SearchDto>>> {
-        let mut out = Vec::with_capacity(rows.len());
-        for search in rows {
-            let mut conn = super::conn(&self.state).await?;
-            let job = store::get(&mut conn, search.job_id).await.ok();
-            drop(conn);
-            out.push(super::searches::search_dto(&self.state, search, job).await?);
-        }
-        Ok(envelope::ok(out))
+        Ok(envelope::ok(search_dtos(&self.state, rows).await?))
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use vigil_core::exports::{ExportFilters, ExportRequest};
 use vigil_core::jobs::{self, Job, JobStatus, NewJob, kinds, store};
 use vigil_core::searches::results::{self, Appearance, Detection, DetectionFilter};
-use vigil_core::searches::{self, NewSearch, Search, SearchJob, SearchSettings};
+use vigil_core::searches::{self, NewSearch, Search, SearchJob, SearchSettings, SearchVideoState};
 use vigil_core::{faces, missing_persons, videos};
 
 use super::Tag;
@@ -320,6 +320,19 @@ pub(crate) async fn search_dto(
     })
 }
 
+/// DTOs of searches already loaded (lists): only their jobs are read.
+pub(crate) async fn search_dtos(state: &ApiState, rows: Vec<Search>) -> ApiResult<Vec<SearchDto>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for search in rows {
+        let job = {
+            let mut conn = super::conn(state).await?;
+            store::get(&mut conn, search.job_id).await.ok()
+        };
+        out.push(search_dto(state, search, job).await?);
+    }
+    Ok(out)
+}
+
 /// Per-video progress: from the child jobs while they exist, else from what the search stored
 /// when it finished.
 async fn video_lines(state: &ApiState, search: &Search) -> ApiResult<Vec<SearchVideoDto>> {
@@ -336,15 +349,6 @@ async fn video_lines(state: &ApiState, search: &Search) -> ApiResult<Vec<SearchV
     let mut out = Vec::new();
     for line in lines {
         let video = videos.get(&line.video_id);
-        let jobs: Vec<&Job> = children
-            .iter()
-            .filter(|c| c.payload["videoId"].as_str() == Some(&line.video_id.to_string()))
-            .collect();
-        let counter = |name: &str| -> f64 {
-            jobs.iter()
-                .filter_map(|j| j.counters.as_ref()?.get(name)?.as_f64())
-                .sum()
-        };
         let found = appearances
             .iter()
             .filter(|a| a.video_id == line.video_id)
@@ -364,28 +368,19 @@ async fn video_lines(state: &ApiState, search: &Search) -> ApiResult<Vec<SearchV
             segments: i64::from(line.segments),
             segments_done: i64::from(line.segments_done),
             frames_processed: line.frames_processed,
-            frames_analysed: line.frames_processed,
+            frames_analysed: line.frames_analysed,
             seconds_processed: line.seconds_processed,
             duration_secs: video.and_then(|v| v.duration_secs),
             appearances: found,
         };
-        if !jobs.is_empty() {
-            let statuses: Vec<JobStatus> = jobs.iter().map(|j| j.status()).collect();
-            dto.status = if statuses.iter().all(|s| *s == JobStatus::Succeeded) {
-                "succeeded"
-            } else if statuses.contains(&JobStatus::Running) {
-                "running"
-            } else if statuses.contains(&JobStatus::Queued) {
-                "queued"
-            } else if statuses.contains(&JobStatus::Paused) {
-                "paused"
-            } else if statuses.contains(&JobStatus::Failed) {
-                "failed"
-            } else {
-                "cancelled"
-            }
-            .to_string();
-            dto.error = jobs.iter().find_map(|j| j.error.clone()).or(dto.error);
+        if let Some(state) = SearchVideoState::from_children(&children, line.video_id) {
+            let jobs = searches::video_children(&children, line.video_id);
+            // While it runs, a retrying segment's last error is worth showing too.
+            dto.error = state
+                .error
+                .or_else(|| jobs.iter().find_map(|j| j.error.clone()))
+                .or(dto.error);
+            dto.status = state.status;
             dto.progress = jobs
                 .iter()
                 .map(|j| {
@@ -398,11 +393,11 @@ async fn video_lines(state: &ApiState, search: &Search) -> ApiResult<Vec<SearchV
                 .sum::<f32>()
                 / jobs.len() as f32;
             dto.eta_at = jobs.iter().filter_map(|j| j.eta_at).max();
-            dto.segments = jobs.len() as i64;
-            dto.segments_done = statuses.iter().filter(|s| s.is_terminal()).count() as i64;
-            dto.frames_processed = counter("framesProcessed") as i64;
-            dto.frames_analysed = counter("framesAnalysed") as i64;
-            dto.seconds_processed = counter("secondsProcessed");
+            dto.segments = i64::from(state.segments);
+            dto.segments_done = i64::from(state.segments_done);
+            dto.frames_processed = state.frames_processed;
+            dto.frames_analysed = state.frames_analysed;
+            dto.seconds_processed = state.seconds_processed;
         }
         out.push(dto);
     }
@@ -659,12 +654,11 @@ impl SearchesApi {
         let (items, total) =
             searches::list(&mut conn, &filter, page.offset(), page.limit()).await?;
         drop(conn);
-        let mut out = Vec::with_capacity(items.len());
-        for s in items {
-            let (s, job) = load(&self.state, s.id).await?;
-            out.push(search_dto(&self.state, s, job).await?);
-        }
-        Ok(envelope::page(out, &page, total))
+        Ok(envelope::page(
+            search_dtos(&self.state, items).await?,
+            &page,
+            total,
+        ))
     }
 
     #[oai(path = "/:id", method = "get")]
@@ -680,8 +674,6 @@ impl SearchesApi {
         auth.0.require("searches:read")?;
         let (search, job) = load(&self.state, id.0).await?;
         let videos = video_lines(&self.state, &search).await?;
-        let mut conn = super::conn(&self.state).await?;
-        let (detections, appearances) = results::counts(&mut conn, search.id).await?;
         let dto = search_dto(&self.state, search, job).await?;
         Ok(envelope::ok(SearchStatusDto {
             id: dto.id,
@@ -691,8 +683,8 @@ impl SearchesApi {
             eta_at: dto.eta_at,
             frames_processed: videos.iter().map(|v| v.frames_processed).sum(),
             frames_analysed: videos.iter().map(|v| v.frames_analysed).sum(),
-            appearances,
-            detections,
+            appearances: dto.appearances,
+            detections: dto.detections,
             videos,
         }))
     }

@@ -292,6 +292,7 @@ diesel::table! {
         segments -> Int4,
         segments_done -> Int4,
         frames_processed -> Int8,
+        frames_analysed -> Int8,
         seconds_processed -> Float8,
         stop_requested -> Bool,
     }

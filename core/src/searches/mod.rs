@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{search_persons, search_videos, searches};
 use crate::error::{Error, Result};
+use crate::jobs::{Job, JobStatus};
 
 /// Euclidean descriptor distance at or under which a sampled face votes for a person.
 /// Measured on the face-api sample photos (docs/search.md, models/tests/calibration.rs):
@@ -151,6 +152,7 @@ pub struct SearchVideo {
     pub segments: i32,
     pub segments_done: i32,
     pub frames_processed: i64,
+    pub frames_analysed: i64,
     pub seconds_processed: f64,
     pub stop_requested: bool,
 }
@@ -338,6 +340,7 @@ pub async fn set_video_state(
             search_videos::segments.eq(state.segments),
             search_videos::segments_done.eq(state.segments_done),
             search_videos::frames_processed.eq(state.frames_processed),
+            search_videos::frames_analysed.eq(state.frames_analysed),
             search_videos::seconds_processed.eq(state.seconds_processed),
         ))
         .execute(conn)
@@ -351,9 +354,60 @@ pub struct SearchVideoState {
     pub status: String,
     pub error: Option<String>,
     pub segments: i32,
+    /// Segments finished, whatever their outcome.
     pub segments_done: i32,
     pub frames_processed: i64,
+    pub frames_analysed: i64,
     pub seconds_processed: f64,
+}
+
+/// The child jobs of a search that work on `video`.
+pub fn video_children(children: &[Job], video: Uuid) -> Vec<&Job> {
+    let video = video.to_string();
+    children
+        .iter()
+        .filter(|c| c.payload["videoId"].as_str() == Some(video.as_str()))
+        .collect()
+}
+
+impl SearchVideoState {
+    /// One video's line of a search from the search's child jobs (segments or live watch);
+    /// `None` when the video has none. Running beats queued beats paused; once all are
+    /// finished, any failure fails the video and any cancellation cancels it.
+    pub fn from_children(children: &[Job], video: Uuid) -> Option<Self> {
+        let jobs = video_children(children, video);
+        if jobs.is_empty() {
+            return None;
+        }
+        let has = |s: JobStatus| jobs.iter().any(|j| j.status() == s);
+        let status = [
+            JobStatus::Running,
+            JobStatus::Queued,
+            JobStatus::Paused,
+            JobStatus::Failed,
+            JobStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| has(*s))
+        .unwrap_or(JobStatus::Succeeded);
+        let counter = |name: &str| -> f64 {
+            jobs.iter()
+                .filter_map(|j| j.counters.as_ref()?.get(name)?.as_f64())
+                .sum()
+        };
+        Some(Self {
+            status: status.as_str().into(),
+            error: jobs
+                .iter()
+                .find(|j| j.status() == JobStatus::Failed)
+                .and_then(|j| j.error.clone()),
+            segments: jobs.len() as i32,
+            segments_done: jobs.iter().filter(|j| j.status().is_terminal()).count() as i32,
+            frames_processed: counter("framesProcessed") as i64,
+            frames_analysed: counter("framesAnalysed") as i64,
+            seconds_processed: counter("secondsProcessed"),
+        })
+    }
 }
 
 /// Asks the live watches of a search (or of one of its videos) to end.

@@ -11,7 +11,7 @@ use vigil_core::searches::{self, SegmentJob};
 use vigil_video::SampleOptions;
 
 use super::scan::{self, Event};
-use super::{ChildSetup, build_matcher, record_appearances, setup, store_frame};
+use super::{ChildSetup, FrameStore, build_matcher, record_appearances, setup};
 use crate::context::{Handler, JobContext, JobError, Outcome};
 
 /// How long to wait for a frame before doing the periodic work anyway.
@@ -37,7 +37,7 @@ fn epoch_ms(t: SystemTime) -> i64 {
 impl Handler for SearchLive {
     async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
         let p: SegmentJob = job.payload()?;
-        let Some((setup, _)) = setup(job, &p).await? else {
+        let Some((setup, matcher)) = setup(job, &p).await? else {
             return Ok(Outcome::Done(
                 json!({ "skipped": "search or video deleted" }),
             ));
@@ -47,6 +47,7 @@ impl Handler for SearchLive {
             .stream_url
             .clone()
             .ok_or_else(|| JobError::Permanent("not a live stream".into()))?;
+        let mut first_matcher = Some(matcher);
         let watch_started = Instant::now();
         let (mut frames, mut hits, mut failures) = (0u64, 0u64, 0u32);
         let mut last_error = String::new();
@@ -54,8 +55,16 @@ impl Handler for SearchLive {
             if stopped(job, &p).await? {
                 break;
             }
-            // The matcher goes to the inference thread: build a fresh one per connection.
-            let (matcher, _) = build_matcher(job, setup.search.id, &setup.settings).await?;
+            // The matcher goes to the inference thread: each reconnection builds a fresh one
+            // (which also picks up photos enrolled meanwhile).
+            let matcher = match first_matcher.take() {
+                Some(m) => m,
+                None => {
+                    build_matcher(job, setup.search.id, &setup.settings)
+                        .await?
+                        .0
+                }
+            };
             let options = SampleOptions {
                 fps: setup.settings.sample_fps,
                 skip_non_reference: true,
@@ -79,6 +88,7 @@ impl Handler for SearchLive {
                 }
             };
             let opened = scan.opened_at.unwrap_or_else(SystemTime::now);
+            let mut store = FrameStore::new(setup.search.id, p.video_id);
             let mut last_review = Instant::now();
             let outcome: Result<bool, JobError> = loop {
                 job.check()?;
@@ -87,15 +97,9 @@ impl Handler for SearchLive {
                         failures = 0;
                         let at = opened + Duration::from_secs_f64(frame.timestamp_secs);
                         let observed: DateTime<Utc> = at.into();
-                        let stored = store_frame(
-                            job,
-                            setup.search.id,
-                            p.video_id,
-                            epoch_ms(at),
-                            Some(observed),
-                            frame,
-                        )
-                        .await?;
+                        let stored = store
+                            .store(job, epoch_ms(at), Some(observed), frame)
+                            .await?;
                         hits += stored as u64;
                         frames += 1;
                     }

@@ -95,50 +95,73 @@ pub async fn build_matcher(
     Ok((matcher, names))
 }
 
-/// Stores one frame's candidates: thumbnails first, then the detection rows (idempotent).
-pub async fn store_frame(
-    job: &JobContext,
+/// Stores a child's frames: thumbnails first, then the detection rows (idempotent). A frame
+/// that took over the last analysis points at that frame's thumbnails instead of storing
+/// the same picture again.
+pub struct FrameStore {
     search: Uuid,
     video: Uuid,
-    frame_ms: i64,
-    observed_at: Option<DateTime<Utc>>,
-    frame: FrameResult,
-) -> Result<usize, JobError> {
-    if frame.candidates.is_empty() {
-        return Ok(0);
+    /// Thumbnail key of each person's face in the last analysed frame.
+    thumbnails: HashMap<Uuid, String>,
+}
+
+impl FrameStore {
+    pub fn new(search: Uuid, video: Uuid) -> Self {
+        Self {
+            search,
+            video,
+            thumbnails: HashMap::new(),
+        }
     }
-    let mut rows = Vec::with_capacity(frame.candidates.len());
-    for (c, thumb) in frame.candidates {
-        let key = match thumb {
-            Some(jpeg) => {
-                let key = format!(
-                    "searches/{search}/frames/{video}/{}/{frame_ms}.jpg",
-                    c.person
-                );
-                job.app.storage.put_bytes(&key, jpeg, "image/jpeg").await?;
-                Some(key)
-            }
-            None => None,
-        };
-        rows.push(NewDetection {
-            id: Uuid::now_v7(),
-            search_id: search,
-            video_id: video,
-            missing_person_id: c.person,
-            frame_ms,
-            observed_at,
-            bbox: json!(c.face.bbox),
-            detector_score: c.face.score,
-            distance: c.distance,
-            score: vigil_models::gallery::similarity(c.distance),
-            runner_up_margin: c.margin,
-            frame_key: key,
-        });
+
+    /// Returns the number of detections stored.
+    pub async fn store(
+        &mut self,
+        job: &JobContext,
+        frame_ms: i64,
+        observed_at: Option<DateTime<Utc>>,
+        frame: FrameResult,
+    ) -> Result<usize, JobError> {
+        if frame.analysed {
+            self.thumbnails.clear();
+        }
+        if frame.candidates.is_empty() {
+            return Ok(0);
+        }
+        let mut rows = Vec::with_capacity(frame.candidates.len());
+        for (c, thumb) in frame.candidates {
+            let key = match thumb {
+                Some(jpeg) => {
+                    let key = format!(
+                        "searches/{}/frames/{}/{}/{frame_ms}.jpg",
+                        self.search, self.video, c.person
+                    );
+                    job.app.storage.put_bytes(&key, jpeg, "image/jpeg").await?;
+                    self.thumbnails.insert(c.person, key.clone());
+                    Some(key)
+                }
+                None => self.thumbnails.get(&c.person).cloned(),
+            };
+            rows.push(NewDetection {
+                id: Uuid::now_v7(),
+                search_id: self.search,
+                video_id: self.video,
+                missing_person_id: c.person,
+                frame_ms,
+                observed_at,
+                bbox: json!(c.face.bbox),
+                detector_score: c.face.score,
+                distance: c.distance,
+                score: vigil_models::gallery::similarity(c.distance),
+                runner_up_margin: c.margin,
+                frame_key: key,
+            });
+        }
+        let n = rows.len();
+        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        results::insert_detections(&mut conn, &rows).await?;
+        Ok(n)
     }
-    let n = rows.len();
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
-    results::insert_detections(&mut conn, &rows).await?;
-    Ok(n)
 }
 
 /// Builds tracks from the stored detections of `[from_ms, to_ms]` (plus neighbours), records

@@ -134,15 +134,6 @@ async fn summarise(
     children: &[Job],
 ) -> Result<Outcome, JobError> {
     job.progress(99.0, "summarising");
-    let mut per_video: HashMap<Uuid, Vec<&Job>> = HashMap::new();
-    for child in children {
-        if let Some(video) = child.payload["videoId"]
-            .as_str()
-            .and_then(|v| v.parse::<Uuid>().ok())
-        {
-            per_video.entry(video).or_default().push(child);
-        }
-    }
     let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
     let lines = searches::videos(&mut conn, search.id).await?;
     let ids: Vec<Uuid> = lines.iter().map(|l| l.video_id).collect();
@@ -155,37 +146,14 @@ async fn summarise(
     let (mut ok, mut failed, mut cancelled) = (0, 0, 0);
     let mut email_lines = Vec::new();
     for line in &lines {
-        let jobs = per_video.get(&line.video_id).cloned().unwrap_or_default();
-        let counter = |name: &str| -> f64 {
-            jobs.iter()
-                .filter_map(|j| j.counters.as_ref()?.get(name)?.as_f64())
-                .sum()
-        };
-        let state = if jobs.is_empty() {
+        let state = SearchVideoState::from_children(children, line.video_id).unwrap_or_else(|| {
             SearchVideoState {
                 status: line.status.clone(),
                 error: line.error.clone(),
                 segments: line.segments,
                 ..Default::default()
             }
-        } else {
-            let failed_job = jobs.iter().find(|j| j.status == "failed");
-            let status = if failed_job.is_some() {
-                "failed"
-            } else if jobs.iter().any(|j| j.status == "cancelled") {
-                "cancelled"
-            } else {
-                "succeeded"
-            };
-            SearchVideoState {
-                status: status.into(),
-                error: failed_job.and_then(|j| j.error.clone()),
-                segments: jobs.len() as i32,
-                segments_done: jobs.iter().filter(|j| j.status == "succeeded").count() as i32,
-                frames_processed: counter("framesProcessed") as i64,
-                seconds_processed: counter("secondsProcessed"),
-            }
-        };
+        });
         match state.status.as_str() {
             "succeeded" => ok += 1,
             "cancelled" => cancelled += 1,

@@ -27,7 +27,7 @@ pub struct FrameResult {
     pub timestamp_secs: f64,
     pub sample_index: u64,
     /// False when the scene had not changed since the last analysed frame and its results
-    /// were taken over.
+    /// were taken over (without thumbnails: those of the analysed frame stand for it).
     pub analysed: bool,
     pub candidates: Vec<Hit>,
 }
@@ -178,7 +178,8 @@ fn infer(
         let unchanged = last_analysed
             .as_ref()
             .filter(|(previous, _)| previous.same_scene(&signature))
-            .map(|(_, candidates)| candidates.clone());
+            // The same picture: its thumbnails are already stored, under the analysed frame.
+            .map(|(_, candidates)| candidates.iter().map(|(c, _)| (c.clone(), None)).collect());
         let analysed = unchanged.is_none();
         let candidates = match unchanged {
             Some(candidates) => candidates,

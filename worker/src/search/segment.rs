@@ -9,7 +9,7 @@ use vigil_core::searches::SegmentJob;
 use vigil_video::SampleOptions;
 
 use super::scan::{self, Event};
-use super::{record_appearances, setup, store_frame};
+use super::{FrameStore, record_appearances, setup};
 use crate::context::{Handler, JobContext, JobError, Outcome};
 use crate::handlers::probe::MEDIA_URL_TTL;
 
@@ -79,6 +79,7 @@ impl Handler for SearchSegment {
             let mut scan = scan::start(location, options, setup.pipeline.clone(), matcher)
                 .await
                 .map_err(video_error)?;
+            let mut frames = FrameStore::new(setup.search.id, p.video_id);
             let mut last_save = Instant::now();
             loop {
                 let event = tokio::select! {
@@ -96,9 +97,7 @@ impl Handler for SearchSegment {
                         let next = (frame.sample_index + 1) as f64 / fps;
                         let frame_ms = (frame.timestamp_secs * 1000.0).round() as i64;
                         cp.analysed += u64::from(frame.analysed);
-                        cp.hits +=
-                            store_frame(job, setup.search.id, p.video_id, frame_ms, None, frame)
-                                .await? as u64;
+                        cp.hits += frames.store(job, frame_ms, None, frame).await? as u64;
                         cp.frames += 1;
                         cp.next_secs = next.max(cp.next_secs);
                         report(&cp, "scanning");
