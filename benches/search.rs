@@ -1,7 +1,8 @@
 //! Search speed end to end, through the API: a 60 s 1280×720 H.264 clip searched at 2 sampled
 //! frames per second by 1 and then 2 separate worker processes, reported as seconds of video
-//! per wall-clock second (the clock runs from submission to the search's end). Needs the test
-//! services (`scripts/bench-search.sh` starts them and runs this).
+//! per wall-clock second (the clock runs from submission to the search's end), beside the
+//! decode-only ceiling of the same clips. Needs the test services (`scripts/bench-search.sh`
+//! starts them and runs this).
 //!
 //!   VIGIL_BENCH_WORKERS=1,2 VIGIL_BENCH_SEGMENT_SECS=10 cargo bench --profile dev --bench search
 
@@ -106,11 +107,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10.0);
-    // Search jobs each worker process runs at once.
-    let concurrency: usize = std::env::var("VIGIL_BENCH_CONCURRENCY")
+    // Search jobs each worker process runs at once (default: the configuration's default).
+    let concurrency: Option<usize> = std::env::var("VIGIL_BENCH_CONCURRENCY")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+        .and_then(|v| v.parse().ok());
 
     let dir = tempfile_dir();
     let cache = vigil_models::default_cache_dir();
@@ -133,6 +133,15 @@ async fn main() {
         builder.write_h264(&clip).unwrap();
         clips.push((name, clip));
     }
+    for (name, clip) in &clips {
+        for parts in [1, 2] {
+            let secs = decode_only(clip, parts);
+            println!(
+                "decode  {name:<8} {parts} segment(s) in parallel  60 s of video sampled at 2 fps in {secs:.2} s = {:.1}x real time  (ceiling: no models)",
+                60.0 / secs
+            );
+        }
+    }
     let face = image::open(dir.join("s1.png")).unwrap().to_rgb8();
     let face = image::imageops::crop_imm(&face, 307, 212, 392, 524).to_image();
     let mut png = std::io::Cursor::new(Vec::new());
@@ -140,9 +149,15 @@ async fn main() {
 
     for &n in &workers {
         let app = TestApp::spawn_with(|c| {
-            c.worker_queue_concurrency = format!("search={concurrency},vision=1");
+            if let Some(n) = concurrency {
+                c.worker_queue_concurrency = format!("search={n},vision=1");
+            }
         })
         .await;
+        let per_process = app
+            .ctx
+            .config
+            .concurrency_for(vigil_core::jobs::kinds::SEARCH_SEGMENT.queue);
         let token = app.admin().await;
         let mut procs: Vec<_> = (0..n).map(|_| app.start_worker_process(VIGIL)).collect();
         let person = data(
@@ -189,7 +204,7 @@ async fn main() {
             let frames = status["framesProcessed"].as_i64().unwrap_or_default();
             let analysed = status["framesAnalysed"].as_i64().unwrap_or_default();
             println!(
-                "search  {name:<8} workers={n} concurrency={concurrency} segment={segment:.0}s  60 s of video in {secs:.2} s = {:.1}x real time  ({frames} frames sampled, {analysed} analysed, {} appearance(s))",
+                "search  {name:<8} workers={n} concurrency={per_process} segment={segment:.0}s  60 s of video in {secs:.2} s = {:.1}x real time  ({frames} frames sampled, {analysed} analysed, {} appearance(s))",
                 60.0 / secs,
                 status["appearances"]
             );
@@ -198,6 +213,32 @@ async fn main() {
             p.kill9();
         }
     }
+}
+
+/// Wall time to sample the whole clip at 2 fps exactly as search segments do (RGB frames,
+/// non-reference frames skipped), split into `parts` ranges decoded on as many threads.
+fn decode_only(clip: &Path, parts: usize) -> f64 {
+    let started = Instant::now();
+    let step = 60.0 / parts as f64;
+    std::thread::scope(|scope| {
+        for i in 0..parts {
+            scope.spawn(move || {
+                let options = vigil_video::SampleOptions {
+                    fps: 2.0,
+                    start_secs: i as f64 * step,
+                    end_secs: Some((i + 1) as f64 * step),
+                    skip_non_reference: true,
+                    ..Default::default()
+                };
+                let sampler =
+                    vigil_video::FrameSampler::open(clip.to_str().unwrap(), options).unwrap();
+                for frame in sampler {
+                    std::hint::black_box(frame.unwrap());
+                }
+            });
+        }
+    });
+    started.elapsed().as_secs_f64()
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -86,8 +86,10 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// Comma-separated queues this worker serves; empty = all.
     pub worker_queues: String,
-    /// Per-queue overrides of `worker_concurrency`, e.g. `search=1,vision=1`. Video and model
-    /// jobs already use every core, so running several at once per process only adds memory.
+    /// Per-queue overrides of `worker_concurrency`, e.g. `search=2,vision=1`. Model passes
+    /// already use every core, but a search segment also decodes on one thread and waits on
+    /// storage: two at once kept both cores of the 2-core reference machine busy (1.2–1.5×
+    /// the throughput of one, docs/benchmarks.md); more only add memory.
     pub worker_queue_concurrency: String,
     /// A running job's lease; a worker that stops renewing it (killed) loses the job after this.
     pub job_lease_secs: u64,
@@ -150,7 +152,7 @@ impl Default for Config {
             metrics_addr: None,
             worker_concurrency: 4,
             worker_queues: String::new(),
-            worker_queue_concurrency: "search=1,vision=1".into(),
+            worker_queue_concurrency: "search=2,vision=1".into(),
             job_lease_secs: 15,
             job_retry_base_ms: 2000,
             job_retry_max_ms: 5 * 60 * 1000,

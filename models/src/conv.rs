@@ -25,8 +25,6 @@ pub struct ConvKernel {
     pub epilogue: ChannelAffine,
     /// `weights` in [`sgemm::pack_a`]'s panel order, for the AVX-512 path.
     pub packed: Arc<[f32]>,
-    /// Whether this layer may use the AVX-512 path (when the CPU has it).
-    pub avx512: bool,
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -179,7 +177,7 @@ impl ConvKernel {
         w: usize,
         residual: Option<&[f32]>,
     ) -> (Vec<f32>, usize, usize) {
-        if self.avx512 && sgemm::available() {
+        if sgemm::available() {
             return self.run_avx512(src, n, h, w, residual);
         }
         let (oh, ow) = self.out_hw(h, w);

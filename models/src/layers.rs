@@ -73,7 +73,6 @@ impl Conv2d {
         Ok(Conv2d {
             kernel: ConvKernel {
                 packed: crate::sgemm::pack_a(&weights, co, ci * kh * kw).into(),
-                avx512: true,
                 weights: weights.into(),
                 out_channels: co,
                 in_channels: ci,
@@ -84,12 +83,6 @@ impl Conv2d {
             },
             padding,
         })
-    }
-
-    /// The same convolution, always on the portable `gemm`-crate path (see [`crate::sgemm`]).
-    pub fn portable(mut self) -> Self {
-        self.kernel.avx512 = false;
-        self
     }
 
     /// Output channels.

@@ -35,4 +35,4 @@ pub use fetch::{FetchReport, default_cache_dir, fetch_models};
 pub use gallery::{Gallery, Match};
 pub use info::{ModelInfo, model_info};
 pub use pipeline::{BBox, Face, FacePipeline, FacesReport, decode_rgb, load_rgb};
-pub use ssd::SsdConfig;
+pub use ssd::{FaceBox, SsdConfig};

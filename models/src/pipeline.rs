@@ -23,6 +23,31 @@ pub struct BBox {
     pub height: f32,
 }
 
+impl BBox {
+    /// Intersection over union with `other` (0 when either is empty).
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let w = (self.x + self.width).min(other.x + other.width) - self.x.max(other.x);
+        let h = (self.y + self.height).min(other.y + other.height) - self.y.max(other.y);
+        if w <= 0.0 || h <= 0.0 {
+            return 0.0;
+        }
+        let inter = w * h;
+        let union = self.width * self.height + other.width * other.height - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+}
+
+impl From<FaceBox> for BBox {
+    fn from(d: FaceBox) -> Self {
+        BBox {
+            x: d.x,
+            y: d.y,
+            width: d.width,
+            height: d.height,
+        }
+    }
+}
+
 /// One face: detector score, box, 68 absolute landmarks and the 128-d descriptor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Face {
@@ -131,7 +156,26 @@ impl FacePipeline {
     pub fn detect_faces_batch(&self, images: &[&RgbImage]) -> Result<Vec<Vec<Face>>> {
         self.threads.run(|| {
             let boxes = self.ssd.detect_batch(images)?;
-            let marked = self.landmarks_for(images, &boxes)?;
+            self.describe_boxes(images, &boxes)
+        })
+    }
+
+    /// Detector boxes only (for callers that describe a subset of them, e.g. faces not seen
+    /// in the previous frame).
+    pub fn detect_boxes(&self, img: &RgbImage) -> Result<Vec<FaceBox>> {
+        let mut boxes = self.threads.run(|| self.ssd.detect_batch(&[img]))?;
+        Ok(boxes.pop().unwrap_or_default())
+    }
+
+    /// Landmarks and descriptors for given detections of each image, batched across all of
+    /// them. Faces whose crops fall outside the image are omitted.
+    pub fn describe_boxes(
+        &self,
+        images: &[&RgbImage],
+        boxes: &[Vec<FaceBox>],
+    ) -> Result<Vec<Vec<Face>>> {
+        self.threads.run(|| {
+            let marked = self.landmarks_for(images, boxes)?;
             let crops: Vec<(&RgbImage, Rect)> = marked
                 .iter()
                 .flat_map(|(i, faces)| {
@@ -148,15 +192,9 @@ impl FacePipeline {
                     let Some(descriptor) = descriptors.next() else {
                         break;
                     };
-                    let d = f.detection;
                     out[i].push(Face {
-                        score: d.score,
-                        bbox: BBox {
-                            x: d.x,
-                            y: d.y,
-                            width: d.width,
-                            height: d.height,
-                        },
+                        score: f.detection.score,
+                        bbox: f.detection.into(),
                         landmarks: f.landmarks,
                         descriptor,
                     });

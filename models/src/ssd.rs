@@ -78,9 +78,7 @@ fn pointwise(w: &WeightStore, prefix: &str, stride: usize) -> Result<Conv2d> {
         co,
         prefix,
     )?;
-    // The AVX-512 GEMM measured ~10 % slower than the `gemm` crate over a whole SSD pass (its
-    // 128×128–256×256 activations stream from memory), though faster layer by layer when warm.
-    Ok(Conv2d::from_hwio(filt, stride, Padding::Same, bias_act(off, Act::Relu6))?.portable())
+    Conv2d::from_hwio(filt, stride, Padding::Same, bias_act(off, Act::Relu6))
 }
 
 impl SsdMobilenetV1 {
@@ -123,7 +121,7 @@ impl SsdMobilenetV1 {
             let filt = w.get(&format!("{p}/weights"))?;
             let co = *filt.shape.last().unwrap_or(&0);
             let b = vec_of(w.get(&format!("{p}/biases"))?, co, &p)?;
-            Ok(Conv2d::from_hwio(filt, 1, Padding::Same, bias_act(b, Act::None))?.portable())
+            Conv2d::from_hwio(filt, 1, Padding::Same, bias_act(b, Act::None))
         };
         let box_pred = (0..6)
             .map(|i| head(i, "BoxEncodingPredictor"))

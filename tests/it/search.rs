@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vigil_testkit::reqwest::multipart::{Form, Part};
 use vigil_testkit::{TestApp, received_mail, wait_for_mail};
-use vigil_video::synth::ClipBuilder;
+use vigil_video::synth::{ClipBuilder, Motion};
 
 /// The searched person: the first face of face-api's sample 1 (its nearest other face among
 /// the six samples is 0.60 away, so the scenes around it are fair distractors).
@@ -39,6 +39,14 @@ fn media() -> &'static Media {
             .still(sample(TARGET_SAMPLE), 5.0)
             .still(sample(5), 5.0)
             .write_h264(dir.join("appears-4-9.mp4"))
+            .unwrap();
+        // The same seen by a panning camera: every sampled frame differs from the last.
+        ClipBuilder::new(1280, 720, 25.0)
+            .motion(Motion::Pan)
+            .still(sample(4), 4.0)
+            .still(sample(TARGET_SAMPLE), 5.0)
+            .still(sample(5), 5.0)
+            .write_h264(dir.join("appears-4-9-panning.mp4"))
             .unwrap();
         // A longer clip for pause/resume, cancel and kill -9: the target at 20–26 s.
         ClipBuilder::new(1280, 720, 25.0)
@@ -338,6 +346,67 @@ async fn enrollment_keeps_one_clear_face_and_says_why_it_rejects_others() {
     assert_eq!(resp.status(), 422);
     let body: Value = resp.json().await.unwrap();
     crate::assert_error_envelope(&body, "VALIDATION_ERROR");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panning_camera_gives_the_same_times_with_boxes_that_follow_the_face() {
+    let app = TestApp::spawn_with_worker().await;
+    let token = app.token_for("ROLE-OPERATOR").await;
+    let name = format!("Pan {}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let person = enrolled_target_named(&app, &token, &name).await;
+    let video = upload_video(
+        &app,
+        &token,
+        &media().path("appears-4-9-panning.mp4"),
+        "Patrol cam",
+    )
+    .await;
+    let video_id = video["id"].as_str().unwrap().to_string();
+    assert_eq!(probed(&app, &token, &video_id).await["status"], "ready");
+    let resp = start_search(
+        &app,
+        &token,
+        json!({ "missingPersonIds": [person], "videoIds": [video_id],
+                "settings": { "segmentSecs": 5, "notifyReviewers": false } }),
+    )
+    .await;
+    let id = json_ok(resp, 202).await["id"].as_str().unwrap().to_string();
+    let status = wait_search(&app, &token, &id, Duration::from_secs(240), finished).await;
+    assert_eq!(status["status"], "succeeded", "{status}");
+    // Frames that are the last analysed picture moved took over its analysis.
+    let (sampled, analysed) = (
+        status["framesProcessed"].as_i64().unwrap(),
+        status["framesAnalysed"].as_i64().unwrap(),
+    );
+    assert!(sampled >= 27 && analysed < sampled, "{status}");
+
+    let summary = get(&app, &token, &format!("/api/v1/searches/{id}/summary")).await;
+    assert_eq!(summary["appearances"], 1, "{summary}");
+    let a = &summary["videos"][0]["appearances"][0];
+    let (start, end) = (
+        a["startSecs"].as_f64().unwrap(),
+        a["endSecs"].as_f64().unwrap(),
+    );
+    assert!((start - 4.0).abs() <= 1.0, "starts at {start}: {summary}");
+    assert!((end - 9.0).abs() <= 1.0, "ends at {end}: {summary}");
+
+    // The face's box moves with the picture, also on frames whose analysis was taken over.
+    let dets = get(
+        &app,
+        &token,
+        &format!("/api/v1/searches/{id}/detections?pageSize=100"),
+    )
+    .await;
+    let xs: Vec<f64> = dets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["box"]["x"].as_f64().unwrap())
+        .collect();
+    assert!(xs.len() >= 8, "{dets}");
+    let spread =
+        xs.iter().cloned().fold(f64::MIN, f64::max) - xs.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread > 10.0, "boxes do not follow the pan: {xs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

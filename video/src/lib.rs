@@ -8,6 +8,7 @@
 //! code in this crate.
 
 mod error;
+mod motion;
 mod probe;
 mod sampler;
 mod source;
@@ -15,6 +16,7 @@ pub mod synth;
 mod thumb;
 
 pub use error::VideoError;
+pub use motion::{Shift, Sketch};
 pub use probe::{VideoInfo, probe, probe_with};
 pub use sampler::{Frame, FrameSampler, SampleOptions, SamplerStats, ScanReport, scan};
 pub use source::CancelHandle;

@@ -132,8 +132,8 @@ pub struct SearchVideoDto {
     pub segments: i64,
     pub segments_done: i64,
     pub frames_processed: i64,
-    /// Sampled frames the models ran on; the others showed an unchanged scene and took over
-    /// the last analysis.
+    /// Sampled frames the models ran on; the others showed the last analysed picture,
+    /// unchanged or moved as a whole (a pan), and took over its analysis.
     pub frames_analysed: i64,
     /// Seconds of footage searched (live: seconds watched).
     pub seconds_processed: f64,

@@ -63,19 +63,30 @@ impl Matcher {
         })
     }
 
-    /// The best face per searched person in one frame, if within the track threshold.
-    pub fn frame(&mut self, faces: Vec<Face>) -> Result<Vec<Candidate>, JobError> {
-        let faces: Vec<Face> = faces
-            .into_iter()
-            .filter(|f| f.bbox.width.min(f.bbox.height) >= self.min_face_px)
+    /// The distance below which a face counts towards a searched person.
+    pub fn threshold(&self) -> f32 {
+        self.track_threshold
+    }
+
+    /// The best face per searched person in one frame, if within the track threshold, and
+    /// for every face its distance to the nearest searched person (`None` for faces too small
+    /// to judge).
+    pub fn frame(
+        &mut self,
+        faces: &[Face],
+    ) -> Result<(Vec<Candidate>, Vec<Option<f32>>), JobError> {
+        let judged: Vec<usize> = (0..faces.len())
+            .filter(|&i| faces[i].bbox.width.min(faces[i].bbox.height) >= self.min_face_px)
             .collect();
-        let queries: Vec<[f32; 128]> = faces.iter().map(|f| f.descriptor).collect();
+        let queries: Vec<[f32; 128]> = judged.iter().map(|&i| faces[i].descriptor).collect();
         let distances = self
             .gallery
             .distances(&queries)
             .map_err(|e| JobError::Retryable(format!("matching failed: {e}")))?;
+        let mut nearest = vec![None; faces.len()];
         let mut best: HashMap<Uuid, Candidate> = HashMap::new();
-        for (face, row) in faces.into_iter().zip(distances) {
+        for (&i, row) in judged.iter().zip(distances) {
+            let nearest = nearest[i].insert(f32::INFINITY);
             // Nearest distance per profile.
             let mut per_profile: HashMap<Uuid, f32> = HashMap::new();
             for (d, profile) in row.iter().zip(&self.rows) {
@@ -86,6 +97,7 @@ impl Matcher {
                 let Some(&distance) = per_profile.get(profile) else {
                     continue;
                 };
+                *nearest = nearest.min(distance);
                 if distance > self.track_threshold {
                     continue;
                 }
@@ -100,7 +112,7 @@ impl Matcher {
                         *person,
                         Candidate {
                             person: *person,
-                            face: face.clone(),
+                            face: faces[i].clone(),
                             distance,
                             margin,
                         },
@@ -108,6 +120,6 @@ impl Matcher {
                 }
             }
         }
-        Ok(best.into_values().collect())
+        Ok((best.into_values().collect(), nearest))
     }
 }

@@ -2,6 +2,7 @@
 //! segment (`search.segment`) and per live stream (`search.live`), and summarises them at the
 //! end. Children share the pipeline in `scan` and store results through `Results`.
 
+pub mod face_memory;
 pub mod live;
 pub mod matcher;
 pub mod notify;

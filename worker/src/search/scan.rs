@@ -1,16 +1,22 @@
 //! The frame pipeline of a search child: one thread decodes and samples frames, another runs
 //! the face models on them and matches the faces, and the async job loop stores what comes
-//! out. Decoding the next frames overlaps inference on the current one. Frames of an unchanged
-//! scene reuse the last analysis (one detector pass per frame is one frame per pass: batching
-//! frames is not faster on CPU, docs/benchmarks.md).
+//! out. Decoding the next frames overlaps inference on the current one. A frame that shows the
+//! last analysed picture, unchanged or moved as a whole (a fixed camera on a still scene, a
+//! slow pan), takes over its results without running the models (`vigil_video::Sketch`); on
+//! other frames, faces that were plainly strangers a moment ago keep their descriptors
+//! (`face_memory`). Frames go through the detector one at a time: batching frames is not
+//! faster on CPU (docs/benchmarks.md).
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::mpsc;
 use vigil_models::FacePipeline;
-use vigil_video::{CancelHandle, CropBox, FrameSampler, SampleOptions, SamplerStats, VideoError};
+use vigil_video::{
+    CancelHandle, CropBox, FrameSampler, SampleOptions, SamplerStats, Sketch, VideoError,
+};
 
+use super::face_memory::{Described, FaceMemory, shifted};
 use super::matcher::{Candidate, Matcher};
 
 /// Frames decoded ahead of inference. Small: frames are 2.7 MB each at 720p.
@@ -26,8 +32,9 @@ pub type Hit = (Candidate, Option<Vec<u8>>);
 pub struct FrameResult {
     pub timestamp_secs: f64,
     pub sample_index: u64,
-    /// False when the scene had not changed since the last analysed frame and its results
-    /// were taken over (without thumbnails: those of the analysed frame stand for it).
+    /// False when the frame showed the last analysed frame's picture, unchanged or moved as a
+    /// whole, and its results were taken over (without thumbnails: those of the analysed
+    /// frame stand for it).
     pub analysed: bool,
     pub candidates: Vec<Hit>,
 }
@@ -108,50 +115,15 @@ fn decode(mut sampler: FrameSampler, tx: std_mpsc::SyncSender<Decoded>) {
     let _ = tx.send(Decoded::End(sampler.stats()));
 }
 
-/// A frame's coarse look: mean luma of a 32×18 grid of blocks, from a sparse pixel sample
-/// (cheap enough to compute for every frame).
-struct Signature(Vec<f32>);
+/// A frame may be taken as the last analysed one moved by at most this fraction of its width
+/// (40 px at 720p): the strip of new picture a pan uncovers stays narrower than the smallest
+/// faces the detector finds at that size (it sees a 720p frame at 0.4×).
+const MAX_SHIFT_OF_WIDTH: f32 = 1.0 / 32.0;
 
-const GRID_W: u32 = 32;
-const GRID_H: u32 = 18;
-/// A frame this close to the last analysed one shows the same scene: its faces and matches are
-/// taken over instead of running the models again (static cameras, most of the time). Mean
-/// and largest block difference in grey levels (0–255); a person entering even one block
-/// moves that block far more than compression noise does.
-const STILL_MEAN_DIFF: f32 = 1.0;
-const STILL_MAX_DIFF: f32 = 6.0;
-
-impl Signature {
-    fn of(img: &image::RgbImage) -> Self {
-        let (w, h) = img.dimensions();
-        let mut sums = vec![0f32; (GRID_W * GRID_H) as usize];
-        let mut counts = vec![0u32; sums.len()];
-        for y in (0..h).step_by(4) {
-            let gy = (y * GRID_H / h.max(1)).min(GRID_H - 1);
-            for x in (0..w).step_by(4) {
-                let gx = (x * GRID_W / w.max(1)).min(GRID_W - 1);
-                let [r, g, b] = img.get_pixel(x, y).0;
-                let i = (gy * GRID_W + gx) as usize;
-                sums[i] += (f32::from(r) + 2.0 * f32::from(g) + f32::from(b)) / 4.0;
-                counts[i] += 1;
-            }
-        }
-        Self(
-            sums.iter()
-                .zip(&counts)
-                .map(|(s, &n)| if n == 0 { 0.0 } else { s / n as f32 })
-                .collect(),
-        )
-    }
-
-    fn same_scene(&self, other: &Signature) -> bool {
-        if self.0.len() != other.0.len() {
-            return false;
-        }
-        let diffs = self.0.iter().zip(&other.0).map(|(a, b)| (a - b).abs());
-        let (sum, max) = diffs.fold((0f32, 0f32), |(s, m), d| (s + d, m.max(d)));
-        sum / self.0.len() as f32 <= STILL_MEAN_DIFF && max <= STILL_MAX_DIFF
-    }
+/// The last analysed frame: its sketch and what was found on it.
+struct Reference {
+    sketch: Sketch,
+    hits: Vec<Hit>,
 }
 
 fn infer(
@@ -160,7 +132,8 @@ fn infer(
     pipeline: &FacePipeline,
     matcher: &mut Matcher,
 ) {
-    let mut last_analysed: Option<(Signature, Vec<Hit>)> = None;
+    let mut reference: Option<Reference> = None;
+    let mut memory = FaceMemory::default();
     loop {
         let frame = match rx.recv() {
             Ok(Decoded::Frame(frame)) => frame,
@@ -174,21 +147,30 @@ fn infer(
             }
             Err(_) => return,
         };
-        let signature = Signature::of(&frame.image);
-        let unchanged = last_analysed
-            .as_ref()
-            .filter(|(previous, _)| previous.same_scene(&signature))
-            // The same picture: its thumbnails are already stored, under the analysed frame.
-            .map(|(_, candidates)| candidates.iter().map(|(c, _)| (c.clone(), None)).collect());
-        let analysed = unchanged.is_none();
-        let candidates = match unchanged {
-            Some(candidates) => candidates,
+        let sketch = Sketch::of(&frame.image);
+        let max_shift = frame.image.width() as f32 * MAX_SHIFT_OF_WIDTH;
+        let moved = reference.as_ref().and_then(|r| {
+            let shift = sketch.shift_from(&r.sketch, max_shift)?;
+            // The same picture, maybe moved: its thumbnails are already stored, under the
+            // analysed frame.
+            let hits: Vec<Hit> = r
+                .hits
+                .iter()
+                .map(|(c, _)| {
+                    let face = shifted(&c.face, shift);
+                    (Candidate { face, ..c.clone() }, None)
+                })
+                .collect();
+            Some((shift, hits))
+        });
+        let analysed = moved.is_none();
+        let candidates = match moved {
+            Some((shift, hits)) => {
+                memory.follow(shift);
+                hits
+            }
             None => {
-                let found = pipeline
-                    .detect_faces(&frame.image)
-                    .map_err(|e| format!("face detection failed: {e}"))
-                    .and_then(|faces| matcher.frame(faces).map_err(|e| e.to_string()));
-                let candidates = match found {
+                let candidates = match analyse(pipeline, matcher, &mut memory, &frame) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = tx.blocking_send(Event::ModelError(e));
@@ -202,7 +184,10 @@ fn infer(
                         (c, thumb)
                     })
                     .collect();
-                last_analysed = Some((signature, candidates.clone()));
+                reference = Some(Reference {
+                    sketch,
+                    hits: candidates.clone(),
+                });
                 candidates
             }
         };
@@ -216,6 +201,33 @@ fn infer(
             return;
         }
     }
+}
+
+/// Faces of one frame matched against the gallery: the detector on the whole frame, landmarks
+/// and descriptors only for faces not carried over from the last analysed frame.
+fn analyse(
+    pipeline: &FacePipeline,
+    matcher: &mut Matcher,
+    memory: &mut FaceMemory,
+    frame: &vigil_video::Frame,
+) -> Result<Vec<Candidate>, String> {
+    let model_error = |e: vigil_models::Error| format!("face detection failed: {e}");
+    let now = frame.timestamp_secs;
+    let boxes = pipeline.detect_boxes(&frame.image).map_err(model_error)?;
+    let (mut faces, fresh) = memory.take_over(boxes, now, matcher.threshold());
+    if !fresh.is_empty() {
+        let described = pipeline
+            .describe_boxes(&[&frame.image], &[fresh])
+            .map_err(model_error)?;
+        faces.extend(described.into_iter().flatten().map(|face| Described {
+            face,
+            described_at: now,
+        }));
+    }
+    let plain: Vec<_> = faces.iter().map(|d| d.face.clone()).collect();
+    let (candidates, nearest) = matcher.frame(&plain).map_err(|e| e.to_string())?;
+    memory.remember(&faces, &nearest);
+    Ok(candidates)
 }
 
 fn thumbnail(image: &image::RgbImage, c: &Candidate) -> Option<Vec<u8>> {
