@@ -348,6 +348,20 @@ async fn enrollment_keeps_one_clear_face_and_says_why_it_rejects_others() {
     crate::assert_error_envelope(&body, "VALIDATION_ERROR");
 }
 
+/// The summary's only appearance, which must span 4–9 s within a second each way (the
+/// `appears-4-9` clips); returns its start and end.
+fn the_appearance_4_to_9(summary: &Value) -> (f64, f64) {
+    assert_eq!(summary["appearances"], 1, "{summary}");
+    let a = &summary["videos"][0]["appearances"][0];
+    let (start, end) = (
+        a["startSecs"].as_f64().unwrap(),
+        a["endSecs"].as_f64().unwrap(),
+    );
+    assert!((start - 4.0).abs() <= 1.0, "starts at {start}: {summary}");
+    assert!((end - 9.0).abs() <= 1.0, "ends at {end}: {summary}");
+    (start, end)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panning_camera_gives_the_same_times_with_boxes_that_follow_the_face() {
     let app = TestApp::spawn_with_worker().await;
@@ -381,14 +395,7 @@ async fn a_panning_camera_gives_the_same_times_with_boxes_that_follow_the_face()
     assert!(sampled >= 27 && analysed < sampled, "{status}");
 
     let summary = get(&app, &token, &format!("/api/v1/searches/{id}/summary")).await;
-    assert_eq!(summary["appearances"], 1, "{summary}");
-    let a = &summary["videos"][0]["appearances"][0];
-    let (start, end) = (
-        a["startSecs"].as_f64().unwrap(),
-        a["endSecs"].as_f64().unwrap(),
-    );
-    assert!((start - 4.0).abs() <= 1.0, "starts at {start}: {summary}");
-    assert!((end - 9.0).abs() <= 1.0, "ends at {end}: {summary}");
+    the_appearance_4_to_9(&summary);
 
     // The face's box moves with the picture, also on frames whose analysis was taken over.
     let dets = get(
@@ -458,14 +465,8 @@ async fn a_search_reports_when_the_person_appears_and_nowhere_else() {
     );
 
     let summary = get(&app, &token, &format!("/api/v1/searches/{id}/summary")).await;
-    assert_eq!(summary["appearances"], 1, "{summary}");
+    let (start, end) = the_appearance_4_to_9(&summary);
     let a = &summary["videos"][0]["appearances"][0];
-    let (start, end) = (
-        a["startSecs"].as_f64().unwrap(),
-        a["endSecs"].as_f64().unwrap(),
-    );
-    assert!((start - 4.0).abs() <= 1.0, "starts at {start}: {summary}");
-    assert!((end - 9.0).abs() <= 1.0, "ends at {end}: {summary}");
     assert_eq!(a["missingPersonId"], json!(person));
     assert!(a["frames"].as_i64().unwrap() >= 8, "{a}");
     let thumb = app
