@@ -24,6 +24,19 @@ pub struct BBox {
 }
 
 impl BBox {
+    /// The part of this box inside a `width` × `height` image.
+    pub fn clamped(&self, width: u32, height: u32) -> BBox {
+        let (w, h) = (width as f32, height as f32);
+        let x = self.x.clamp(0.0, w);
+        let y = self.y.clamp(0.0, h);
+        BBox {
+            x,
+            y,
+            width: ((self.x + self.width).min(w) - x).max(0.0),
+            height: ((self.y + self.height).min(h) - y).max(0.0),
+        }
+    }
+
     /// Intersection over union with `other` (0 when either is empty).
     pub fn iou(&self, other: &BBox) -> f32 {
         let w = (self.x + self.width).min(other.x + other.width) - self.x.max(other.x);
@@ -302,5 +315,46 @@ mod serde_fixed {
             v.try_into()
                 .map_err(|v: Vec<_>| D::Error::invalid_length(v.len(), &"128 floats"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BBox;
+
+    fn b(x: f32, y: f32, width: f32, height: f32) -> BBox {
+        BBox {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    #[test]
+    fn iou_of_boxes() {
+        assert_eq!(b(0.0, 0.0, 10.0, 10.0).iou(&b(0.0, 0.0, 10.0, 10.0)), 1.0);
+        // Half overlapping: 50 / (100 + 100 - 50).
+        let iou = b(0.0, 0.0, 10.0, 10.0).iou(&b(5.0, 0.0, 10.0, 10.0));
+        assert!((iou - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(b(0.0, 0.0, 10.0, 10.0).iou(&b(20.0, 0.0, 10.0, 10.0)), 0.0);
+        assert_eq!(b(0.0, 0.0, 0.0, 0.0).iou(&b(0.0, 0.0, 0.0, 0.0)), 0.0);
+    }
+
+    #[test]
+    fn clamping_keeps_the_part_inside_the_image() {
+        assert_eq!(
+            b(-5.0, 10.0, 20.0, 20.0).clamped(100, 100),
+            b(0.0, 10.0, 15.0, 20.0)
+        );
+        assert_eq!(
+            b(90.0, 95.0, 20.0, 20.0).clamped(100, 100),
+            b(90.0, 95.0, 10.0, 5.0)
+        );
+        assert_eq!(b(120.0, 0.0, 20.0, 20.0).clamped(100, 100).width, 0.0);
+        assert_eq!(
+            b(10.0, 10.0, 5.0, 5.0).clamped(100, 100),
+            b(10.0, 10.0, 5.0, 5.0)
+        );
     }
 }

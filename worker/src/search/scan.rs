@@ -157,7 +157,9 @@ fn infer(
                 .hits
                 .iter()
                 .map(|(c, _)| {
-                    let face = shifted(&c.face, shift);
+                    let mut face = shifted(&c.face, shift);
+                    // A pan can carry part of the box out of the picture.
+                    face.bbox = face.bbox.clamped(frame.image.width(), frame.image.height());
                     (Candidate { face, ..c.clone() }, None)
                 })
                 .collect();
