@@ -86,13 +86,7 @@ impl ConvKernel {
             let plane = &src[c * h * w..(c + 1) * h * w];
             for ky in 0..k {
                 for kx in 0..k {
-                    let lo = pl.saturating_sub(kx).div_ceil(s).min(ow);
-                    let hi = if w + pl > kx {
-                        ((w + pl - kx - 1) / s + 1).min(ow)
-                    } else {
-                        0
-                    }
-                    .max(lo);
+                    let (lo, hi) = self.tap_columns(kx, w, ow);
                     let r = (c * k + ky) * k + kx;
                     let drow = &mut dst[r * ld..r * ld + len];
                     let mut p = p0;
@@ -129,6 +123,19 @@ impl ConvKernel {
         }
     }
 
+    /// Output columns `lo..hi` (of `ow`) whose horizontal tap `kx` lands inside an input row
+    /// of width `w`; the others read left or right padding.
+    fn tap_columns(&self, kx: usize, w: usize, ow: usize) -> (usize, usize) {
+        let (s, pl) = (self.stride, self.pad.2);
+        let lo = pl.saturating_sub(kx).div_ceil(s).min(ow);
+        let hi = if w + pl > kx {
+            ((w + pl - kx - 1) / s + 1).min(ow)
+        } else {
+            0
+        };
+        (lo, hi.max(lo))
+    }
+
     /// im2col of one input channel plane over the whole output map into a zeroed `dst`
     /// (`[k·k, oh·ow]`): only in-bounds taps are copied, so padding costs nothing.
     fn im2col_channel(&self, plane: &[f32], h: usize, w: usize, dst: &mut [f32]) {
@@ -137,14 +144,7 @@ impl ConvKernel {
         let (pt, _, pl, _) = self.pad;
         for ky in 0..k {
             for kx in 0..k {
-                // Output columns whose tap lands inside the row, and the first one's input.
-                let lo = pl.saturating_sub(kx).div_ceil(s).min(ow);
-                let hi = if w + pl > kx {
-                    ((w + pl - kx - 1) / s + 1).min(ow)
-                } else {
-                    0
-                }
-                .max(lo);
+                let (lo, hi) = self.tap_columns(kx, w, ow);
                 if hi == lo {
                     continue;
                 }
