@@ -5,8 +5,8 @@ use std::sync::Arc;
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
-use vigil_core::auth::{Permissions, tokens};
-use vigil_core::users::{self, Role, STATUS_ACTIVE, User};
+use vigil_core::auth::{Permission, Permissions, tokens};
+use vigil_core::users::{self, Role, User, UserStatus};
 
 use crate::error::ApiError;
 use crate::state::ApiState;
@@ -21,7 +21,7 @@ pub struct Principal {
 
 impl Principal {
     /// 403 unless the caller's role grants `permission`.
-    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         if self.permissions.allows(permission) {
             Ok(())
         } else {
@@ -53,7 +53,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::unauthorized("account no longer exists"))?;
-    if user.status != STATUS_ACTIVE {
+    if user.status != UserStatus::Active {
         return Err(ApiError::unauthorized("account is suspended").into());
     }
     let permissions = role.permissions();

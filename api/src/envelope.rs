@@ -3,8 +3,7 @@
 
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Object, payload::Json};
-
-use crate::error::ApiError;
+use vigil_core::db::Paged;
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -34,21 +33,18 @@ pub fn ok<T: ParseFromJSON + ToJSON>(data: T) -> Ok<T> {
     })
 }
 
-pub fn page<T: ParseFromJSON + ToJSON>(items: Vec<T>, page: &Page, total: i64) -> Ok<Vec<T>> {
-    let total_pages = if total == 0 {
-        0
-    } else {
-        ((total + page.size as i64 - 1) / page.size as i64) as u32
+/// A page of a list, with its `meta`.
+pub fn page<T: ParseFromJSON + ToJSON>(paged: Paged<T>) -> Ok<Vec<T>> {
+    let meta = Meta {
+        page: paged.page.number,
+        page_size: paged.page.size,
+        total: paged.total,
+        total_pages: paged.total_pages(),
     };
     Json(Envelope {
         success: true,
-        data: items,
-        meta: Some(Meta {
-            page: page.number,
-            page_size: page.size,
-            total,
-            total_pages,
-        }),
+        data: paged.items,
+        meta: Some(meta),
     })
 }
 
@@ -83,39 +79,4 @@ pub struct ErrorEnvelope {
     pub success: bool,
     pub error: ErrorBody,
     pub request_id: String,
-}
-
-pub const DEFAULT_PAGE_SIZE: u32 = 20;
-pub const MAX_PAGE_SIZE: u32 = 100;
-
-/// A validated `page`/`pageSize` pair.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub number: u32,
-    pub size: u32,
-}
-
-impl Page {
-    pub fn new(page: Option<u32>, page_size: Option<u32>) -> Result<Self, ApiError> {
-        let number = page.unwrap_or(1);
-        let size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        if number == 0 {
-            return Err(ApiError::validation("page", "must be at least 1"));
-        }
-        if size == 0 || size > MAX_PAGE_SIZE {
-            return Err(ApiError::validation(
-                "pageSize",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
-        Ok(Self { number, size })
-    }
-
-    pub fn offset(&self) -> i64 {
-        (self.number as i64 - 1) * self.size as i64
-    }
-
-    pub fn limit(&self) -> i64 {
-        self.size as i64
-    }
 }

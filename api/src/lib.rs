@@ -5,6 +5,7 @@ pub mod auth;
 pub mod envelope;
 pub mod error;
 pub mod middleware;
+pub mod params;
 pub mod routes;
 pub mod state;
 

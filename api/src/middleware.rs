@@ -7,11 +7,12 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::http::{HeaderValue, Method, header};
 use poem::web::RemoteAddr;
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use poem_openapi::OperationId;
 use uuid::Uuid;
-use vigil_core::audit::{self, NewAuditEntry};
+use vigil_core::audit::{self, NewAuditEntry, Severity};
 use vigil_core::auth::tokens;
 
 use crate::error::{self, ApiError};
@@ -214,11 +215,11 @@ pub async fn body_limit<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
     Ok(ep.call(req).await?.into_response())
 }
 
-/// What a handler knows about its mutation that the path does not say.
+/// What a handler knows about its mutation that the path does not say. (The action is the
+/// route's `operation_id`, declared on every mutating route.)
 #[derive(Debug, Default, Clone)]
 pub struct AuditDetails {
     pub actor: Option<(Option<Uuid>, String, Option<String>)>,
-    pub action: Option<String>,
     pub resource_id: Option<String>,
     pub message: Option<String>,
     pub context: Option<serde_json::Value>,
@@ -271,9 +272,9 @@ pub async fn audit<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Re
         .map(|c| (Some(c.sub), c.email, Some(c.role)));
 
     let result = ep.call(req).await.map(IntoResponse::into_response);
-    let status = match &result {
-        Ok(resp) => resp.status(),
-        Err(err) => err.status(),
+    let (status, operation) = match &result {
+        Ok(resp) => (resp.status(), resp.data::<OperationId>().copied()),
+        Err(err) => (err.status(), err.data::<OperationId>().copied()),
     };
 
     let details = note.0.lock().map(|d| d.clone()).unwrap_or_default();
@@ -286,12 +287,13 @@ pub async fn audit<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Re
     let resource_type = segments.next().filter(|s| !s.is_empty()).map(String::from);
     let path_id = segments.next().map(String::from);
     let severity = match status {
-        s if s.is_server_error() => "critical",
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "warning",
-        s if s.is_client_error() => "warning",
-        _ => "info",
+        s if s.is_server_error() => Severity::Critical,
+        s if s.is_client_error() => Severity::Warning,
+        _ => Severity::Info,
     };
-    let action = details.action.unwrap_or_else(|| format!("{method} {path}"));
+    // Requests refused before reaching a route (body too large, rate limited, unknown path)
+    // have no operation: they are named by method and path.
+    let action = operation.map_or_else(|| format!("{method} {path}"), |op| op.0.to_string());
     let entry = NewAuditEntry {
         id: Uuid::now_v7(),
         message: details
@@ -304,7 +306,7 @@ pub async fn audit<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Re
         resource_type,
         resource_id: details.resource_id.or(path_id),
         context: details.context,
-        severity: severity.into(),
+        severity,
         status_code: status.as_u16() as i32,
         ip_address: ip.map(|i| i.to_string()),
         user_agent,

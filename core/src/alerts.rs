@@ -7,13 +7,14 @@ use uuid::Uuid;
 
 use crate::db::schema::alerts;
 use crate::error::Result;
+use crate::severity::Severity;
 
 /// Opens an alert unless the same one is already open.
 pub async fn raise(
     conn: &mut AsyncPgConnection,
     kind: &str,
     source: &str,
-    severity: &str,
+    severity: Severity,
     message: &str,
     details: Option<serde_json::Value>,
 ) -> Result<bool> {

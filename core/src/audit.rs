@@ -6,8 +6,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::audit_logs;
 use crate::error::Result;
+pub use crate::severity::Severity;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = audit_logs, check_for_backend(diesel::pg::Pg))]
@@ -21,7 +23,7 @@ pub struct AuditEntry {
     pub resource_id: Option<String>,
     pub message: String,
     pub context: Option<serde_json::Value>,
-    pub severity: String,
+    pub severity: Severity,
     pub status_code: i32,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
@@ -41,20 +43,21 @@ pub struct NewAuditEntry {
     pub resource_id: Option<String>,
     pub message: String,
     pub context: Option<serde_json::Value>,
-    pub severity: String,
+    pub severity: Severity,
     pub status_code: i32,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: String,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -70,43 +73,35 @@ pub async fn record(conn: &mut AsyncPgConnection, entry: NewAuditEntry) -> Resul
 pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &AuditFilter,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<AuditEntry>, i64)> {
-    let build = || {
-        let mut q = audit_logs::table.into_boxed();
-        if let Some(v) = &filter.actor {
-            q = q.filter(audit_logs::actor.eq(v.clone()));
-        }
-        if let Some(v) = &filter.action {
-            q = q.filter(audit_logs::action.eq(v.clone()));
-        }
-        if let Some(v) = &filter.resource_type {
-            q = q.filter(audit_logs::resource_type.eq(v.clone()));
-        }
-        if let Some(v) = &filter.resource_id {
-            q = q.filter(audit_logs::resource_id.eq(v.clone()));
-        }
-        if let Some(v) = &filter.severity {
-            q = q.filter(audit_logs::severity.eq(v.clone()));
-        }
-        if let Some(v) = filter.from {
-            q = q.filter(audit_logs::timestamp.ge(v));
-        }
-        if let Some(v) = filter.to {
-            q = q.filter(audit_logs::timestamp.lt(v));
-        }
-        q
-    };
-    let total = build().count().get_result::<i64>(conn).await?;
-    let items = build()
-        .order((audit_logs::timestamp.desc(), audit_logs::id.desc()))
-        .offset(offset)
-        .limit(limit)
+    page: PageRequest,
+) -> Result<Paged<AuditEntry>> {
+    let mut q = audit_logs::table.into_boxed();
+    if let Some(v) = &filter.actor {
+        q = q.filter(audit_logs::actor.eq(v.clone()));
+    }
+    if let Some(v) = &filter.action {
+        q = q.filter(audit_logs::action.eq(v.clone()));
+    }
+    if let Some(v) = &filter.resource_type {
+        q = q.filter(audit_logs::resource_type.eq(v.clone()));
+    }
+    if let Some(v) = &filter.resource_id {
+        q = q.filter(audit_logs::resource_id.eq(v.clone()));
+    }
+    if let Some(v) = filter.severity {
+        q = q.filter(audit_logs::severity.eq(v));
+    }
+    if let Some(v) = filter.from {
+        q = q.filter(audit_logs::timestamp.ge(v));
+    }
+    if let Some(v) = filter.to {
+        q = q.filter(audit_logs::timestamp.lt(v));
+    }
+    q.order((audit_logs::timestamp.desc(), audit_logs::id.desc()))
         .select(AuditEntry::as_select())
-        .load(conn)
-        .await?;
-    Ok((items, total))
+        .paginate(page)
+        .load_page(conn)
+        .await
 }
 
 /// Deletes rows older than `cutoff` (retention).

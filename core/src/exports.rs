@@ -9,44 +9,57 @@ use uuid::Uuid;
 
 use crate::audit::AuditFilter;
 use crate::db::schema::exports;
+use crate::db::text_enum::text_enum;
 use crate::error::Result;
+use crate::jobs::{JobPayload, KindSpec, kinds};
 
-/// What to export; the payload of an `export` job.
+text_enum! {
+    pub enum ExportFormat {
+        Csv = "csv",
+        Pdf = "pdf",
+    }
+}
+
+impl ExportFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv",
+            ExportFormat::Pdf => "application/pdf",
+        }
+    }
+}
+
+/// What to export; the payload of an `export` job. Serialised as
+/// `{"format": "csv", "source": "audit", "filters": {…}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportRequest {
-    /// `csv` or `pdf`.
-    pub format: String,
-    /// What the rows come from. `audit` today; attendance and search results reuse the exporter.
-    pub source: String,
-    #[serde(default)]
-    pub filters: ExportFilters,
+    pub format: ExportFormat,
+    #[serde(flatten)]
+    pub source: ExportSource,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportFilters {
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub severity: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    /// Source `search`: the search whose appearances are exported.
-    pub search_id: Option<Uuid>,
+impl JobPayload for ExportRequest {
+    const KIND: &'static KindSpec = &kinds::EXPORT;
 }
 
-impl From<&ExportFilters> for AuditFilter {
-    fn from(f: &ExportFilters) -> Self {
-        AuditFilter {
-            actor: f.actor.clone(),
-            action: f.action.clone(),
-            resource_type: f.resource_type.clone(),
-            resource_id: f.resource_id.clone(),
-            severity: f.severity.clone(),
-            from: f.from,
-            to: f.to,
+/// Where the rows come from, each with its own filters. Attendance and counts join here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "source", content = "filters", rename_all = "camelCase")]
+pub enum ExportSource {
+    Audit(AuditFilter),
+    /// A search's appearances.
+    #[serde(rename_all = "camelCase")]
+    Search {
+        search_id: Uuid,
+    },
+}
+
+impl ExportSource {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExportSource::Audit(_) => "audit",
+            ExportSource::Search { .. } => "search",
         }
     }
 }
@@ -56,7 +69,7 @@ impl From<&ExportFilters> for AuditFilter {
 pub struct ExportFile {
     pub id: Uuid,
     pub job_id: Uuid,
-    pub format: String,
+    pub format: ExportFormat,
     pub storage_key: String,
     pub size_bytes: i64,
     pub rows: i64,
@@ -70,7 +83,7 @@ pub struct ExportFile {
 pub async fn record(
     conn: &mut AsyncPgConnection,
     job_id: Uuid,
-    format: &str,
+    format: ExportFormat,
     storage_key: &str,
     size_bytes: i64,
     rows: i64,

@@ -8,18 +8,31 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::schema::{face_embeddings, face_photos, face_profiles};
+use crate::db::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::jobs::{JobPayload, KindSpec, kinds};
 
-pub const KIND_MISSING_PERSON: &str = "missing_person";
+text_enum! {
+    /// Who a face profile belongs to.
+    pub enum ProfileKind {
+        MissingPerson = "missing_person",
+        Employee = "employee",
+        Student = "student",
+    }
+}
 
 /// Length of the face descriptors Vigil stores (dlib's ResNet-34 embedding).
 pub const DESCRIPTOR_LEN: usize = 128;
 
-pub mod photo_status {
-    pub const PENDING: &str = "pending";
-    pub const ENROLLED: &str = "enrolled";
-    pub const REJECTED: &str = "rejected";
-    pub const FAILED: &str = "failed";
+text_enum! {
+    /// A photo's enrollment: waiting for its job, enrolled, rejected (no usable face, with a
+    /// reason) or failed (not readable as an image).
+    pub enum PhotoStatus {
+        Pending = "pending",
+        Enrolled = "enrolled",
+        Rejected = "rejected",
+        Failed = "failed",
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -32,7 +45,7 @@ pub struct FacePhoto {
     pub content_type: String,
     pub size_bytes: i64,
     pub original_filename: Option<String>,
-    pub status: String,
+    pub status: PhotoStatus,
     pub reason: Option<String>,
     pub job_id: Option<Uuid>,
     pub face: Option<serde_json::Value>,
@@ -48,9 +61,13 @@ pub struct EnrollRequest {
     pub photo_id: Uuid,
 }
 
+impl JobPayload for EnrollRequest {
+    const KIND: &'static KindSpec = &kinds::FACE_ENROLL;
+}
+
 pub async fn create_profile(
     conn: &mut AsyncPgConnection,
-    kind: &str,
+    kind: ProfileKind,
     display_name: &str,
 ) -> Result<Uuid> {
     let id = Uuid::now_v7();
@@ -137,7 +154,7 @@ pub async fn photos(conn: &mut AsyncPgConnection, profile: Uuid) -> Result<Vec<F
 pub async fn photo_counts(
     conn: &mut AsyncPgConnection,
     profiles: &[Uuid],
-) -> Result<Vec<(Uuid, String, i64)>> {
+) -> Result<Vec<(Uuid, PhotoStatus, i64)>> {
     Ok(face_photos::table
         .filter(face_photos::profile_id.eq_any(profiles))
         .group_by((face_photos::profile_id, face_photos::status))
@@ -184,7 +201,7 @@ pub async fn enroll(
             ))
             .execute(conn)
             .await?;
-        set_status(conn, photo_id, photo_status::ENROLLED, None, Some(face)).await
+        set_status(conn, photo_id, PhotoStatus::Enrolled, None, Some(face)).await
     })
     .await
 }
@@ -193,7 +210,7 @@ pub async fn enroll(
 pub async fn reject(
     conn: &mut AsyncPgConnection,
     photo: Uuid,
-    status: &str,
+    status: PhotoStatus,
     reason: &str,
     face: Option<serde_json::Value>,
 ) -> Result<()> {
@@ -206,7 +223,7 @@ pub async fn reject(
 async fn set_status(
     conn: &mut AsyncPgConnection,
     photo: Uuid,
-    status: &str,
+    status: PhotoStatus,
     reason: Option<&str>,
     face: Option<serde_json::Value>,
 ) -> Result<()> {

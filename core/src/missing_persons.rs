@@ -7,11 +7,20 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::missing_persons;
+use crate::db::text_enum::text_enum;
 use crate::error::{Error, Result};
-use crate::faces;
+use crate::faces::{self, ProfileKind};
 
-pub const STATUSES: &[&str] = &["missing", "found", "closed"];
+text_enum! {
+    /// Whether the person is still being looked for.
+    pub enum MissingPersonStatus {
+        Missing = "missing",
+        Found = "found",
+        Closed = "closed",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = missing_persons, check_for_backend(diesel::pg::Pg))]
@@ -26,7 +35,7 @@ pub struct MissingPerson {
     pub last_seen_location: Option<String>,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub notes: Option<String>,
-    pub status: String,
+    pub status: MissingPersonStatus,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -44,7 +53,7 @@ pub struct Details {
     pub last_seen_location: Option<Option<String>>,
     pub last_seen_at: Option<Option<DateTime<Utc>>>,
     pub notes: Option<Option<String>>,
-    pub status: Option<String>,
+    pub status: Option<MissingPersonStatus>,
 }
 
 impl Details {
@@ -67,14 +76,6 @@ impl Details {
                 "heightCm must be between 20 and 300",
             ));
         }
-        if let Some(status) = &self.status
-            && !STATUSES.contains(&status.as_str())
-        {
-            return Err(Error::validation(
-                "status",
-                format!("status must be one of {}", STATUSES.join(", ")),
-            ));
-        }
         Ok(())
     }
 }
@@ -90,7 +91,7 @@ pub async fn create(
         .clone()
         .ok_or_else(|| Error::validation("name", "name is required"))?;
     conn.transaction::<_, Error, _>(async move |conn| {
-        let profile = faces::create_profile(conn, faces::KIND_MISSING_PERSON, &name).await?;
+        let profile = faces::create_profile(conn, ProfileKind::MissingPerson, &name).await?;
         let id = Uuid::now_v7();
         diesel::insert_into(missing_persons::table)
             .values((
@@ -159,7 +160,7 @@ pub async fn get_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<Vec<
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub status: Option<String>,
+    pub status: Option<MissingPersonStatus>,
     /// Case-insensitive substring of the name.
     pub q: Option<String>,
 }
@@ -167,29 +168,23 @@ pub struct Filter {
 pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &Filter,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<MissingPerson>, i64)> {
-    let query = || {
-        let mut q = missing_persons::table.into_boxed();
-        if let Some(status) = &filter.status {
-            q = q.filter(missing_persons::status.eq(status.clone()));
-        }
-        if let Some(text) = &filter.q {
-            let pattern = format!("%{}%", text.replace('%', "\\%").replace('_', "\\_"));
-            q = q.filter(missing_persons::name.ilike(pattern));
-        }
-        q
-    };
-    let total = query().count().get_result(conn).await?;
-    let rows = query()
-        .order(missing_persons::created_at.desc())
-        .offset(offset)
-        .limit(limit)
-        .select(MissingPerson::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
+    page: PageRequest,
+) -> Result<Paged<MissingPerson>> {
+    let mut q = missing_persons::table.into_boxed();
+    if let Some(status) = filter.status {
+        q = q.filter(missing_persons::status.eq(status));
+    }
+    if let Some(pattern) = filter.q.as_deref().and_then(crate::db::contains_pattern) {
+        q = q.filter(missing_persons::name.ilike(pattern));
+    }
+    q.order((
+        missing_persons::created_at.desc(),
+        missing_persons::id.desc(),
+    ))
+    .select(MissingPerson::as_select())
+    .paginate(page)
+    .load_page(conn)
+    .await
 }
 
 /// Deletes the person, their profile, photos, embeddings and search results; returns the

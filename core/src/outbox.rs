@@ -9,9 +9,21 @@ use uuid::Uuid;
 
 use crate::context::AppContext;
 use crate::db::schema::email_outbox;
+use crate::db::text_enum::text_enum;
 use crate::email::Email;
 use crate::error::Result;
-use crate::jobs::{self, Job, NewJob, kinds};
+use crate::jobs::{self, Job, JobPayload, KindSpec, NewJob, kinds};
+
+text_enum! {
+    /// An outbox row's delivery. `failed` is final (the server refused the message for good);
+    /// transient failures go back to `pending` for the job's next attempt.
+    pub enum OutboxStatus {
+        Pending = "pending",
+        Sending = "sending",
+        Sent = "sent",
+        Failed = "failed",
+    }
+}
 
 /// The payload of an `email` job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,6 +36,10 @@ pub struct EmailPayload {
     pub html: Option<String>,
     /// Same key, same email: sent once.
     pub dedupe_key: String,
+}
+
+impl JobPayload for EmailPayload {
+    const KIND: &'static KindSpec = &kinds::EMAIL;
 }
 
 impl EmailPayload {
@@ -52,12 +68,9 @@ pub async fn send_email(
         html: email.html,
         dedupe_key: dedupe_key.clone(),
     };
-    let job = NewJob::new(
-        &kinds::EMAIL,
-        serde_json::to_value(&payload).map_err(anyhow::Error::from)?,
-    )
-    .created_by(created_by)
-    .idempotency_key(Some(format!("email:{dedupe_key}")));
+    let job = NewJob::of(&payload)
+        .created_by(created_by)
+        .idempotency_key(Some(format!("email:{dedupe_key}")));
     jobs::enqueue(ctx, job).await
 }
 
@@ -65,7 +78,7 @@ pub async fn send_email(
 #[diesel(table_name = email_outbox, check_for_backend(diesel::pg::Pg))]
 pub struct OutboxRow {
     pub id: Uuid,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
 }
 
@@ -99,7 +112,7 @@ pub async fn record(
 pub async fn mark_sent(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
     diesel::update(email_outbox::table.find(id))
         .set((
-            email_outbox::status.eq("sent"),
+            email_outbox::status.eq(OutboxStatus::Sent),
             email_outbox::sent_at.eq(Some(Utc::now())),
             email_outbox::attempts.eq(email_outbox::attempts + 1),
             email_outbox::last_error.eq(None::<String>),
@@ -117,7 +130,11 @@ pub async fn mark_failed(
 ) -> Result<()> {
     diesel::update(email_outbox::table.find(id))
         .set((
-            email_outbox::status.eq(if permanent { "failed" } else { "pending" }),
+            email_outbox::status.eq(if permanent {
+                OutboxStatus::Failed
+            } else {
+                OutboxStatus::Pending
+            }),
             email_outbox::attempts.eq(email_outbox::attempts + 1),
             email_outbox::last_error.eq(Some(error)),
         ))

@@ -6,8 +6,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::{Permissions, password};
+use crate::auth::{Permission, Permissions, password};
+use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::{roles, users};
+use crate::db::text_enum::text_enum;
 use crate::error::{Error, Result};
 
 diesel::define_sql_function! {
@@ -15,8 +17,14 @@ diesel::define_sql_function! {
 }
 
 pub const ADMIN_ROLE: &str = "ROLE-ADMIN";
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_SUSPENDED: &str = "suspended";
+
+text_enum! {
+    /// A suspended account cannot log in or use its tokens.
+    pub enum UserStatus {
+        Active = "active",
+        Suspended = "suspended",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -27,7 +35,7 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: Option<String>,
     pub role_id: String,
-    pub status: String,
+    pub status: UserStatus,
     pub last_active: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -64,13 +72,13 @@ pub struct UserChanges {
     pub email: Option<String>,
     pub name: Option<String>,
     pub role_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<UserStatus>,
 }
 
 #[derive(Default)]
 pub struct UserFilter {
     pub role_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<UserStatus>,
     pub search: Option<String>,
 }
 
@@ -88,17 +96,6 @@ pub fn normalize_email(email: &str) -> Result<String> {
         return Err(Error::validation("email", "is not a valid email address"));
     }
     Ok(email.to_lowercase())
-}
-
-fn validate_status(status: &str) -> Result<()> {
-    if status == STATUS_ACTIVE || status == STATUS_SUSPENDED {
-        Ok(())
-    } else {
-        Err(Error::validation(
-            "status",
-            "must be 'active' or 'suspended'",
-        ))
-    }
 }
 
 fn validate_name(name: &str) -> Result<()> {
@@ -195,54 +192,38 @@ pub async fn create_user(conn: &mut AsyncPgConnection, new: NewUser<'_>) -> Resu
 pub async fn list_users(
     conn: &mut AsyncPgConnection,
     filter: &UserFilter,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<User>, i64)> {
-    let build = || {
-        let mut q = users::table.into_boxed();
-        if let Some(role) = &filter.role_id {
-            q = q.filter(users::role_id.eq(role.clone()));
-        }
-        if let Some(status) = &filter.status {
-            q = q.filter(users::status.eq(status.clone()));
-        }
-        if let Some(search) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let pattern = format!(
-                "%{}%",
-                search
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            q = q.filter(
-                users::email
-                    .ilike(pattern.clone())
-                    .or(users::name.ilike(pattern)),
-            );
-        }
-        q
-    };
-    let total = build().count().get_result::<i64>(conn).await?;
-    let items = build()
-        .order((users::created_at.asc(), users::id.asc()))
-        .offset(offset)
-        .limit(limit)
+    page: PageRequest,
+) -> Result<Paged<User>> {
+    let mut q = users::table.into_boxed();
+    if let Some(role) = &filter.role_id {
+        q = q.filter(users::role_id.eq(role.clone()));
+    }
+    if let Some(status) = filter.status {
+        q = q.filter(users::status.eq(status));
+    }
+    if let Some(pattern) = filter
+        .search
+        .as_deref()
+        .and_then(crate::db::contains_pattern)
+    {
+        q = q.filter(
+            users::email
+                .ilike(pattern.clone())
+                .or(users::name.ilike(pattern)),
+        );
+    }
+    q.order((users::created_at.asc(), users::id.asc()))
         .select(User::as_select())
-        .load(conn)
-        .await?;
-    Ok((items, total))
+        .paginate(page)
+        .load_page(conn)
+        .await
 }
 
 /// Counts active admins other than `except`, so the last admin cannot be removed or demoted.
 async fn other_active_admins(conn: &mut AsyncPgConnection, except: Uuid) -> Result<i64> {
     Ok(users::table
         .filter(users::role_id.eq(ADMIN_ROLE))
-        .filter(users::status.eq(STATUS_ACTIVE))
+        .filter(users::status.eq(UserStatus::Active))
         .filter(users::id.ne(except))
         .count()
         .get_result(conn)
@@ -256,9 +237,6 @@ pub async fn update_user(
 ) -> Result<User> {
     if let Some(name) = &changes.name {
         validate_name(name)?;
-    }
-    if let Some(status) = &changes.status {
-        validate_status(status)?;
     }
     let email = changes.email.as_deref().map(normalize_email).transpose()?;
     if let Some(role) = &changes.role_id {
@@ -277,10 +255,7 @@ pub async fn update_user(
             .ok_or_else(|| Error::not_found("user not found"))?;
         let loses_admin = current.role_id == ADMIN_ROLE
             && (changes.role_id.as_deref().is_some_and(|r| r != ADMIN_ROLE)
-                || changes
-                    .status
-                    .as_deref()
-                    .is_some_and(|s| s != STATUS_ACTIVE));
+                || changes.status.is_some_and(|s| s != UserStatus::Active));
         if loses_admin && other_active_admins(conn, id).await? == 0 {
             return Err(Error::conflict(
                 "the last active admin cannot be demoted or suspended",
@@ -394,14 +369,21 @@ pub async fn bootstrap_admin(
     }
 }
 
-/// Email addresses of the active users holding `role_id` (notification recipients).
-pub async fn active_emails_with_role(
+/// Email addresses of the active users whose role names `permission` itself (or its resource
+/// wildcard): the people whose job it is, e.g. reviewers for `searches:review`. The admin
+/// wildcard `*` grants the right to act, not the mail.
+pub async fn active_emails_with_permission(
     conn: &mut AsyncPgConnection,
-    role_id: &str,
+    permission: Permission,
 ) -> Result<Vec<String>> {
+    let named = [
+        permission.as_str().to_string(),
+        format!("{}:*", permission.resource()),
+    ];
     Ok(users::table
-        .filter(users::role_id.eq(role_id))
-        .filter(users::status.eq(STATUS_ACTIVE))
+        .inner_join(roles::table)
+        .filter(roles::permissions.overlaps_with(named.to_vec()))
+        .filter(users::status.eq(UserStatus::Active))
         .select(users::email)
         .load(conn)
         .await?)

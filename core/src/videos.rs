@@ -7,24 +7,36 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::videos;
+use crate::db::text_enum::text_enum;
 use crate::error::{Error, Result};
+use crate::jobs::{JobPayload, KindSpec, kinds};
 
-pub const KIND_FILE: &str = "file";
-pub const KIND_LIVE: &str = "live";
+text_enum! {
+    /// An uploaded file, or a live stream URL.
+    pub enum VideoKind {
+        File = "file",
+        Live = "live",
+    }
+}
 
-pub mod status {
-    pub const UPLOADED: &str = "uploaded";
-    pub const PROBING: &str = "probing";
-    pub const READY: &str = "ready";
-    pub const FAILED: &str = "failed";
+text_enum! {
+    /// An upload's way to being searchable: stored, probed, then ready (or failed, with a
+    /// reason). Live streams are `ready` from the start.
+    pub enum VideoStatus {
+        Uploaded = "uploaded",
+        Probing = "probing",
+        Ready = "ready",
+        Failed = "failed",
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = videos, check_for_backend(diesel::pg::Pg))]
 pub struct Video {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: VideoKind,
     pub title: String,
     pub description: Option<String>,
     pub object_key: Option<String>,
@@ -32,7 +44,7 @@ pub struct Video {
     pub content_type: Option<String>,
     pub size_bytes: Option<i64>,
     pub stream_url: Option<String>,
-    pub status: String,
+    pub status: VideoStatus,
     pub error: Option<String>,
     pub duration_secs: Option<f64>,
     pub fps: Option<f64>,
@@ -49,7 +61,7 @@ pub struct Video {
 
 impl Video {
     pub fn is_live(&self) -> bool {
-        self.kind == KIND_LIVE
+        self.kind == VideoKind::Live
     }
 }
 
@@ -73,9 +85,13 @@ pub struct ProbeRequest {
     pub video_id: Uuid,
 }
 
+impl JobPayload for ProbeRequest {
+    const KIND: &'static KindSpec = &kinds::VIDEO_PROBE;
+}
+
 pub struct NewVideo<'a> {
     pub id: Uuid,
-    pub kind: &'a str,
+    pub kind: VideoKind,
     pub title: &'a str,
     pub description: Option<&'a str>,
     pub object_key: Option<&'a str>,
@@ -83,7 +99,7 @@ pub struct NewVideo<'a> {
     pub content_type: Option<&'a str>,
     pub size_bytes: Option<i64>,
     pub stream_url: Option<&'a str>,
-    pub status: &'a str,
+    pub status: VideoStatus,
     pub created_by: Option<Uuid>,
 }
 
@@ -127,42 +143,34 @@ pub async fn get_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<Vec<
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub kind: Option<String>,
-    pub status: Option<String>,
+    pub kind: Option<VideoKind>,
+    pub status: Option<VideoStatus>,
 }
 
 pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &Filter,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<Video>, i64)> {
-    let query = || {
-        let mut q = videos::table.into_boxed();
-        if let Some(kind) = &filter.kind {
-            q = q.filter(videos::kind.eq(kind.clone()));
-        }
-        if let Some(status) = &filter.status {
-            q = q.filter(videos::status.eq(status.clone()));
-        }
-        q
-    };
-    let total = query().count().get_result(conn).await?;
-    let rows = query()
-        .order(videos::created_at.desc())
-        .offset(offset)
-        .limit(limit)
+    page: PageRequest,
+) -> Result<Paged<Video>> {
+    let mut q = videos::table.into_boxed();
+    if let Some(kind) = filter.kind {
+        q = q.filter(videos::kind.eq(kind));
+    }
+    if let Some(status) = filter.status {
+        q = q.filter(videos::status.eq(status));
+    }
+    q.order((videos::created_at.desc(), videos::id.desc()))
         .select(Video::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
+        .paginate(page)
+        .load_page(conn)
+        .await
 }
 
 pub async fn set_probe_job(conn: &mut AsyncPgConnection, id: Uuid, job: Uuid) -> Result<()> {
     diesel::update(videos::table.find(id))
         .set((
             videos::probe_job_id.eq(job),
-            videos::status.eq(status::PROBING),
+            videos::status.eq(VideoStatus::Probing),
             videos::updated_at.eq(Utc::now()),
         ))
         .execute(conn)
@@ -173,7 +181,7 @@ pub async fn set_probe_job(conn: &mut AsyncPgConnection, id: Uuid, job: Uuid) ->
 pub async fn set_probed(conn: &mut AsyncPgConnection, id: Uuid, p: &ProbeResult) -> Result<()> {
     diesel::update(videos::table.find(id))
         .set((
-            videos::status.eq(status::READY),
+            videos::status.eq(VideoStatus::Ready),
             videos::error.eq(None::<String>),
             videos::duration_secs.eq(p.duration_secs),
             videos::fps.eq(p.fps),
@@ -192,7 +200,7 @@ pub async fn set_probed(conn: &mut AsyncPgConnection, id: Uuid, p: &ProbeResult)
 pub async fn set_failed(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) -> Result<()> {
     diesel::update(videos::table.find(id))
         .set((
-            videos::status.eq(status::FAILED),
+            videos::status.eq(VideoStatus::Failed),
             videos::error.eq(reason),
             videos::updated_at.eq(Utc::now()),
         ))

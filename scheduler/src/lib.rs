@@ -11,7 +11,8 @@ use cron::Schedule;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use vigil_core::db::schema::scheduler_ticks;
-use vigil_core::jobs::{self, KindSpec, NewJob, dispatch, kinds};
+use vigil_core::jobs::{self, NewJob, dispatch};
+use vigil_core::maintenance::{CleanupJob, HealthJob};
 use vigil_core::{AppContext, Error, Result};
 
 /// What a periodic task does at its tick.
@@ -19,8 +20,8 @@ use vigil_core::{AppContext, Error, Result};
 pub enum Action {
     /// Repair PostgreSQL/Redis drift right here (cheap, and must not wait behind a queue).
     Reconcile,
-    /// Enqueue a job of this kind for the workers.
-    Enqueue(&'static KindSpec),
+    /// Enqueue the job this builds for the tick.
+    Enqueue(fn(DateTime<Utc>) -> NewJob),
 }
 
 #[derive(Debug, Clone)]
@@ -46,12 +47,12 @@ pub fn table(ctx: &AppContext) -> Result<Vec<Periodic>> {
         Periodic {
             name: "cleanup",
             schedule: parse("cleanup", &c.schedule_cleanup)?,
-            action: Action::Enqueue(&kinds::CLEANUP),
+            action: Action::Enqueue(|tick| NewJob::of(&CleanupJob { tick: Some(tick) })),
         },
         Periodic {
             name: "health",
             schedule: parse("health", &c.schedule_health)?,
-            action: Action::Enqueue(&kinds::HEALTH),
+            action: Action::Enqueue(|tick| NewJob::of(&HealthJob { tick: Some(tick) })),
         },
     ])
 }
@@ -78,13 +79,9 @@ async fn run_tick(ctx: &AppContext, task: &Periodic, tick: DateTime<Utc>) -> Res
         Action::Reconcile => {
             dispatch::reconcile(ctx).await?;
         }
-        Action::Enqueue(kind) => {
+        Action::Enqueue(build) => {
             let key = format!("schedule:{}@{}", task.name, tick.to_rfc3339());
-            let (job, _) = jobs::enqueue(
-                ctx,
-                NewJob::new(kind, serde_json::json!({ "tick": tick })).idempotency_key(Some(key)),
-            )
-            .await?;
+            let (job, _) = jobs::enqueue(ctx, build(tick).idempotency_key(Some(key))).await?;
             let mut conn = ctx.db.get().await?;
             diesel::update(scheduler_ticks::table.find((task.name, tick)))
                 .set(scheduler_ticks::job_id.eq(Some(job.id)))

@@ -117,7 +117,7 @@ async fn cleanup_deletes_expired_exports_with_their_objects() {
     }
     let (cleanup, _) = vigil_core::jobs::enqueue(
         &app.ctx,
-        vigil_core::jobs::NewJob::new(&vigil_core::jobs::kinds::CLEANUP, serde_json::json!({})),
+        vigil_core::jobs::NewJob::of(&vigil_core::maintenance::CleanupJob { tick: None }),
     )
     .await
     .unwrap();

@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, future::BoxFuture, sink};
 use vigil_core::AppContext;
 use vigil_core::error::Error;
-use vigil_core::jobs::{store, stream, stream::Delivery};
+use vigil_core::jobs::{queues, stream, stream::Delivery};
 
 /// How long one XREADGROUP blocks; also bounds how quickly a paused queue stops fetching.
 const BLOCK_MS: usize = 1000;
@@ -53,7 +53,7 @@ impl FetchState {
         if self.last_pause_check.elapsed() >= PAUSE_CHECK_EVERY {
             self.last_pause_check = Instant::now();
             let mut conn = s.ctx.db.get().await?;
-            self.paused = store::paused_queues(&mut conn).await?.contains(&s.queue);
+            self.paused = queues::paused(&mut conn).await?.contains(&s.queue);
         }
         if self.paused {
             tokio::time::sleep(Duration::from_millis(500)).await;

@@ -1,5 +1,6 @@
-//! What a handler sees of its job: the payload, progress reporting, checkpoints, and the
-//! signals to stop (cancel, pause, shutdown, lost lease).
+//! What a handler sees of its job: progress reporting, checkpoints, a database connection,
+//! and the signals to stop (cancel, pause, shutdown, lost lease). Its payload arrives typed
+//! (see `registry`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,8 +10,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use vigil_core::AppContext;
-use vigil_core::jobs::store::{self, Progress};
-use vigil_core::jobs::{Job, NewJob};
+use vigil_core::db::DbConn;
+use vigil_core::jobs::lease::{self, Progress};
+use vigil_core::jobs::{Job, NewJob, store};
 
 /// How a run stopped short of success.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,25 @@ pub enum JobError {
     /// The worker is shutting down; the job goes back to the queue without using an attempt.
     #[error("interrupted by worker shutdown")]
     Interrupted,
+    /// Nothing to do: what the job was about is gone (deleted meanwhile). The job succeeds
+    /// with `{"skipped": reason}`.
+    #[error("skipped: {0}")]
+    Skip(&'static str),
+}
+
+/// `NotFound` → skip: a job whose subject was deleted while it waited has nothing to do.
+pub trait OrSkip<T> {
+    fn or_skip(self, reason: &'static str) -> Result<T, JobError>;
+}
+
+impl<T> OrSkip<T> for vigil_core::Result<T> {
+    fn or_skip(self, reason: &'static str) -> Result<T, JobError> {
+        match self {
+            Ok(v) => Ok(v),
+            Err(vigil_core::Error::NotFound(_)) => Err(JobError::Skip(reason)),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 impl From<vigil_core::Error> for JobError {
@@ -44,14 +65,16 @@ impl From<vigil_core::Error> for JobError {
 /// How a successful run ended.
 #[derive(Debug)]
 pub enum Outcome {
+    /// The job's result, shown to whoever reads the job.
     Done(Value),
     /// The job spawned child jobs and completes when they do.
     AwaitChildren,
 }
 
-#[async_trait::async_trait]
-pub trait Handler: Send + Sync + 'static {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError>;
+impl Outcome {
+    pub fn done(result: &impl serde::Serialize) -> Self {
+        Outcome::Done(serde_json::to_value(result).unwrap_or(Value::Null))
+    }
 }
 
 #[derive(Clone)]
@@ -89,10 +112,10 @@ impl JobContext {
         }
     }
 
-    /// The payload as `T`; a payload that does not fit fails the job permanently.
-    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, JobError> {
-        serde_json::from_value(self.job.payload.clone())
-            .map_err(|e| JobError::Permanent(format!("invalid payload: {e}")))
+    /// A pooled database connection. Hold it only around queries, not across model runs or
+    /// network calls: the pool is shared by every job of the process.
+    pub async fn db(&self) -> Result<DbConn, JobError> {
+        Ok(self.app.db.get().await.map_err(vigil_core::Error::from)?)
     }
 
     /// The checkpoint saved by an earlier, interrupted run.
@@ -119,7 +142,11 @@ impl JobContext {
         }
     }
 
-    pub fn counters(&self, counters: Value) {
+    /// Figures shown with the job's progress (and read by a parent summarising its children).
+    pub fn counters(&self, counters: &impl serde::Serialize) {
+        let Ok(counters) = serde_json::to_value(counters) else {
+            return;
+        };
         if let Ok(mut p) = self.progress.lock() {
             p.counters = Some(counters);
         }
@@ -130,9 +157,14 @@ impl JobContext {
     }
 
     /// Saves where to resume from after a pause or crash.
-    pub async fn save_checkpoint(&self, checkpoint: Value) -> Result<(), JobError> {
-        let mut conn = self.app.db.get().await.map_err(vigil_core::Error::from)?;
-        if store::save_checkpoint(&mut conn, self.job.id, &self.owner, &checkpoint).await? {
+    pub async fn save_checkpoint(
+        &self,
+        checkpoint: &impl serde::Serialize,
+    ) -> Result<(), JobError> {
+        let checkpoint = serde_json::to_value(checkpoint)
+            .map_err(|e| JobError::Permanent(format!("checkpoint not serialisable: {e}")))?;
+        let mut conn = self.db().await?;
+        if lease::save_checkpoint(&mut conn, self.job.id, &self.owner, &checkpoint).await? {
             Ok(())
         } else {
             Err(JobError::Cancelled)
@@ -165,7 +197,7 @@ impl JobContext {
 
     /// Submits a child job; the parent's progress and outcome follow its children.
     pub async fn spawn_child(&self, child: NewJob) -> Result<Job, JobError> {
-        let mut conn = self.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = self.db().await?;
         let child = child.parent(self.job.id).created_by(self.job.created_by);
         let (job, _) = store::submit(&mut conn, child).await?;
         Ok(job)

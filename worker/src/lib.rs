@@ -5,9 +5,10 @@
 pub mod backend;
 pub mod context;
 pub mod export;
+pub mod frames;
 pub mod handlers;
+pub mod registry;
 pub mod runtime;
-pub mod search;
 pub mod vision;
 
 use std::sync::Arc;
@@ -66,7 +67,11 @@ pub async fn run(
     let id = worker_id(&ctx);
     let queues = ctx.config.worker_queues();
     tracing::info!(worker = %id, ?queues, concurrency = ctx.config.worker_concurrency, "worker started");
-    let runtime = Arc::new(Runtime::new(ctx.clone(), id.clone(), handlers::registry()));
+    let runtime = Arc::new(Runtime::new(
+        ctx.clone(),
+        id.clone(),
+        Arc::new(handlers::registry()),
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

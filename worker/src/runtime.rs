@@ -3,7 +3,6 @@
 //! message. The handler's return value to apalis is always `Ok`: retries are Vigil's, decided
 //! here from the kind's max attempts, never the transport's.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,17 +13,19 @@ use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vigil_core::AppContext;
-use vigil_core::jobs::store::{self, Finish};
+use vigil_core::jobs::family;
+use vigil_core::jobs::lease::{self, Finish};
 use vigil_core::jobs::stream::{self, Delivery};
 
-use crate::context::{Handler, JobContext, JobError, Outcome, Signals};
+use crate::context::{JobContext, JobError, Outcome, Signals};
+use crate::registry::Registry;
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     pub app: AppContext,
     pub owner: String,
-    handlers: HashMap<&'static str, Arc<dyn Handler>>,
+    handlers: Arc<Registry>,
     /// Fired when the worker shuts down and the grace period ran out.
     pub(crate) interrupt: CancellationToken,
     running: AtomicUsize,
@@ -32,11 +33,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(
-        app: AppContext,
-        owner: String,
-        handlers: HashMap<&'static str, Arc<dyn Handler>>,
-    ) -> Self {
+    pub fn new(app: AppContext, owner: String, handlers: Arc<Registry>) -> Self {
         Self {
             app,
             owner,
@@ -101,7 +98,7 @@ impl Runtime {
         let lease = self.app.config.job_lease();
         let job = {
             let mut conn = self.app.db.get().await?;
-            store::claim(&mut conn, d.job_id, &self.owner, lease, &d.message_id).await?
+            lease::claim(&mut conn, d.job_id, &self.owner, lease, &d.message_id).await?
         };
         let Some(job) = job else {
             // Duplicate or stale message: the job is held by a live worker, finished, paused
@@ -126,22 +123,16 @@ impl Runtime {
         let lease_lost = CancellationToken::new();
         let heartbeat = tokio::spawn(heartbeat_loop(job_ctx.clone(), lease, lease_lost.clone()));
 
-        let outcome = match self.handlers.get(kind.as_str()).cloned() {
-            Some(handler) => {
-                let run_ctx = job_ctx.clone();
-                // A separate task so a panicking handler becomes an error, not a dead worker.
-                match tokio::spawn(async move { handler.run(&run_ctx).await }).await {
-                    Ok(result) => result,
-                    Err(join) if join.is_panic() => Err(JobError::Retryable(format!(
-                        "handler panicked: {}",
-                        panic_message(join.into_panic())
-                    ))),
-                    Err(_) => Err(JobError::Interrupted),
-                }
-            }
-            None => Err(JobError::Permanent(format!(
-                "no handler for job kind {kind:?} on this worker"
+        let handlers = self.handlers.clone();
+        let run_ctx = job_ctx.clone();
+        // A separate task so a panicking handler becomes an error, not a dead worker.
+        let outcome = match tokio::spawn(async move { handlers.run(&run_ctx).await }).await {
+            Ok(result) => result,
+            Err(join) if join.is_panic() => Err(JobError::Retryable(format!(
+                "handler panicked: {}",
+                panic_message(join.into_panic())
             ))),
+            Err(_) => Err(JobError::Interrupted),
         };
         heartbeat.abort();
 
@@ -159,6 +150,10 @@ impl Runtime {
         let (finish, label) = match outcome {
             Ok(Outcome::Done(result)) => (Finish::Succeeded(result), "succeeded"),
             Ok(Outcome::AwaitChildren) => (Finish::AwaitChildren, "awaiting_children"),
+            Err(JobError::Skip(reason)) => (
+                Finish::Succeeded(serde_json::json!({ "skipped": reason })),
+                "skipped",
+            ),
             Err(JobError::Cancelled) => (Finish::Cancelled, "cancelled"),
             Err(JobError::Paused) => (Finish::Paused, "paused"),
             Err(JobError::Interrupted) => (Finish::Released, "released"),
@@ -184,9 +179,9 @@ impl Runtime {
 
         let mut conn = self.app.db.get().await?;
         let progress = job_ctx.snapshot();
-        store::finish(&mut conn, d.job_id, &self.owner, &progress, finish).await?;
+        lease::finish(&mut conn, d.job_id, &self.owner, &progress, finish).await?;
         if let Some(parent) = parent {
-            store::aggregate_parent(&mut conn, parent).await?;
+            family::aggregate_parent(&mut conn, parent).await?;
         }
         drop(conn);
         self.ack(d).await;
@@ -202,7 +197,7 @@ async fn heartbeat_loop(job: JobContext, lease: Duration, lease_lost: Cancellati
         tick.tick().await;
         let beat = async {
             let mut conn = job.app.db.get().await?;
-            store::heartbeat(&mut conn, job.job.id, &job.owner, lease, &job.snapshot()).await
+            lease::heartbeat(&mut conn, job.job.id, &job.owner, lease, &job.snapshot()).await
         };
         match beat.await {
             Ok(Some(control)) => {

@@ -1,3 +1,5 @@
+//! `/audit`: the audit log and its exports.
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -6,15 +8,16 @@ use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
-use vigil_core::audit::{self, AuditEntry, AuditFilter};
-use vigil_core::exports::{ExportFilters, ExportRequest};
-use vigil_core::jobs::{NewJob, kinds};
+use vigil_core::audit::{self, AuditEntry, AuditFilter, Severity};
+use vigil_core::auth::Permission;
+use vigil_core::exports::{ExportFormat, ExportRequest, ExportSource};
+use vigil_core::jobs::NewJob;
 
 use super::{Tag, conn};
 use crate::auth::BearerAuth;
-use crate::envelope::{self, Ok, Page};
-use crate::error::{ApiError, ApiResult};
-use crate::middleware::note;
+use crate::envelope::{self, Ok};
+use crate::error::ApiResult;
+use crate::params::{Choice, Paging};
 use crate::routes::jobs::{Accepted, submit};
 use crate::state::ApiState;
 
@@ -30,8 +33,7 @@ pub struct AuditEntryDto {
     pub resource_id: Option<String>,
     pub message: String,
     pub context: Option<serde_json::Value>,
-    /// `info`, `warning` or `critical`.
-    pub severity: String,
+    pub severity: Severity,
     pub status_code: i32,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
@@ -64,13 +66,12 @@ impl From<AuditEntry> for AuditEntryDto {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct AuditExportRequest {
-    /// `csv` or `pdf`.
-    pub format: String,
+    pub format: Choice<ExportFormat>,
     pub actor: Option<String>,
     pub action: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
-    pub severity: Option<String>,
+    pub severity: Option<Choice<Severity>>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -91,35 +92,29 @@ impl AuditApi {
         action: Query<Option<String>>,
         #[oai(name = "resourceType")] resource_type: Query<Option<String>>,
         #[oai(name = "resourceId")] resource_id: Query<Option<String>>,
-        severity: Query<Option<String>>,
+        severity: Query<Option<Choice<Severity>>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        page: Query<Option<u32>>,
-        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+        paging: Paging,
     ) -> ApiResult<Ok<Vec<AuditEntryDto>>> {
-        auth.0.require("audit:read")?;
-        let page = Page::new(page.0, page_size.0)?;
+        auth.0.require(Permission::AuditRead)?;
         let filter = AuditFilter {
             actor: actor.0,
             action: action.0,
             resource_type: resource_type.0,
             resource_id: resource_id.0,
-            severity: severity.0,
+            severity: severity.0.map(|s| s.get("severity")).transpose()?,
             from: from.0,
             to: to.0,
         };
         let mut conn = conn(&self.state).await?;
-        let (items, total) = audit::list(&mut conn, &filter, page.offset(), page.limit()).await?;
-        Ok(envelope::page(
-            items.into_iter().map(Into::into).collect(),
-            &page,
-            total,
-        ))
+        let page = audit::list(&mut conn, &filter, paging.0).await?;
+        Ok(envelope::page(page.map(Into::into)))
     }
 
     /// Export the audit log as CSV or PDF (an `export` job); the job's result holds the
     /// download URL.
-    #[oai(path = "/export", method = "post")]
+    #[oai(path = "/export", method = "post", operation_id = "audit.export")]
     async fn export(
         &self,
         req: &Request,
@@ -127,32 +122,25 @@ impl AuditApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<AuditExportRequest>,
     ) -> ApiResult<Accepted> {
-        note(req, |n| n.action = Some("audit.export".into()));
-        auth.0.require("audit:read")?;
+        auth.0.require(Permission::AuditRead)?;
         let b = body.0;
-        if b.format != "csv" && b.format != "pdf" {
-            return Err(ApiError::validation("format", "must be csv or pdf"));
-        }
         let request = ExportRequest {
-            format: b.format,
-            source: "audit".into(),
-            filters: ExportFilters {
+            format: b.format.get("format")?,
+            source: ExportSource::Audit(AuditFilter {
                 actor: b.actor,
                 action: b.action,
                 resource_type: b.resource_type,
                 resource_id: b.resource_id,
-                severity: b.severity,
+                severity: b.severity.map(|s| s.get("severity")).transpose()?,
                 from: b.from,
                 to: b.to,
-                search_id: None,
-            },
+            }),
         };
-        let payload = serde_json::to_value(request).map_err(|_| ApiError::internal())?;
         submit(
             &self.state,
             req,
             &auth.0,
-            NewJob::new(&kinds::EXPORT, payload),
+            NewJob::of(&request),
             idempotency_key.0,
         )
         .await

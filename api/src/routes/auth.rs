@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::Request;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use vigil_core::auth::{password, refresh, tokens};
-use vigil_core::users::{self, Role, STATUS_ACTIVE, User};
+use vigil_core::users::{self, Role, User, UserStatus};
 
 use super::{Tag, conn};
 use crate::auth::BearerAuth;
@@ -29,7 +29,7 @@ pub struct UserDto {
     pub name: String,
     pub email: String,
     pub role_id: String,
-    pub status: String,
+    pub status: UserStatus,
     pub last_active: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -134,12 +134,11 @@ impl AuthApi {
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
 impl AuthApi {
     /// Log in with email and password.
-    #[oai(path = "/login", method = "post")]
+    #[oai(path = "/login", method = "post", operation_id = "auth.login")]
     async fn login(&self, req: &Request, body: Json<LoginRequest>) -> ApiResult<Ok<LoginResponse>> {
         let mut conn = conn(&self.state).await?;
         let user = users::find_user_by_email(&mut conn, &body.username).await?;
         note(req, |n| {
-            n.action = Some("auth.login".into());
             n.actor = Some((
                 user.as_ref().map(|u| u.id),
                 body.username.trim().to_lowercase(),
@@ -154,7 +153,7 @@ impl AuthApi {
             Some(user) if valid && stored.is_some() => user,
             _ => return Err(ApiError::unauthorized("invalid username or password")),
         };
-        if user.status != STATUS_ACTIVE {
+        if user.status != UserStatus::Active {
             return Err(ApiError::forbidden("account is suspended"));
         }
         let (ip, agent) = client_info(req);
@@ -180,9 +179,8 @@ impl AuthApi {
 
     /// Exchange a refresh token for a new pair. Each refresh token works once; reusing one
     /// revokes the whole session.
-    #[oai(path = "/refresh", method = "post")]
+    #[oai(path = "/refresh", method = "post", operation_id = "auth.refresh")]
     async fn refresh(&self, req: &Request, body: Json<RefreshRequest>) -> ApiResult<Ok<TokenPair>> {
-        note(req, |n| n.action = Some("auth.refresh".into()));
         let mut conn = conn(&self.state).await?;
         let (ip, agent) = client_info(req);
         let (user_id, refresh_token) = refresh::rotate(
@@ -205,7 +203,7 @@ impl AuthApi {
                 Some(user.role_id.clone()),
             ))
         });
-        if user.status != STATUS_ACTIVE {
+        if user.status != UserStatus::Active {
             refresh::revoke(&mut conn, &refresh_token).await?;
             return Err(ApiError::forbidden("account is suspended"));
         }
@@ -219,9 +217,8 @@ impl AuthApi {
     }
 
     /// Revoke the session the refresh token belongs to.
-    #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, req: &Request, body: Json<RefreshRequest>) -> ApiResult<NoContent> {
-        note(req, |n| n.action = Some("auth.logout".into()));
+    #[oai(path = "/logout", method = "post", operation_id = "auth.logout")]
+    async fn logout(&self, body: Json<RefreshRequest>) -> ApiResult<NoContent> {
         let mut conn = conn(&self.state).await?;
         refresh::revoke(&mut conn, &body.refresh_token).await?;
         Ok(NoContent::NoContent)

@@ -1,15 +1,17 @@
+//! `/dashboard`: the home page's figures and the searches it lists.
+
 use std::sync::Arc;
 
-use diesel::dsl::count_star;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi};
-use vigil_core::db::schema::{appearances, face_photos, missing_persons, searches, videos};
-use vigil_core::searches::Filter;
+use vigil_core::auth::Permission;
+use vigil_core::db::PageRequest;
+use vigil_core::jobs::JobStatus;
+use vigil_core::searches::dashboard::{self, ByStatus};
+use vigil_core::searches::{self, Filter, read};
 
 use super::Tag;
-use super::searches::{SearchDto, search_dtos};
+use super::searches::dto::SearchDto;
 use crate::auth::BearerAuth;
 use crate::envelope::{self, Ok};
 use crate::error::ApiResult;
@@ -23,6 +25,15 @@ pub struct CountsByStatus {
     pub by_status: std::collections::BTreeMap<String, i64>,
 }
 
+impl From<ByStatus> for CountsByStatus {
+    fn from(c: ByStatus) -> Self {
+        CountsByStatus {
+            total: c.total,
+            by_status: c.by_status,
+        }
+    }
+}
+
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct DashboardStats {
@@ -34,15 +45,19 @@ pub struct DashboardStats {
     pub appearances: i64,
 }
 
-fn by_status(rows: Vec<(String, i64)>) -> CountsByStatus {
-    CountsByStatus {
-        total: rows.iter().map(|(_, n)| n).sum(),
-        by_status: rows.into_iter().collect(),
-    }
-}
-
 pub struct DashboardApi {
     pub state: Arc<ApiState>,
+}
+
+impl DashboardApi {
+    /// The first `size` searches matching `filter`, as list entries.
+    async fn searches(&self, filter: Filter, size: u32) -> ApiResult<Vec<SearchDto>> {
+        let page = PageRequest::new(Some(1), Some(size))?;
+        let mut conn = super::conn(&self.state).await?;
+        let rows = searches::list(&mut conn, &filter, page).await?.items;
+        let views = read::views(&mut conn, rows).await?;
+        Ok(views.into_iter().map(SearchDto::from).collect())
+    }
 }
 
 #[OpenApi(prefix_path = "/api/v1/dashboard", tag = "Tag::Search")]
@@ -50,52 +65,16 @@ impl DashboardApi {
     /// Counts for the home page: persons, photos, videos, searches by status, appearances.
     #[oai(path = "/stats", method = "get")]
     async fn stats(&self, auth: BearerAuth) -> ApiResult<Ok<DashboardStats>> {
-        auth.0.require("searches:read")?;
+        auth.0.require(Permission::SearchesRead)?;
         let mut conn = super::conn(&self.state).await?;
-        let c = &mut conn;
-        let persons = missing_persons::table
-            .group_by(missing_persons::status)
-            .select((missing_persons::status, count_star()))
-            .load(c)
-            .await
-            .map_err(vigil_core::Error::from)?;
-        let photos = face_photos::table
-            .group_by(face_photos::status)
-            .select((face_photos::status, count_star()))
-            .load(c)
-            .await
-            .map_err(vigil_core::Error::from)?;
-        let videos_rows = videos::table
-            .filter(videos::kind.eq("file"))
-            .group_by(videos::status)
-            .select((videos::status, count_star()))
-            .load(c)
-            .await
-            .map_err(vigil_core::Error::from)?;
-        let live_streams = videos::table
-            .filter(videos::kind.eq("live"))
-            .count()
-            .get_result(c)
-            .await
-            .map_err(vigil_core::Error::from)?;
-        let search_rows = searches::table
-            .group_by(searches::status)
-            .select((searches::status, count_star()))
-            .load(c)
-            .await
-            .map_err(vigil_core::Error::from)?;
-        let appearances = appearances::table
-            .count()
-            .get_result(c)
-            .await
-            .map_err(vigil_core::Error::from)?;
+        let s = dashboard::stats(&mut conn).await?;
         Ok(envelope::ok(DashboardStats {
-            missing_persons: by_status(persons),
-            photos: by_status(photos),
-            videos: by_status(videos_rows),
-            live_streams,
-            searches: by_status(search_rows),
-            appearances,
+            missing_persons: s.missing_persons.into(),
+            photos: s.photos.into(),
+            videos: s.videos.into(),
+            live_streams: s.live_streams,
+            searches: s.searches.into(),
+            appearances: s.appearances,
         }))
     }
 
@@ -106,28 +85,21 @@ impl DashboardApi {
         auth: BearerAuth,
         limit: Query<Option<u32>>,
     ) -> ApiResult<Ok<Vec<SearchDto>>> {
-        auth.0.require("searches:read")?;
-        let limit = i64::from(limit.0.unwrap_or(10).clamp(1, 50));
-        let mut conn = super::conn(&self.state).await?;
-        let (rows, _) = vigil_core::searches::list(&mut conn, &Filter::default(), 0, limit).await?;
-        drop(conn);
-        Ok(envelope::ok(search_dtos(&self.state, rows).await?))
+        auth.0.require(Permission::SearchesRead)?;
+        let size = limit.0.unwrap_or(10).clamp(1, 50);
+        Ok(envelope::ok(self.searches(Filter::default(), size).await?))
     }
 
-    /// Searches still queued, running or paused.
+    /// Searches still queued, running or paused (the latest 100).
     #[oai(path = "/active-searches", method = "get")]
     async fn active(&self, auth: BearerAuth) -> ApiResult<Ok<Vec<SearchDto>>> {
-        auth.0.require("searches:read")?;
-        let mut conn = super::conn(&self.state).await?;
-        let rows: Vec<vigil_core::searches::Search> = searches::table
-            .filter(searches::status.eq_any(["queued", "running", "paused"]))
-            .order(searches::created_at.desc())
-            .limit(100)
-            .select(vigil_core::searches::Search::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(vigil_core::Error::from)?;
-        drop(conn);
-        Ok(envelope::ok(search_dtos(&self.state, rows).await?))
+        auth.0.require(Permission::SearchesRead)?;
+        let filter = Filter {
+            status: vec![JobStatus::Queued, JobStatus::Running, JobStatus::Paused],
+            created_by: None,
+        };
+        Ok(envelope::ok(
+            self.searches(filter, PageRequest::MAX_SIZE).await?,
+        ))
     }
 }

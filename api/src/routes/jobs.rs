@@ -1,5 +1,6 @@
 use std::sync::Arc;
 use std::time::Duration;
+use vigil_core::auth::Permission;
 
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
@@ -8,14 +9,16 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
+use vigil_core::jobs::canary::CanaryJob;
 use vigil_core::jobs::store::{self, JobFilter};
-use vigil_core::jobs::{self, Job, JobStatus, NewJob, kinds};
+use vigil_core::jobs::{self, Job, JobStatus, NewJob, control};
 
 use super::{Tag, conn};
 use crate::auth::{BearerAuth, Principal};
-use crate::envelope::{self, Envelope, Ok, Page};
+use crate::envelope::{self, Envelope, Ok};
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
+use crate::params::{Choice, Paging};
 use crate::state::ApiState;
 
 #[derive(Debug, Clone, Object)]
@@ -33,8 +36,7 @@ pub struct JobDto {
     pub id: Uuid,
     pub kind: String,
     pub queue: String,
-    /// `queued`, `running`, `paused`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: JobStatus,
     pub priority: i16,
     /// 0–100.
     pub progress: f32,
@@ -132,8 +134,8 @@ pub async fn submit(
 
 /// Whether the caller may act on this job: its creator with `jobs:write`, or an admin.
 fn may_control(who: &Principal, job: &Job) -> ApiResult<()> {
-    if who.permissions.allows("jobs:admin")
-        || (job.created_by == Some(who.user.id) && who.permissions.allows("jobs:write"))
+    if who.permissions.allows(Permission::JobsAdmin)
+        || (job.created_by == Some(who.user.id) && who.permissions.allows(Permission::JobsWrite))
     {
         Ok(())
     } else {
@@ -170,46 +172,29 @@ impl JobsApi {
         &self,
         auth: BearerAuth,
         kind: Query<Option<String>>,
-        status: Query<Option<String>>,
+        status: Query<Option<Choice<JobStatus>>>,
         #[oai(name = "createdBy")] created_by: Query<Option<Uuid>>,
         #[oai(name = "parentId")] parent_id: Query<Option<Uuid>>,
         queue: Query<Option<String>>,
-        page: Query<Option<u32>>,
-        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+        paging: Paging,
     ) -> ApiResult<Ok<Vec<JobDto>>> {
-        auth.0.require("jobs:read")?;
-        let page = Page::new(page.0, page_size.0)?;
-        let status = status
-            .0
-            .map(|s| {
-                JobStatus::parse(&s).ok_or_else(|| {
-                    ApiError::validation(
-                        "status",
-                        "must be queued, running, paused, succeeded, failed or cancelled",
-                    )
-                })
-            })
-            .transpose()?;
+        auth.0.require(Permission::JobsRead)?;
         let filter = JobFilter {
             kind: kind.0,
-            status,
+            status: status.0.map(|s| s.get("status")).transpose()?,
             created_by: created_by.0,
             parent_id: parent_id.0,
             queue: queue.0,
         };
         let mut conn = conn(&self.state).await?;
-        let (items, total) = store::list(&mut conn, &filter, page.offset(), page.limit()).await?;
-        Ok(envelope::page(
-            items.into_iter().map(Into::into).collect(),
-            &page,
-            total,
-        ))
+        let page = store::list(&mut conn, &filter, paging.0).await?;
+        Ok(envelope::page(page.map(Into::into)))
     }
 
     /// One job with its progress, stage, counters and ETA.
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
-        auth.0.require("jobs:read")?;
+        auth.0.require(Permission::JobsRead)?;
         let mut conn = conn(&self.state).await?;
         Ok(envelope::ok(store::get(&mut conn, id.0).await?.into()))
     }
@@ -221,7 +206,7 @@ impl JobsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<EventStream<BoxStream<'static, JobDto>>> {
-        auth.0.require("jobs:read")?;
+        auth.0.require(Permission::JobsRead)?;
         let state = self.state.clone();
         let id = id.0;
         // 404 before the stream starts.
@@ -244,7 +229,7 @@ impl JobsApi {
                         store::get(&mut conn, id).await.ok()?
                     };
                     if Some(job.updated_at) != last {
-                        let (updated, terminal) = (job.updated_at, job.status().is_terminal());
+                        let (updated, terminal) = (job.updated_at, job.status.is_terminal());
                         return Some((JobDto::from(job), (state, Some(updated), terminal)));
                     }
                 }
@@ -265,67 +250,43 @@ impl JobsApi {
 
     /// Cancel: a queued or paused job at once; a running one within about two seconds. Never
     /// retried afterwards.
-    #[oai(path = "/:id/cancel", method = "post")]
-    async fn cancel(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-    ) -> ApiResult<Ok<JobDto>> {
-        note(req, |n| n.action = Some("jobs.cancel".into()));
+    #[oai(path = "/:id/cancel", method = "post", operation_id = "jobs.cancel")]
+    async fn cancel(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         let mut conn = conn(&self.state).await?;
         may_control(&auth.0, &store::get(&mut conn, id.0).await?)?;
         Ok(envelope::ok(
-            store::request_cancel(&mut conn, id.0).await?.into(),
+            control::request_cancel(&mut conn, id.0).await?.into(),
         ))
     }
 
     /// Pause a job of a kind that checkpoints (409 otherwise); resume continues from there.
-    #[oai(path = "/:id/pause", method = "post")]
-    async fn pause(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-    ) -> ApiResult<Ok<JobDto>> {
-        note(req, |n| n.action = Some("jobs.pause".into()));
+    #[oai(path = "/:id/pause", method = "post", operation_id = "jobs.pause")]
+    async fn pause(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         let mut conn = conn(&self.state).await?;
         may_control(&auth.0, &store::get(&mut conn, id.0).await?)?;
         Ok(envelope::ok(
-            store::request_pause(&mut conn, id.0).await?.into(),
+            control::request_pause(&mut conn, id.0).await?.into(),
         ))
     }
 
-    #[oai(path = "/:id/resume", method = "post")]
-    async fn resume(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-    ) -> ApiResult<Ok<JobDto>> {
-        note(req, |n| n.action = Some("jobs.resume".into()));
+    #[oai(path = "/:id/resume", method = "post", operation_id = "jobs.resume")]
+    async fn resume(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         let mut conn = conn(&self.state).await?;
         may_control(&auth.0, &store::get(&mut conn, id.0).await?)?;
-        Ok(envelope::ok(store::resume(&mut conn, id.0).await?.into()))
+        Ok(envelope::ok(control::resume(&mut conn, id.0).await?.into()))
     }
 
     /// Re-queue a failed or cancelled job with fresh attempts (admin).
-    #[oai(path = "/:id/retry", method = "post")]
-    async fn retry(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-    ) -> ApiResult<Ok<JobDto>> {
-        note(req, |n| n.action = Some("jobs.retry".into()));
-        auth.0.require("jobs:admin")?;
+    #[oai(path = "/:id/retry", method = "post", operation_id = "jobs.retry")]
+    async fn retry(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
+        auth.0.require(Permission::JobsAdmin)?;
         let mut conn = conn(&self.state).await?;
-        Ok(envelope::ok(store::retry(&mut conn, id.0).await?.into()))
+        Ok(envelope::ok(control::retry(&mut conn, id.0).await?.into()))
     }
 
     /// Submit a diagnostic job (admin): sleeps, optionally fails or panics, optionally emails
     /// and writes to storage. Checks the whole pipeline.
-    #[oai(path = "/canary", method = "post")]
+    #[oai(path = "/canary", method = "post", operation_id = "jobs.canary")]
     async fn canary(
         &self,
         req: &Request,
@@ -333,15 +294,20 @@ impl JobsApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<CanaryRequest>,
     ) -> ApiResult<Accepted> {
-        note(req, |n| n.action = Some("jobs.canary".into()));
-        auth.0.require("jobs:admin")?;
+        auth.0.require(Permission::JobsAdmin)?;
         let b = body.0;
-        let payload = serde_json::json!({ "durationMs": b.duration_ms, "fail": b.fail, "panic": b.panic, "notify": b.notify });
+        let payload = CanaryJob {
+            duration_ms: b.duration_ms,
+            fail: b.fail,
+            panic: b.panic,
+            notify: b.notify,
+            ..Default::default()
+        };
         submit(
             &self.state,
             req,
             &auth.0,
-            NewJob::new(&kinds::CANARY, payload),
+            NewJob::of(&payload),
             idempotency_key.0,
         )
         .await

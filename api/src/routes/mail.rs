@@ -4,15 +4,15 @@ use poem::Request;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use vigil_core::auth::Permission;
 use vigil_core::email::Email;
-use vigil_core::jobs::{NewJob, kinds};
+use vigil_core::jobs::NewJob;
 use vigil_core::outbox::EmailPayload;
 
 use super::Tag;
 use super::jobs::{Accepted, submit};
 use crate::auth::BearerAuth;
 use crate::error::{ApiError, ApiResult};
-use crate::middleware::note;
 use crate::state::ApiState;
 
 #[derive(Debug, Object)]
@@ -35,7 +35,7 @@ pub struct MailApi {
 impl MailApi {
     /// Send an email (admin) as an `email` job. With an `Idempotency-Key`, a resubmission
     /// returns the first job and the email goes out once.
-    #[oai(path = "/send", method = "post")]
+    #[oai(path = "/send", method = "post", operation_id = "mail.send")]
     async fn send(
         &self,
         req: &Request,
@@ -43,8 +43,7 @@ impl MailApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<SendMail>,
     ) -> ApiResult<Accepted> {
-        note(req, |n| n.action = Some("mail.send".into()));
-        auth.0.require("mail:send")?;
+        auth.0.require(Permission::MailSend)?;
         let b = body.0;
         // Check addresses now so a bad one is a 422, not a failed job later.
         self.state
@@ -68,10 +67,7 @@ impl MailApi {
             html: b.html,
             dedupe_key,
         };
-        let job = NewJob::new(
-            &kinds::EMAIL,
-            serde_json::to_value(payload).map_err(|_| ApiError::internal())?,
-        );
+        let job = NewJob::of(&payload);
         submit(&self.state, req, &auth.0, job, idempotency_key.0).await
     }
 }

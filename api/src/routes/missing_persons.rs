@@ -1,3 +1,5 @@
+//! `/missing-persons`: who is searched for, and their enrollment photos.
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -10,15 +12,18 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
-use vigil_core::faces::{self, FacePhoto, NewPhoto};
-use vigil_core::jobs::{self, NewJob, kinds};
-use vigil_core::missing_persons::{self, Details, Filter, MissingPerson};
+use vigil_core::auth::Permission;
+use vigil_core::faces::{self, FacePhoto, NewPhoto, PhotoStatus};
+use vigil_core::jobs::{self, NewJob};
+use vigil_core::missing_persons::{self, Details, Filter, MissingPerson, MissingPersonStatus};
+use vigil_core::storage::ObjectKey;
 
 use super::Tag;
 use crate::auth::BearerAuth;
-use crate::envelope::{self, Created, Envelope, NoContent, Ok, Page};
+use crate::envelope::{self, Created, Envelope, NoContent, Ok};
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
+use crate::params::{Choice, Paging};
 use crate::state::ApiState;
 
 /// Largest photo accepted (bytes).
@@ -56,8 +61,7 @@ pub struct UpdateMissingPerson {
     pub last_seen_location: MaybeUndefined<String>,
     pub last_seen_at: MaybeUndefined<DateTime<Utc>>,
     pub notes: MaybeUndefined<String>,
-    /// `missing`, `found` or `closed`.
-    pub status: Option<String>,
+    pub status: Option<Choice<MissingPersonStatus>>,
 }
 
 fn change<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
@@ -90,8 +94,7 @@ pub struct MissingPersonDto {
     pub last_seen_location: Option<String>,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub notes: Option<String>,
-    /// `missing`, `found` or `closed`.
-    pub status: String,
+    pub status: MissingPersonStatus,
     /// The face profile holding the photos and embeddings.
     pub profile_id: Uuid,
     pub photos: PhotoCounts,
@@ -127,7 +130,7 @@ impl MissingPersonDto {
 pub struct PhotoDto {
     pub id: Uuid,
     /// `pending` (enrollment queued), `enrolled`, `rejected` (see `reason`) or `failed`.
-    pub status: String,
+    pub status: PhotoStatus,
     /// Why the photo was rejected or failed, in words for the user.
     pub reason: Option<String>,
     pub content_type: String,
@@ -192,11 +195,11 @@ async fn counts_for(
     for (profile, status, n) in faces::photo_counts(&mut conn, &profiles).await? {
         let c = out.entry(profile).or_default();
         c.total += n;
-        match status.as_str() {
-            faces::photo_status::PENDING => c.pending = n,
-            faces::photo_status::ENROLLED => c.enrolled = n,
-            faces::photo_status::REJECTED => c.rejected = n,
-            _ => c.failed += n,
+        match status {
+            PhotoStatus::Pending => c.pending = n,
+            PhotoStatus::Enrolled => c.enrolled = n,
+            PhotoStatus::Rejected => c.rejected = n,
+            PhotoStatus::Failed => c.failed = n,
         }
     }
     Ok(out)
@@ -222,14 +225,14 @@ fn sniff_image(head: &[u8]) -> Option<(&'static str, &'static str)> {
 #[OpenApi(prefix_path = "/api/v1/missing-persons", tag = "Tag::Search")]
 impl MissingPersonsApi {
     /// Register a missing person (then upload their photos).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "missing_persons.create")]
     async fn create(
         &self,
         req: &Request,
         auth: BearerAuth,
         body: Json<CreateMissingPerson>,
     ) -> ApiResult<Created<MissingPersonDto>> {
-        auth.0.require("faces:write")?;
+        auth.0.require(Permission::FacesWrite)?;
         let b = body.0;
         let details = Details {
             name: Some(b.name.trim().to_string()),
@@ -253,48 +256,41 @@ impl MissingPersonsApi {
     async fn list(
         &self,
         auth: BearerAuth,
-        status: Query<Option<String>>,
+        status: Query<Option<Choice<MissingPersonStatus>>>,
         q: Query<Option<String>>,
-        page: Query<Option<u32>>,
-        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+        paging: Paging,
     ) -> ApiResult<Ok<Vec<MissingPersonDto>>> {
-        auth.0.require("faces:read")?;
-        let page = Page::new(page.0, page_size.0)?;
+        auth.0.require(Permission::FacesRead)?;
         let filter = Filter {
-            status: status.0,
+            status: status.0.map(|s| s.get("status")).transpose()?,
             q: q.0,
         };
         let mut conn = super::conn(&self.state).await?;
-        let (items, total) =
-            missing_persons::list(&mut conn, &filter, page.offset(), page.limit()).await?;
+        let page = missing_persons::list(&mut conn, &filter, paging.0).await?;
         drop(conn);
-        let mut counts = counts_for(&self.state, &items).await?;
-        let items = items
-            .into_iter()
-            .map(|p| {
-                let c = counts.remove(&p.profile_id).unwrap_or_default();
-                MissingPersonDto::new(p, c)
-            })
-            .collect();
-        Ok(envelope::page(items, &page, total))
+        let mut counts = counts_for(&self.state, &page.items).await?;
+        Ok(envelope::page(page.map(|p| {
+            let c = counts.remove(&p.profile_id).unwrap_or_default();
+            MissingPersonDto::new(p, c)
+        })))
     }
 
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<MissingPersonDto>> {
-        auth.0.require("faces:read")?;
+        auth.0.require(Permission::FacesRead)?;
         let mut conn = super::conn(&self.state).await?;
         let person = missing_persons::get(&mut conn, id.0).await?;
         Ok(envelope::ok(dto(&self.state, person).await?))
     }
 
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "missing_persons.update")]
     async fn update(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<UpdateMissingPerson>,
     ) -> ApiResult<Ok<MissingPersonDto>> {
-        auth.0.require("faces:write")?;
+        auth.0.require(Permission::FacesWrite)?;
         let b = body.0;
         let details = Details {
             name: b.name.map(|n| n.trim().to_string()),
@@ -305,7 +301,7 @@ impl MissingPersonsApi {
             last_seen_location: change(b.last_seen_location),
             last_seen_at: change(b.last_seen_at),
             notes: change(b.notes),
-            status: b.status,
+            status: b.status.map(|s| s.get("status")).transpose()?,
         };
         let mut conn = super::conn(&self.state).await?;
         let person = missing_persons::update(&mut conn, id.0, details).await?;
@@ -313,9 +309,13 @@ impl MissingPersonsApi {
     }
 
     /// Delete a missing person with their photos, embeddings and search results.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(
+        path = "/:id",
+        method = "delete",
+        operation_id = "missing_persons.delete"
+    )]
     async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        auth.0.require("faces:write")?;
+        auth.0.require(Permission::FacesWrite)?;
         let mut conn = super::conn(&self.state).await?;
         let keys = missing_persons::delete(&mut conn, id.0).await?;
         for key in keys {
@@ -329,7 +329,11 @@ impl MissingPersonsApi {
     /// Upload photos (multipart field `photos`, repeated). Each is stored and enrolled by a
     /// `face.enroll` job: exactly one clear face becomes an embedding; no face, several faces,
     /// a face too small or too blurry reject that photo with a reason, the others still enroll.
-    #[oai(path = "/:id/photos", method = "post")]
+    #[oai(
+        path = "/:id/photos",
+        method = "post",
+        operation_id = "missing_persons.photos.create"
+    )]
     async fn upload_photos(
         &self,
         req: &Request,
@@ -337,7 +341,7 @@ impl MissingPersonsApi {
         id: Path<Uuid>,
         upload: PhotoUpload,
     ) -> ApiResult<PhotosAccepted> {
-        auth.0.require("faces:write")?;
+        auth.0.require(Permission::FacesWrite)?;
         if upload.photos.is_empty() {
             return Err(ApiError::validation("photos", "upload at least one photo"));
         }
@@ -381,7 +385,12 @@ impl MissingPersonsApi {
         let mut out = Vec::new();
         for (name, bytes, content_type, ext) in files {
             let photo_id = Uuid::now_v7();
-            let key = format!("faces/{}/{photo_id}.{ext}", person.profile_id);
+            let key = ObjectKey::FacePhoto {
+                profile: person.profile_id,
+                photo: photo_id,
+                extension: ext,
+            }
+            .to_string();
             let size = bytes.len() as i64;
             self.state
                 .ctx
@@ -403,12 +412,9 @@ impl MissingPersonsApi {
             )
             .await?;
             drop(conn);
-            let job = NewJob::new(
-                &kinds::FACE_ENROLL,
-                serde_json::json!(faces::EnrollRequest { photo_id }),
-            )
-            .created_by(Some(auth.0.user.id))
-            .idempotency_key(Some(format!("enroll:{photo_id}")));
+            let job = NewJob::of(&faces::EnrollRequest { photo_id })
+                .created_by(Some(auth.0.user.id))
+                .idempotency_key(Some(format!("enroll:{photo_id}")));
             let (job, _) = jobs::enqueue(&self.state.ctx, job).await?;
             let mut conn = super::conn(&self.state).await?;
             faces::set_photo_job(&mut conn, photo_id, job.id).await?;
@@ -429,7 +435,7 @@ impl MissingPersonsApi {
     /// The person's photos with their enrollment status and, for rejected ones, the reason.
     #[oai(path = "/:id/photos", method = "get")]
     async fn photos(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<Vec<PhotoDto>>> {
-        auth.0.require("faces:read")?;
+        auth.0.require(Permission::FacesRead)?;
         let mut conn = super::conn(&self.state).await?;
         let person = missing_persons::get(&mut conn, id.0).await?;
         let photos = faces::photos(&mut conn, person.profile_id).await?;
@@ -442,14 +448,18 @@ impl MissingPersonsApi {
     }
 
     /// Delete one photo and its embedding.
-    #[oai(path = "/:id/photos/:photo_id", method = "delete")]
+    #[oai(
+        path = "/:id/photos/:photo_id",
+        method = "delete",
+        operation_id = "missing_persons.photos.delete"
+    )]
     async fn delete_photo(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
         photo_id: Path<Uuid>,
     ) -> ApiResult<NoContent> {
-        auth.0.require("faces:write")?;
+        auth.0.require(Permission::FacesWrite)?;
         let mut conn = super::conn(&self.state).await?;
         let person = missing_persons::get(&mut conn, id.0).await?;
         let photo = faces::get_photo(&mut conn, photo_id.0).await?;

@@ -1,16 +1,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::{Object, OpenApi};
-use vigil_core::jobs::{kinds, overview, store};
+use vigil_core::auth::Permission;
+use vigil_core::jobs::{kinds, overview, queues};
 
 use super::{Tag, conn};
 use crate::auth::BearerAuth;
 use crate::envelope::{self, Ok};
 use crate::error::{ApiError, ApiResult};
-use crate::middleware::note;
 use crate::state::ApiState;
 
 #[derive(Debug, Object)]
@@ -76,38 +75,30 @@ impl QueuesApi {
     /// Every queue: jobs by status, oldest queued age, stream depth, live workers, paused flag.
     #[oai(path = "/", method = "get")]
     async fn list(&self, auth: BearerAuth) -> ApiResult<Ok<Vec<QueueDto>>> {
-        auth.0.require("jobs:read")?;
+        auth.0.require(Permission::JobsRead)?;
         Ok(envelope::ok(queue_overview(&self.state).await?))
     }
 
     /// Stop handing this queue's jobs to workers (running jobs finish; submissions still queue).
-    #[oai(path = "/:name/pause", method = "post")]
-    async fn pause(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        name: Path<String>,
-    ) -> ApiResult<Ok<Vec<QueueDto>>> {
-        note(req, |n| n.action = Some("queues.pause".into()));
-        auth.0.require("queues:manage")?;
+    #[oai(path = "/:name/pause", method = "post", operation_id = "queues.pause")]
+    async fn pause(&self, auth: BearerAuth, name: Path<String>) -> ApiResult<Ok<Vec<QueueDto>>> {
+        auth.0.require(Permission::QueuesManage)?;
         known_queue(&name.0)?;
         let mut conn = conn(&self.state).await?;
-        store::set_queue_paused(&mut conn, &name.0, true).await?;
+        queues::set_paused(&mut conn, &name.0, true).await?;
         Ok(envelope::ok(queue_overview(&self.state).await?))
     }
 
-    #[oai(path = "/:name/resume", method = "post")]
-    async fn resume(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        name: Path<String>,
-    ) -> ApiResult<Ok<Vec<QueueDto>>> {
-        note(req, |n| n.action = Some("queues.resume".into()));
-        auth.0.require("queues:manage")?;
+    #[oai(
+        path = "/:name/resume",
+        method = "post",
+        operation_id = "queues.resume"
+    )]
+    async fn resume(&self, auth: BearerAuth, name: Path<String>) -> ApiResult<Ok<Vec<QueueDto>>> {
+        auth.0.require(Permission::QueuesManage)?;
         known_queue(&name.0)?;
         let mut conn = conn(&self.state).await?;
-        store::set_queue_paused(&mut conn, &name.0, false).await?;
+        queues::set_paused(&mut conn, &name.0, false).await?;
         Ok(envelope::ok(queue_overview(&self.state).await?))
     }
 }

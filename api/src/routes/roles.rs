@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
+use vigil_core::auth::Permission;
 use vigil_core::users;
 
 use super::{Tag, conn};
@@ -20,7 +21,7 @@ impl RolesApi {
     /// Roles and their permission strings (`*` = everything, `resource:*` = every action).
     #[oai(path = "/", method = "get")]
     async fn list(&self, auth: BearerAuth) -> ApiResult<Ok<Vec<RoleDto>>> {
-        auth.0.require("roles:read")?;
+        auth.0.require(Permission::RolesRead)?;
         let mut conn = conn(&self.state).await?;
         let roles = users::list_roles(&mut conn).await?;
         Ok(envelope::ok(roles.into_iter().map(Into::into).collect()))
@@ -28,7 +29,7 @@ impl RolesApi {
 
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<String>) -> ApiResult<Ok<RoleDto>> {
-        auth.0.require("roles:read")?;
+        auth.0.require(Permission::RolesRead)?;
         let mut conn = conn(&self.state).await?;
         Ok(envelope::ok(
             users::find_role(&mut conn, &id.0).await?.into(),

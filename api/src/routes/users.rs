@@ -4,14 +4,16 @@ use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Object, OpenApi, payload::Json};
 use uuid::Uuid;
+use vigil_core::auth::Permission;
 use vigil_core::auth::password;
-use vigil_core::users::{self, NewUser, UserChanges, UserFilter};
+use vigil_core::users::{self, NewUser, UserChanges, UserFilter, UserStatus};
 
 use super::{Tag, conn};
 use crate::auth::BearerAuth;
-use crate::envelope::{self, Created, NoContent, Ok, Page};
+use crate::envelope::{self, Created, NoContent, Ok};
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
+use crate::params::Paging;
 use crate::routes::auth::UserDto;
 use crate::state::ApiState;
 
@@ -33,8 +35,7 @@ pub struct UpdateUser {
     pub name: Option<String>,
     pub email: Option<String>,
     pub role_id: Option<String>,
-    /// `active` or `suspended`.
-    pub status: Option<String>,
+    pub status: Option<UserStatus>,
 }
 
 #[derive(Debug, Object)]
@@ -57,38 +58,30 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         role: Query<Option<String>>,
-        status: Query<Option<String>>,
+        status: Query<Option<UserStatus>>,
         search: Query<Option<String>>,
-        page: Query<Option<u32>>,
-        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+        paging: Paging,
     ) -> ApiResult<Ok<Vec<UserDto>>> {
-        auth.0.require("users:read")?;
-        let page = Page::new(page.0, page_size.0)?;
+        auth.0.require(Permission::UsersRead)?;
         let filter = UserFilter {
             role_id: role.0,
             status: status.0,
             search: search.0,
         };
         let mut conn = conn(&self.state).await?;
-        let (items, total) =
-            users::list_users(&mut conn, &filter, page.offset(), page.limit()).await?;
-        Ok(envelope::page(
-            items.into_iter().map(Into::into).collect(),
-            &page,
-            total,
-        ))
+        let page = users::list_users(&mut conn, &filter, paging.0).await?;
+        Ok(envelope::page(page.map(Into::into)))
     }
 
     /// Create a user.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "users.create")]
     async fn create(
         &self,
         req: &Request,
         auth: BearerAuth,
         body: Json<CreateUser>,
     ) -> ApiResult<Created<UserDto>> {
-        note(req, |n| n.action = Some("users.create".into()));
-        auth.0.require("users:write")?;
+        auth.0.require(Permission::UsersWrite)?;
         let mut conn = conn(&self.state).await?;
         let user = users::create_user(
             &mut conn,
@@ -110,7 +103,7 @@ impl UsersApi {
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<UserDto>> {
         if auth.0.user.id != id.0 {
-            auth.0.require("users:read")?;
+            auth.0.require(Permission::UsersRead)?;
         }
         let mut conn = conn(&self.state).await?;
         Ok(envelope::ok(
@@ -119,7 +112,7 @@ impl UsersApi {
     }
 
     /// Update name, email, role or status.
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "users.update")]
     async fn update(
         &self,
         req: &Request,
@@ -127,8 +120,7 @@ impl UsersApi {
         id: Path<Uuid>,
         body: Json<UpdateUser>,
     ) -> ApiResult<Ok<UserDto>> {
-        note(req, |n| n.action = Some("users.update".into()));
-        auth.0.require("users:write")?;
+        auth.0.require(Permission::UsersWrite)?;
         let body = body.0;
         note(req, |n| {
             n.context = Some(serde_json::json!({
@@ -150,15 +142,9 @@ impl UsersApi {
         Ok(envelope::ok(user.into()))
     }
 
-    #[oai(path = "/:id", method = "delete")]
-    async fn delete(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-    ) -> ApiResult<NoContent> {
-        note(req, |n| n.action = Some("users.delete".into()));
-        auth.0.require("users:write")?;
+    #[oai(path = "/:id", method = "delete", operation_id = "users.delete")]
+    async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        auth.0.require(Permission::UsersWrite)?;
         if auth.0.user.id == id.0 {
             return Err(ApiError::conflict("you cannot delete your own account"));
         }
@@ -169,18 +155,20 @@ impl UsersApi {
 
     /// Set a password: any user's with `users:write`, or one's own with the current password.
     /// Every session of the user is revoked.
-    #[oai(path = "/:id/password", method = "patch")]
+    #[oai(
+        path = "/:id/password",
+        method = "patch",
+        operation_id = "users.password"
+    )]
     async fn password(
         &self,
-        req: &Request,
         auth: BearerAuth,
         id: Path<Uuid>,
         body: Json<ChangePassword>,
     ) -> ApiResult<NoContent> {
-        note(req, |n| n.action = Some("users.password".into()));
         let me = &auth.0;
         let mut conn = conn(&self.state).await?;
-        if me.user.id == id.0 && !me.permissions.allows("users:write") {
+        if me.user.id == id.0 && !me.permissions.allows(Permission::UsersWrite) {
             let current = body.current_password.as_deref().ok_or_else(|| {
                 ApiError::validation("currentPassword", "is required to change your own password")
             })?;
@@ -193,7 +181,7 @@ impl UsersApi {
                 return Err(ApiError::forbidden("current password is wrong"));
             }
         } else {
-            me.require("users:write")?;
+            me.require(Permission::UsersWrite)?;
         }
         users::set_password(&mut conn, id.0, &body.password).await?;
         Ok(NoContent::NoContent)

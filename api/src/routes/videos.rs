@@ -1,3 +1,5 @@
+//! `/videos`: uploaded footage and live stream URLs that searches read.
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -7,14 +9,17 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use uuid::Uuid;
-use vigil_core::jobs::{self, NewJob, kinds};
-use vigil_core::videos::{self, Filter, NewVideo, ProbeRequest, Video};
+use vigil_core::auth::Permission;
+use vigil_core::jobs::{self, NewJob};
+use vigil_core::storage::ObjectKey;
+use vigil_core::videos::{self, Filter, NewVideo, ProbeRequest, Video, VideoKind, VideoStatus};
 
 use super::Tag;
 use crate::auth::BearerAuth;
-use crate::envelope::{self, Created, Envelope, NoContent, Ok, Page};
+use crate::envelope::{self, Created, Envelope, NoContent, Ok};
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
+use crate::params::{Choice, Paging};
 use crate::state::ApiState;
 
 /// URL schemes a live stream may use: network protocols only (no `file:` or ffmpeg's
@@ -28,11 +33,11 @@ const STREAM_SCHEMES: &[&str] = &[
 pub struct VideoDto {
     pub id: Uuid,
     /// `file` (uploaded) or `live` (a stream URL).
-    pub kind: String,
+    pub kind: VideoKind,
     pub title: String,
     pub description: Option<String>,
     /// Files: `uploaded` → `probing` → `ready` or `failed` (see `error`). Live: `ready`.
-    pub status: String,
+    pub status: VideoStatus,
     /// Why the video cannot be used (not a video, cannot be decoded...).
     pub error: Option<String>,
     pub duration_secs: Option<f64>,
@@ -131,14 +136,14 @@ impl VideosApi {
     /// is spooled to disk while it arrives and streamed into storage, never held in memory;
     /// `VIGIL_MAX_UPLOAD_BYTES` limits its size. A `video.probe` job then reads its duration,
     /// frame rate, resolution and codec, or marks it `failed` with the reason.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "videos.create")]
     async fn upload(
         &self,
         req: &Request,
         auth: BearerAuth,
         upload: VideoUpload,
     ) -> ApiResult<VideoAccepted> {
-        auth.0.require("videos:write")?;
+        auth.0.require(Permission::VideosWrite)?;
         let limit = self.state.ctx.config.max_upload_bytes;
         let file = upload.file;
         if file.size() == 0 {
@@ -161,14 +166,7 @@ impl VideosApi {
             return Err(ApiError::validation("title", "at most 200 characters"));
         }
         let id = Uuid::now_v7();
-        let ext = original
-            .as_deref()
-            .and_then(|n| std::path::Path::new(n).extension())
-            .and_then(|e| e.to_str())
-            .filter(|e| e.len() <= 5 && e.chars().all(|c| c.is_ascii_alphanumeric()))
-            .map(|e| format!(".{}", e.to_ascii_lowercase()))
-            .unwrap_or_default();
-        let key = format!("videos/{id}{ext}");
+        let key = ObjectKey::Video { id }.to_string();
         let size = self
             .state
             .ctx
@@ -180,7 +178,7 @@ impl VideosApi {
             &mut conn,
             NewVideo {
                 id,
-                kind: videos::KIND_FILE,
+                kind: VideoKind::File,
                 title: title.trim(),
                 description: upload.description.as_deref(),
                 object_key: Some(&key),
@@ -188,18 +186,15 @@ impl VideosApi {
                 content_type: Some(&content_type),
                 size_bytes: Some(size as i64),
                 stream_url: None,
-                status: videos::status::UPLOADED,
+                status: VideoStatus::Uploaded,
                 created_by: Some(auth.0.user.id),
             },
         )
         .await?;
         drop(conn);
-        let job = NewJob::new(
-            &kinds::VIDEO_PROBE,
-            serde_json::json!(ProbeRequest { video_id: id }),
-        )
-        .created_by(Some(auth.0.user.id))
-        .idempotency_key(Some(format!("probe:{id}")));
+        let job = NewJob::of(&ProbeRequest { video_id: id })
+            .created_by(Some(auth.0.user.id))
+            .idempotency_key(Some(format!("probe:{id}")));
         let (job, _) = jobs::enqueue(&self.state.ctx, job).await?;
         let mut conn = super::conn(&self.state).await?;
         videos::set_probe_job(&mut conn, id, job.id).await?;
@@ -213,14 +208,14 @@ impl VideosApi {
 
     /// Register a live stream (RTSP, HTTP, TCP... any URL FFmpeg opens). It is watched while a
     /// search includes it; credentials in the URL are kept but never shown.
-    #[oai(path = "/live", method = "post")]
+    #[oai(path = "/live", method = "post", operation_id = "videos.live.create")]
     async fn register_live(
         &self,
         req: &Request,
         auth: BearerAuth,
         body: Json<RegisterLive>,
     ) -> ApiResult<Created<VideoDto>> {
-        auth.0.require("videos:write")?;
+        auth.0.require(Permission::VideosWrite)?;
         let b = body.0;
         let url = url::Url::parse(b.url.trim())
             .map_err(|e| ApiError::validation("url", format!("not a URL: {e}")))?;
@@ -242,7 +237,7 @@ impl VideosApi {
             &mut conn,
             NewVideo {
                 id: Uuid::now_v7(),
-                kind: videos::KIND_LIVE,
+                kind: VideoKind::Live,
                 title: b.title.trim(),
                 description: b.description.as_deref(),
                 object_key: None,
@@ -250,7 +245,7 @@ impl VideosApi {
                 content_type: None,
                 size_bytes: None,
                 stream_url: Some(url.as_str()),
-                status: videos::status::READY,
+                status: VideoStatus::Ready,
                 created_by: Some(auth.0.user.id),
             },
         )
@@ -264,37 +259,31 @@ impl VideosApi {
     async fn list(
         &self,
         auth: BearerAuth,
-        kind: Query<Option<String>>,
-        status: Query<Option<String>>,
-        page: Query<Option<u32>>,
-        #[oai(name = "pageSize")] page_size: Query<Option<u32>>,
+        kind: Query<Option<Choice<VideoKind>>>,
+        status: Query<Option<Choice<VideoStatus>>>,
+        paging: Paging,
     ) -> ApiResult<Ok<Vec<VideoDto>>> {
-        auth.0.require("videos:read")?;
-        let page = Page::new(page.0, page_size.0)?;
+        auth.0.require(Permission::VideosRead)?;
         let filter = Filter {
-            kind: kind.0,
-            status: status.0,
+            kind: kind.0.map(|k| k.get("kind")).transpose()?,
+            status: status.0.map(|s| s.get("status")).transpose()?,
         };
         let mut conn = super::conn(&self.state).await?;
-        let (items, total) = videos::list(&mut conn, &filter, page.offset(), page.limit()).await?;
-        Ok(envelope::page(
-            items.into_iter().map(Into::into).collect(),
-            &page,
-            total,
-        ))
+        let page = videos::list(&mut conn, &filter, paging.0).await?;
+        Ok(envelope::page(page.map(Into::into)))
     }
 
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<VideoDto>> {
-        auth.0.require("videos:read")?;
+        auth.0.require(Permission::VideosRead)?;
         let mut conn = super::conn(&self.state).await?;
         Ok(envelope::ok(videos::get(&mut conn, id.0).await?.into()))
     }
 
     /// Delete a video (its file and every search result in it).
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "videos.delete")]
     async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        auth.0.require("videos:write")?;
+        auth.0.require(Permission::VideosWrite)?;
         let mut conn = super::conn(&self.state).await?;
         if let Some(key) = videos::delete(&mut conn, id.0).await? {
             self.state.ctx.storage.delete(&key).await.ok();

@@ -7,6 +7,6 @@ pub mod refresh;
 pub mod secrets;
 pub mod tokens;
 
-pub use permissions::Permissions;
+pub use permissions::{Permission, Permissions};
 pub use secrets::Secrets;
 pub use tokens::AccessClaims;

@@ -1,6 +1,59 @@
-//! Permission strings (`resource:action`) carried by roles; `*` grants everything and
-//! `resource:*` every action on one resource.
+//! Permissions (`resource:action`), in one list. Roles store them as text (with `*` granting
+//! everything and `resource:*` every action on one resource); code names them by constant, so
+//! a typo is a compile error rather than a silent 403.
 
+use crate::db::text_enum::text_enum;
+
+text_enum! {
+    /// One thing a role may do.
+    pub enum Permission {
+        UsersRead = "users:read",
+        UsersWrite = "users:write",
+        RolesRead = "roles:read",
+        AuditRead = "audit:read",
+        JobsRead = "jobs:read",
+        JobsWrite = "jobs:write",
+        /// Retry dead letters, submit canaries, see every job.
+        JobsAdmin = "jobs:admin",
+        QueuesManage = "queues:manage",
+        MailSend = "mail:send",
+        ExportsWrite = "exports:write",
+        SystemRead = "system:read",
+        FacesRead = "faces:read",
+        FacesWrite = "faces:write",
+        VideosRead = "videos:read",
+        VideosWrite = "videos:write",
+        SearchesRead = "searches:read",
+        SearchesWrite = "searches:write",
+        /// Confirm or dismiss search hits; notified of new appearances.
+        SearchesReview = "searches:review",
+        CamerasRead = "cameras:read",
+        CamerasWrite = "cameras:write",
+        CountsRead = "counts:read",
+        AttendanceRead = "attendance:read",
+        AttendanceReview = "attendance:review",
+        RecordingsRead = "recordings:read",
+        RecordingsWrite = "recordings:write",
+        AlertsRead = "alerts:read",
+    }
+}
+
+impl Permission {
+    pub fn resource(self) -> &'static str {
+        self.as_str().split(':').next().unwrap_or_default()
+    }
+
+    /// The grants that give this permission: itself, its resource's wildcard and `*`.
+    pub fn grants(self) -> [String; 3] {
+        [
+            self.as_str().to_string(),
+            format!("{}:*", self.resource()),
+            "*".to_string(),
+        ]
+    }
+}
+
+/// What a role grants, as stored.
 #[derive(Debug, Clone, Default)]
 pub struct Permissions(Vec<String>);
 
@@ -9,14 +62,9 @@ impl Permissions {
         Self(list)
     }
 
-    pub fn allows(&self, wanted: &str) -> bool {
-        let resource = wanted.split(':').next().unwrap_or(wanted);
-        self.0.iter().any(|p| {
-            p == "*"
-                || p == wanted
-                || p.strip_suffix(":*")
-                    .is_some_and(|prefix| prefix == resource)
-        })
+    pub fn allows(&self, wanted: Permission) -> bool {
+        let grants = wanted.grants();
+        self.0.iter().any(|p| grants.contains(p))
     }
 
     pub fn as_slice(&self) -> &[String] {
@@ -31,11 +79,27 @@ mod tests {
     #[test]
     fn wildcard_rules() {
         let admin = Permissions::new(vec!["*".into()]);
-        assert!(admin.allows("users:write"));
+        assert!(admin.allows(Permission::UsersWrite));
         let ops = Permissions::new(vec!["cameras:*".into(), "jobs:read".into()]);
-        assert!(ops.allows("cameras:delete"));
-        assert!(ops.allows("jobs:read"));
-        assert!(!ops.allows("jobs:write"));
-        assert!(!ops.allows("users:read"));
+        assert!(ops.allows(Permission::CamerasWrite));
+        assert!(ops.allows(Permission::JobsRead));
+        assert!(!ops.allows(Permission::JobsWrite));
+        assert!(!ops.allows(Permission::UsersRead));
+    }
+
+    #[test]
+    fn every_builtin_role_permission_is_known() {
+        // The roles the first migration creates name only permissions this list knows.
+        let sql = include_str!("../../../migrations/2026-11-21-000001_foundation/up.sql");
+        let roles = &sql[sql.find("INSERT INTO roles").unwrap()..];
+        let roles = &roles[..roles.find(";").unwrap()];
+        for quoted in roles.split('\'').skip(1).step_by(2) {
+            if quoted.contains(':') {
+                assert!(
+                    Permission::parse(quoted).is_some(),
+                    "{quoted} is not a known permission"
+                );
+            }
+        }
     }
 }

@@ -2,7 +2,11 @@
 //! and the embedded migrations are applied at start-up under an advisory lock, so several
 //! processes starting at once (api, worker, scheduler pods) migrate exactly once.
 
+pub mod paginate;
 pub mod schema;
+pub mod text_enum;
+
+pub use paginate::{PageRequest, Paged, Paginate};
 
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel::{QueryableByName, sql_query};
@@ -15,6 +19,20 @@ use url::Url;
 use crate::error::{Error, Result};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// An `ILIKE` pattern matching values that contain `text` literally (its `%`, `_` and `\` are
+/// escaped); `None` for blank text, which filters nothing.
+pub fn contains_pattern(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| {
+        format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    })
+}
 
 /// Arbitrary constant naming the advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x5649_4749_4c00_0001;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 
-use super::{kinds, store, stream};
+use super::{backlog, family, kinds, lease, queues, stream};
 use crate::context::AppContext;
 use crate::error::{Error, Result};
 
@@ -20,25 +20,25 @@ const BATCH: i64 = 200;
 pub async fn dispatch_once(ctx: &AppContext) -> Result<usize> {
     let window = ctx.config.dispatch_window as i64;
     let mut conn = ctx.db.get().await?;
-    let paused = store::paused_queues(&mut conn).await?;
+    let paused = queues::paused(&mut conn).await?;
     let mut total = 0;
     for queue in kinds::queues() {
         if paused.iter().any(|p| p == queue) {
             continue;
         }
-        let room = window - store::in_flight(&mut conn, queue).await?;
+        let room = window - backlog::in_flight(&mut conn, queue).await?;
         if room <= 0 {
             continue;
         }
         let redis = ctx.redis.clone();
         let moved = conn
             .transaction(async |conn| {
-                let ids = store::backlog_batch(conn, queue, room.min(BATCH)).await?;
+                let ids = backlog::batch(conn, queue, room.min(BATCH)).await?;
                 for id in &ids {
                     // Publishing inside the transaction: if the commit fails, the row stays in
                     // the backlog and is published again; the duplicate is dropped at claim.
                     let message = stream::publish(&redis, queue, *id).await?;
-                    store::mark_dispatched(conn, *id, &message).await?;
+                    backlog::mark_dispatched(conn, *id, &message).await?;
                 }
                 Ok::<_, Error>(ids.len())
             })
@@ -66,23 +66,23 @@ pub struct ReconcileReport {
 pub async fn reconcile(ctx: &AppContext) -> Result<ReconcileReport> {
     let mut report = ReconcileReport::default();
     let mut conn = ctx.db.get().await?;
-    report.expired_leases = store::recover_expired_leases(&mut conn).await?;
+    report.expired_leases = lease::recover_expired(&mut conn).await?;
 
     // Give a fresh message time to be read before calling it lost.
     let before = Utc::now() - chrono::Duration::seconds(5);
-    for (id, queue, message_id) in store::dispatched_before(&mut conn, before, 2_000).await? {
+    for (id, queue, message_id) in backlog::dispatched_before(&mut conn, before, 2_000).await? {
         let present = match &message_id {
             Some(m) => stream::exists(&ctx.redis, &queue, m).await?,
             None => false,
         };
         if !present {
-            store::undispatch(&mut conn, id).await?;
+            backlog::undispatch(&mut conn, id).await?;
             report.lost_messages += 1;
         }
     }
 
-    for parent in store::stalled_parents(&mut conn).await? {
-        store::aggregate_parent(&mut conn, parent).await?;
+    for parent in family::stalled_parents(&mut conn).await? {
+        family::aggregate_parent(&mut conn, parent).await?;
         report.parents_finished += 1;
     }
 

@@ -3,64 +3,59 @@
 //! atomically, so a duplicate or stale message is harmless: effects happen once per claim, and
 //! handlers are idempotent across claims.
 
+pub mod backlog;
+pub mod canary;
+pub mod control;
 pub mod dispatch;
+pub mod family;
 pub mod kinds;
+pub mod lease;
 pub mod overview;
+pub mod queues;
 pub mod store;
 pub mod stream;
 pub mod workers;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::db::schema::jobs;
+use crate::db::text_enum::text_enum;
 
 pub use kinds::KindSpec;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    Queued,
-    Running,
-    Paused,
-    Succeeded,
-    Failed,
-    Cancelled,
+text_enum! {
+    /// Where a job is in its life. Searches and their per-video lines mirror their jobs' status
+    /// with the same values.
+    pub enum JobStatus {
+        Queued = "queued",
+        Running = "running",
+        Paused = "paused",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 6] = [
-        JobStatus::Queued,
-        JobStatus::Running,
-        JobStatus::Paused,
+    pub const TERMINAL: [JobStatus; 3] = [
         JobStatus::Succeeded,
         JobStatus::Failed,
         JobStatus::Cancelled,
     ];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Paused => "paused",
-            JobStatus::Succeeded => "succeeded",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
-        )
+        Self::TERMINAL.contains(&self)
     }
+}
+
+/// A job's payload. Each payload type names the one kind that runs it, so a payload can only
+/// be submitted as its own kind, and the worker hands each handler its payload already typed.
+pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const KIND: &'static KindSpec;
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -69,7 +64,7 @@ pub struct Job {
     pub id: Uuid,
     pub kind: String,
     pub queue: String,
-    pub status: String,
+    pub status: JobStatus,
     pub priority: i16,
     pub payload: serde_json::Value,
     pub result: Option<serde_json::Value>,
@@ -97,12 +92,6 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Job {
-    pub fn status(&self) -> JobStatus {
-        JobStatus::parse(&self.status).unwrap_or(JobStatus::Failed)
-    }
-}
-
 /// A job to submit.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -115,10 +104,12 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    pub fn new(kind: &'static KindSpec, payload: serde_json::Value) -> Self {
+    /// A job running `payload` as the payload's kind.
+    pub fn of<P: JobPayload>(payload: &P) -> Self {
         Self {
-            kind,
-            payload,
+            kind: P::KIND,
+            // Payloads are plain data structs: serialising them cannot fail.
+            payload: serde_json::to_value(payload).expect("job payloads serialise to JSON"),
             priority: 0,
             idempotency_key: None,
             parent_id: None,
@@ -172,16 +163,23 @@ pub async fn publish_now(
         return;
     }
     let fast_path = async {
-        if store::paused_queues(conn).await?.contains(&job.queue) {
+        if queues::paused(conn).await?.contains(&job.queue) {
             return Ok::<_, crate::Error>(());
         }
         if stream::depth(&ctx.redis, &job.queue).await? >= ctx.config.dispatch_window as u64 {
             return Ok(());
         }
         let message = stream::publish(&ctx.redis, &job.queue, job.id).await?;
-        store::mark_dispatched(conn, job.id, &message).await
+        backlog::mark_dispatched(conn, job.id, &message).await
     };
     if let Err(e) = fast_path.await {
         tracing::debug!(error = %e, job = %job.id, "immediate dispatch skipped; the dispatcher will send it");
+    }
+}
+
+impl Default for JobStatus {
+    /// Where every job starts.
+    fn default() -> Self {
+        JobStatus::Queued
     }
 }

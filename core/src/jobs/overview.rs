@@ -3,14 +3,14 @@
 
 use chrono::Utc;
 
-use super::{kinds, store, stream, workers};
+use super::{kinds, queues, stream, workers};
 use crate::AppContext;
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
 pub struct QueueOverview {
     pub name: String,
-    pub stats: store::QueueStats,
+    pub stats: queues::QueueStats,
     pub paused: bool,
     /// How long the oldest queued job has waited.
     pub oldest_queued_age_secs: Option<f64>,
@@ -28,8 +28,8 @@ pub async fn queues(ctx: &AppContext) -> Result<(Vec<QueueOverview>, Option<u64>
     let (stats, paused) = {
         let mut conn = ctx.db.get().await?;
         (
-            store::queue_stats(&mut conn).await?,
-            store::paused_queues(&mut conn).await?,
+            queues::stats(&mut conn).await?,
+            queues::paused(&mut conn).await?,
         )
     };
     let live = workers::live(&ctx.redis).await.ok();

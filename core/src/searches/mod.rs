@@ -1,6 +1,14 @@
 //! Missing-person searches: which persons, which footage, which settings; and what they found
 //! (per-frame detections and the appearances built from them).
+//!
+//! A search's status is its parent job's: the database mirrors every status change of the job
+//! onto the search row (a trigger, migration 4), so the job system is the one writer and the
+//! row keeps the outcome after job retention removes the job.
 
+pub mod control;
+pub mod dashboard;
+pub mod read;
+pub mod request;
 pub mod results;
 pub mod tracks;
 
@@ -10,9 +18,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::{search_persons, search_videos, searches};
+use crate::db::text_enum::text_enum;
 use crate::error::{Error, Result};
-use crate::jobs::{Job, JobStatus};
+use crate::jobs::{Job, JobPayload, JobStatus, KindSpec, kinds};
 
 /// Euclidean descriptor distance at or under which a sampled face votes for a person.
 /// Measured on the face-api sample photos (docs/search.md, models/tests/calibration.rs):
@@ -45,8 +55,8 @@ pub struct SearchSettings {
     pub segment_secs: f64,
     /// Faces smaller than this (box side, pixels) are ignored: too small to recognise.
     pub min_face_px: f32,
-    /// `low`, `normal` or `high`: queue priority of the search's jobs.
-    pub priority: String,
+    /// Queue priority of the search's jobs.
+    pub priority: Priority,
     /// Email users with the reviewer role about each appearance.
     pub notify_reviewers: bool,
 }
@@ -62,7 +72,7 @@ impl Default for SearchSettings {
             max_gap_secs: 1.5,
             segment_secs: 30.0,
             min_face_px: 20.0,
-            priority: "normal".into(),
+            priority: Priority::Normal,
             notify_reviewers: true,
         }
     }
@@ -104,18 +114,26 @@ impl SearchSettings {
         if !(0.0..=1000.0).contains(&self.min_face_px) {
             return bad("settings.minFacePx", "minFacePx must be between 0 and 1000");
         }
-        if self.job_priority().is_none() {
-            return bad("settings.priority", "priority must be low, normal or high");
-        }
         Ok(())
     }
+}
 
-    pub fn job_priority(&self) -> Option<i16> {
-        match self.priority.as_str() {
-            "low" => Some(-10),
-            "normal" => Some(0),
-            "high" => Some(10),
-            _ => None,
+text_enum! {
+    /// How a search's jobs queue against other work.
+    pub enum Priority {
+        Low = "low",
+        Normal = "normal",
+        High = "high",
+    }
+}
+
+impl Priority {
+    /// The job priority (higher runs first within a queue).
+    pub fn job_priority(self) -> i16 {
+        match self {
+            Priority::Low => -10,
+            Priority::Normal => 0,
+            Priority::High => 10,
         }
     }
 }
@@ -126,7 +144,7 @@ pub struct Search {
     pub id: Uuid,
     pub name: Option<String>,
     pub job_id: Uuid,
-    pub status: String,
+    pub status: JobStatus,
     pub settings: serde_json::Value,
     pub notify: Vec<String>,
     pub summary: Option<serde_json::Value>,
@@ -147,7 +165,7 @@ impl Search {
 pub struct SearchVideo {
     pub search_id: Uuid,
     pub video_id: Uuid,
-    pub status: String,
+    pub status: JobStatus,
     pub error: Option<String>,
     pub segments: i32,
     pub segments_done: i32,
@@ -164,19 +182,58 @@ pub struct SearchJob {
     pub search_id: Uuid,
 }
 
-/// The payload of a `search.segment` or `search.live` job.
+impl JobPayload for SearchJob {
+    const KIND: &'static KindSpec = &kinds::SEARCH;
+}
+
+/// The payload of a `search.segment` job: one time range of one recorded video.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentJob {
     pub search_id: Uuid,
     pub video_id: Uuid,
-    /// Segment index and range (recorded videos only).
-    #[serde(default)]
     pub index: u32,
-    #[serde(default)]
     pub start_secs: f64,
-    #[serde(default)]
+    /// `None` for the last segment: a container's stated duration can be short.
     pub end_secs: Option<f64>,
+}
+
+impl JobPayload for SegmentJob {
+    const KIND: &'static KindSpec = &kinds::SEARCH_SEGMENT;
+}
+
+/// The payload of a `search.live` job: one live stream, watched until the search stops it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveWatchJob {
+    pub search_id: Uuid,
+    pub video_id: Uuid,
+}
+
+impl JobPayload for LiveWatchJob {
+    const KIND: &'static KindSpec = &kinds::SEARCH_LIVE;
+}
+
+/// The figures a search child reports as its job's counters while it runs; the search's
+/// per-video lines add them up (`SearchVideoState::from_children`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ChildCounters {
+    pub video_id: Option<Uuid>,
+    /// Sampled frames processed.
+    pub frames_processed: u64,
+    /// Sampled frames the models ran on (the others showed the last analysed picture).
+    pub frames_analysed: u64,
+    pub hits: u64,
+    /// Seconds of footage searched (live: seconds watched).
+    pub seconds_processed: f64,
+    pub live: bool,
+}
+
+impl ChildCounters {
+    pub fn of(job: &Job) -> Option<Self> {
+        serde_json::from_value(job.counters.clone()?).ok()
+    }
 }
 
 pub struct NewSearch<'a> {
@@ -274,56 +331,56 @@ pub async fn videos(conn: &mut AsyncPgConnection, search: Uuid) -> Result<Vec<Se
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub status: Option<String>,
+    /// Any of these statuses (all when empty).
+    pub status: Vec<JobStatus>,
     pub created_by: Option<Uuid>,
 }
 
 pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &Filter,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<Search>, i64)> {
-    let query = || {
-        let mut q = searches::table.into_boxed();
-        if let Some(status) = &filter.status {
-            q = q.filter(searches::status.eq(status.clone()));
-        }
-        if let Some(by) = filter.created_by {
-            q = q.filter(searches::created_by.eq(by));
-        }
-        q
-    };
-    let total = query().count().get_result(conn).await?;
-    let rows = query()
-        .order(searches::created_at.desc())
-        .offset(offset)
-        .limit(limit)
+    page: PageRequest,
+) -> Result<Paged<Search>> {
+    let mut q = searches::table.into_boxed();
+    if !filter.status.is_empty() {
+        q = q.filter(searches::status.eq_any(filter.status.clone()));
+    }
+    if let Some(by) = filter.created_by {
+        q = q.filter(searches::created_by.eq(by));
+    }
+    q.order((searches::created_at.desc(), searches::id.desc()))
         .select(Search::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
+        .paginate(page)
+        .load_page(conn)
+        .await
 }
 
-/// Mirrors the parent job's status onto the search (so it outlives job retention).
-pub async fn set_status(
+/// Stores what the search found, once its children are done. (Its status follows its job.)
+pub async fn set_summary(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
-    summary: Option<serde_json::Value>,
+    summary: &SearchSummary,
 ) -> Result<()> {
-    let now = Utc::now();
-    let finished = matches!(status, "succeeded" | "failed" | "cancelled").then_some(now);
+    let summary = serde_json::to_value(summary).map_err(anyhow::Error::from)?;
     diesel::update(searches::table.find(id))
         .set((
-            searches::status.eq(status),
-            searches::summary.eq(summary),
-            searches::finished_at.eq(finished),
-            searches::updated_at.eq(now),
+            searches::summary.eq(Some(summary)),
+            searches::updated_at.eq(Utc::now()),
         ))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The outcome of a finished search, stored on it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchSummary {
+    pub videos: usize,
+    pub videos_succeeded: usize,
+    pub videos_failed: usize,
+    pub videos_cancelled: usize,
+    pub appearances: usize,
 }
 
 /// Updates one video's line of a search.
@@ -351,7 +408,7 @@ pub async fn set_video_state(
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchVideoState {
-    pub status: String,
+    pub status: JobStatus,
     pub error: Option<String>,
     pub segments: i32,
     /// Segments finished, whatever their outcome.
@@ -361,12 +418,19 @@ pub struct SearchVideoState {
     pub seconds_processed: f64,
 }
 
-/// The child jobs of a search that work on `video`.
+/// The child jobs of a search that work on `video` (segments and live watches alike carry
+/// `videoId` in their payloads).
 pub fn video_children(children: &[Job], video: Uuid) -> Vec<&Job> {
-    let video = video.to_string();
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct VideoOf {
+        video_id: Uuid,
+    }
     children
         .iter()
-        .filter(|c| c.payload["videoId"].as_str() == Some(video.as_str()))
+        .filter(|c| {
+            serde_json::from_value::<VideoOf>(c.payload.clone()).is_ok_and(|p| p.video_id == video)
+        })
         .collect()
 }
 
@@ -379,7 +443,7 @@ impl SearchVideoState {
         if jobs.is_empty() {
             return None;
         }
-        let has = |s: JobStatus| jobs.iter().any(|j| j.status() == s);
+        let has = |s: JobStatus| jobs.iter().any(|j| j.status == s);
         let status = [
             JobStatus::Running,
             JobStatus::Queued,
@@ -390,22 +454,19 @@ impl SearchVideoState {
         .into_iter()
         .find(|s| has(*s))
         .unwrap_or(JobStatus::Succeeded);
-        let counter = |name: &str| -> f64 {
-            jobs.iter()
-                .filter_map(|j| j.counters.as_ref()?.get(name)?.as_f64())
-                .sum()
-        };
+        let counters: Vec<ChildCounters> =
+            jobs.iter().filter_map(|j| ChildCounters::of(j)).collect();
         Some(Self {
-            status: status.as_str().into(),
+            status,
             error: jobs
                 .iter()
-                .find(|j| j.status() == JobStatus::Failed)
+                .find(|j| j.status == JobStatus::Failed)
                 .and_then(|j| j.error.clone()),
             segments: jobs.len() as i32,
-            segments_done: jobs.iter().filter(|j| j.status().is_terminal()).count() as i32,
-            frames_processed: counter("framesProcessed") as i64,
-            frames_analysed: counter("framesAnalysed") as i64,
-            seconds_processed: counter("secondsProcessed"),
+            segments_done: jobs.iter().filter(|j| j.status.is_terminal()).count() as i32,
+            frames_processed: counters.iter().map(|c| c.frames_processed as i64).sum(),
+            frames_analysed: counters.iter().map(|c| c.frames_analysed as i64).sum(),
+            seconds_processed: counters.iter().map(|c| c.seconds_processed).sum(),
         })
     }
 }

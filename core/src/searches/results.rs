@@ -8,8 +8,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::{appearances, detections};
 use crate::error::{Error, Result};
+use crate::geometry::BoxPx;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = detections, check_for_backend(diesel::pg::Pg))]
@@ -21,7 +23,7 @@ pub struct Detection {
     pub appearance_id: Option<Uuid>,
     pub frame_ms: i64,
     pub observed_at: Option<DateTime<Utc>>,
-    pub bbox: serde_json::Value,
+    pub bbox: BoxPx,
     pub detector_score: f32,
     pub distance: f32,
     pub score: f32,
@@ -39,7 +41,7 @@ pub struct NewDetection {
     pub missing_person_id: Uuid,
     pub frame_ms: i64,
     pub observed_at: Option<DateTime<Utc>>,
-    pub bbox: serde_json::Value,
+    pub bbox: BoxPx,
     pub detector_score: f32,
     pub distance: f32,
     pub score: f32,
@@ -61,7 +63,7 @@ pub struct Appearance {
     pub best_distance: f32,
     pub best_score: f32,
     pub best_secs: f64,
-    pub best_box: serde_json::Value,
+    pub best_box: BoxPx,
     pub thumbnail_key: String,
     pub notified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -183,7 +185,7 @@ pub async fn record_appearance(
                     best.distance,
                     best.score,
                     best.frame_ms as f64 / 1000.0,
-                    best.bbox.clone(),
+                    best.bbox,
                     thumbnail,
                 );
                 for a in &existing {
@@ -195,7 +197,7 @@ pub async fn record_appearance(
                     };
                     if a.best_distance < dist {
                         (dist, score, secs) = (a.best_distance, a.best_score, a.best_secs);
-                        bbox = a.best_box.clone();
+                        bbox = a.best_box;
                         thumb = a.thumbnail_key.clone();
                     }
                 }
@@ -294,42 +296,34 @@ pub async fn list_detections(
     conn: &mut AsyncPgConnection,
     search: Uuid,
     f: &DetectionFilter,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<Detection>, i64)> {
-    let query = || {
-        let mut q = detections::table
-            .filter(detections::search_id.eq(search))
-            .into_boxed();
-        if let Some(v) = f.video {
-            q = q.filter(detections::video_id.eq(v));
-        }
-        if let Some(p) = f.person {
-            q = q.filter(detections::missing_person_id.eq(p));
-        }
-        if let Some(min) = f.min_score {
-            q = q.filter(detections::score.ge(min));
-        }
-        if let Some(from) = f.from_secs {
-            q = q.filter(detections::frame_ms.ge((from * 1000.0) as i64));
-        }
-        if let Some(to) = f.to_secs {
-            q = q.filter(detections::frame_ms.le((to * 1000.0) as i64));
-        }
-        if !f.include_unconfirmed {
-            q = q.filter(detections::appearance_id.is_not_null());
-        }
-        q
-    };
-    let total = query().count().get_result(conn).await?;
-    let rows = query()
-        .order((detections::video_id, detections::frame_ms))
-        .offset(offset)
-        .limit(limit)
+    page: PageRequest,
+) -> Result<Paged<Detection>> {
+    let mut q = detections::table
+        .filter(detections::search_id.eq(search))
+        .into_boxed();
+    if let Some(v) = f.video {
+        q = q.filter(detections::video_id.eq(v));
+    }
+    if let Some(p) = f.person {
+        q = q.filter(detections::missing_person_id.eq(p));
+    }
+    if let Some(min) = f.min_score {
+        q = q.filter(detections::score.ge(min));
+    }
+    if let Some(from) = f.from_secs {
+        q = q.filter(detections::frame_ms.ge((from * 1000.0) as i64));
+    }
+    if let Some(to) = f.to_secs {
+        q = q.filter(detections::frame_ms.le((to * 1000.0) as i64));
+    }
+    if !f.include_unconfirmed {
+        q = q.filter(detections::appearance_id.is_not_null());
+    }
+    q.order((detections::video_id, detections::frame_ms, detections::id))
         .select(Detection::as_select())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
+        .paginate(page)
+        .load_page(conn)
+        .await
 }
 
 /// Per video and person: confirmed detections, first and last seen, best score.
@@ -367,20 +361,4 @@ pub async fn detection_summary(
     .bind::<diesel::sql_types::Uuid, _>(search)
     .load(conn)
     .await?)
-}
-
-/// Counts for dashboards: confirmed detections and appearances of a search.
-pub async fn counts(conn: &mut AsyncPgConnection, search: Uuid) -> Result<(i64, i64)> {
-    let detections: i64 = detections::table
-        .filter(detections::search_id.eq(search))
-        .filter(detections::appearance_id.is_not_null())
-        .count()
-        .get_result(conn)
-        .await?;
-    let appearances: i64 = appearances::table
-        .filter(appearances::search_id.eq(search))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok((detections, appearances))
 }

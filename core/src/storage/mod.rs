@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
 
-pub use keys::validate_key;
+pub use keys::{KeyKind, ObjectKey, validate_key};
 pub use local::{LocalStorage, SIGNED_ROUTE, verify_download};
 pub use s3::S3Storage;
 

@@ -23,28 +23,7 @@ pub struct Table {
     pub thumbnails: Vec<Option<image::RgbImage>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Csv,
-    Pdf,
-}
-
-impl Format {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Pdf => "pdf",
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Csv => "text/csv",
-            Format::Pdf => "application/pdf",
-        }
-    }
-}
+pub use vigil_core::exports::ExportFormat as Format;
 
 pub fn render(table: &Table, format: Format) -> Result<Vec<u8>, String> {
     match format {

@@ -1,33 +1,15 @@
+//! `canary`: the diagnostic job (see `vigil_core::jobs::canary`).
+
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
+use vigil_core::jobs::canary::CanaryJob;
 use vigil_core::outbox::EmailPayload;
+use vigil_core::storage::ObjectKey;
 
-use crate::context::{Handler, JobContext, JobError, Outcome};
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CanaryPayload {
-    /// Total running time, slept in steps of `step_ms` (checkpointed, so pause/resume continues).
-    #[serde(default)]
-    duration_ms: u64,
-    #[serde(default = "default_step")]
-    step_ms: u64,
-    /// Fail every attempt (retryable), to exercise retries and the dead letter.
-    #[serde(default)]
-    fail: bool,
-    #[serde(default)]
-    panic: bool,
-    /// At the end, send this address an email through the outbox and write an object to
-    /// storage: checks that workers reach SMTP and storage, each effect exactly once.
-    #[serde(default)]
-    notify: Option<String>,
-}
-
-fn default_step() -> u64 {
-    250
-}
+use crate::context::{JobContext, JobError, Outcome};
+use crate::registry::Handler;
 
 #[derive(Debug, serde::Serialize, Deserialize)]
 struct Checkpoint {
@@ -35,12 +17,14 @@ struct Checkpoint {
 }
 
 /// The diagnostic job: ops submit it to check the pipeline end to end.
+#[derive(Default)]
 pub struct Canary;
 
 #[async_trait::async_trait]
 impl Handler for Canary {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let p: CanaryPayload = job.payload()?;
+    type Payload = CanaryJob;
+
+    async fn run(&self, job: &JobContext, p: CanaryJob) -> Result<Outcome, JobError> {
         if p.panic {
             panic!("canary asked to panic");
         }
@@ -56,20 +40,19 @@ impl Handler for Canary {
         while done < p.duration_ms {
             let slice = step.min(p.duration_ms - done);
             if let Err(e) = job.sleep(Duration::from_millis(slice)).await {
-                job.save_checkpoint(json!(Checkpoint { done_ms: done }))
+                job.save_checkpoint(&Checkpoint { done_ms: done })
                     .await
                     .ok();
                 return Err(e);
             }
             done += slice;
             job.progress(100.0 * done as f32 / p.duration_ms as f32, "sleeping");
-            job.counters(json!({ "sleptMs": done }));
-            job.save_checkpoint(json!(Checkpoint { done_ms: done }))
-                .await?;
+            job.counters(&json!({ "sleptMs": done }));
+            job.save_checkpoint(&Checkpoint { done_ms: done }).await?;
         }
         let mut effects = json!({});
         if let Some(to) = p.notify {
-            let key = format!("canary/{}.txt", job.job.id);
+            let key = ObjectKey::Canary { job: job.job.id }.to_string();
             let body = format!("canary {} finished\n", job.job.id).into_bytes();
             job.app.storage.put_bytes(&key, body, "text/plain").await?;
             // Keyed by the job: a rerun after a crash does not resend.

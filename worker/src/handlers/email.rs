@@ -2,7 +2,10 @@ use serde_json::json;
 use uuid::Uuid;
 use vigil_core::outbox::{self, EmailPayload};
 
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use vigil_core::outbox::OutboxStatus;
+
+use crate::context::{JobContext, JobError, Outcome};
+use crate::registry::Handler;
 
 /// Delivers one logical email through the outbox. The row, keyed by the dedupe key, is checked
 /// first: an email already sent by an earlier attempt (or another job with the same key) is not
@@ -11,9 +14,9 @@ pub(super) async fn deliver(
     job: &JobContext,
     payload: &EmailPayload,
 ) -> Result<(Uuid, bool), JobError> {
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let mut conn = job.db().await?;
     let row = outbox::record(&mut conn, job.job.id, payload).await?;
-    if row.status == "sent" {
+    if row.status == OutboxStatus::Sent {
         return Ok((row.id, true));
     }
     match job.app.mailer.send(&payload.email()).await {
@@ -33,12 +36,14 @@ pub(super) async fn deliver(
 }
 
 /// Sends one outbox email (see [`deliver`]).
+#[derive(Default)]
 pub struct SendEmail;
 
 #[async_trait::async_trait]
 impl Handler for SendEmail {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let payload: EmailPayload = job.payload()?;
+    type Payload = EmailPayload;
+
+    async fn run(&self, job: &JobContext, payload: EmailPayload) -> Result<Outcome, JobError> {
         job.progress(10.0, "sending");
         let (outbox_id, already_sent) = deliver(job, &payload).await?;
         Ok(Outcome::Done(if already_sent {

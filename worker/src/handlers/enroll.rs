@@ -3,10 +3,11 @@
 
 use image::RgbImage;
 use serde_json::json;
-use vigil_core::faces::{self, EnrollRequest, photo_status};
+use vigil_core::faces::{self, EnrollRequest, PhotoStatus};
 use vigil_models::Face;
 
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::context::{JobContext, JobError, OrSkip, Outcome};
+use crate::registry::Handler;
 use crate::vision::{self, FACE_MODEL_ID};
 
 /// A face whose box is smaller than this (shorter side, pixels) is too small to enroll:
@@ -22,21 +23,18 @@ const MIN_SCORE: f32 = 0.7;
 /// them measures under 20 (see `sharpness` tests).
 pub const MIN_SHARPNESS: f32 = 40.0;
 
+#[derive(Default)]
 pub struct Enroll;
 
 #[async_trait::async_trait]
 impl Handler for Enroll {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let req: EnrollRequest = job.payload()?;
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
-        let photo = match faces::get_photo(&mut conn, req.photo_id).await {
-            Ok(photo) => photo,
-            // Deleted meanwhile: nothing to enroll.
-            Err(vigil_core::Error::NotFound(_)) => {
-                return Ok(Outcome::Done(json!({ "skipped": "photo deleted" })));
-            }
-            Err(e) => return Err(e.into()),
-        };
+    type Payload = EnrollRequest;
+
+    async fn run(&self, job: &JobContext, req: EnrollRequest) -> Result<Outcome, JobError> {
+        let mut conn = job.db().await?;
+        let photo = faces::get_photo(&mut conn, req.photo_id)
+            .await
+            .or_skip("photo deleted")?;
         drop(conn);
         job.progress(10.0, "reading photo");
         let bytes = job.app.storage.get_bytes(&photo.object_key).await?;
@@ -44,7 +42,7 @@ impl Handler for Enroll {
             Ok(image) => image,
             Err(e) => {
                 let reason = format!("not a readable image: {e}");
-                return reject(job, photo.id, photo_status::FAILED, &reason, None).await;
+                return reject(job, photo.id, PhotoStatus::Failed, &reason, None).await;
             }
         };
         job.progress(30.0, "finding the face");
@@ -54,7 +52,7 @@ impl Handler for Enroll {
             .await?
             .map_err(|e| JobError::Retryable(format!("face detection failed: {e}")))?;
         let verdict = judge(&image, &found);
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = job.db().await?;
         match verdict {
             Verdict::Accept { face, info } => {
                 faces::enroll(
@@ -67,13 +65,13 @@ impl Handler for Enroll {
                 .await?;
                 Ok(Outcome::Done(json!({
                     "photoId": photo.id,
-                    "status": photo_status::ENROLLED,
+                    "status": PhotoStatus::Enrolled,
                     "face": info,
                 })))
             }
             Verdict::Reject { reason, info } => {
                 drop(conn);
-                reject(job, photo.id, photo_status::REJECTED, &reason, info).await
+                reject(job, photo.id, PhotoStatus::Rejected, &reason, info).await
             }
         }
     }
@@ -82,11 +80,11 @@ impl Handler for Enroll {
 async fn reject(
     job: &JobContext,
     photo: uuid::Uuid,
-    status: &str,
+    status: PhotoStatus,
     reason: &str,
     info: Option<serde_json::Value>,
 ) -> Result<Outcome, JobError> {
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let mut conn = job.db().await?;
     faces::reject(&mut conn, photo, status, reason, info).await?;
     // The job did its work: the photo's status carries the verdict.
     Ok(Outcome::Done(

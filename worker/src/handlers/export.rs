@@ -1,31 +1,35 @@
 use chrono::Utc;
 use serde_json::json;
 use vigil_core::audit;
-use vigil_core::exports::{self, ExportRequest};
+use vigil_core::audit::AuditFilter;
+use vigil_core::db::PageRequest;
+use vigil_core::exports::{self, ExportRequest, ExportSource};
+use vigil_core::storage::ObjectKey;
 
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::context::{JobContext, JobError, Outcome};
 use crate::export::{self as exporter, Format, Table};
+use crate::registry::Handler;
 
 /// Most rows one export holds; larger selections are cut, and the report says so.
 const MAX_ROWS: i64 = 100_000;
-const PAGE: i64 = 1_000;
+const PAGE: u32 = 1_000;
 
 /// Renders a report to CSV or PDF into `exports/{job}.{ext}`. The key is the job's, so a
 /// retried run replaces its own file instead of leaving a second one.
+#[derive(Default)]
 pub struct Export;
 
-async fn audit_table(job: &JobContext, request: &ExportRequest) -> Result<Table, JobError> {
-    let filter = audit::AuditFilter::from(&request.filters);
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+async fn audit_table(job: &JobContext, filter: AuditFilter) -> Result<Table, JobError> {
+    let mut conn = job.db().await?;
     let mut rows = Vec::new();
     let mut total;
     let mut offset = 0;
     loop {
         job.check()?;
-        let (page, count) = audit::list(&mut conn, &filter, offset, PAGE).await?;
-        total = count;
-        let fetched = page.len() as i64;
-        rows.extend(page.into_iter().map(|e| {
+        let page = audit::list(&mut conn, &filter, PageRequest::at_offset(offset, PAGE)).await?;
+        total = page.total;
+        let fetched = page.items.len() as i64;
+        rows.extend(page.items.into_iter().map(|e| {
             vec![
                 e.timestamp.to_rfc3339(),
                 e.actor,
@@ -34,7 +38,7 @@ async fn audit_table(job: &JobContext, request: &ExportRequest) -> Result<Table,
                 e.resource_type.unwrap_or_default(),
                 e.resource_id.unwrap_or_default(),
                 e.status_code.to_string(),
-                e.severity,
+                e.severity.to_string(),
                 e.ip_address.unwrap_or_default(),
                 e.message,
             ]
@@ -44,7 +48,7 @@ async fn audit_table(job: &JobContext, request: &ExportRequest) -> Result<Table,
             80.0 * offset as f32 / total.clamp(1, MAX_ROWS) as f32,
             "collecting rows",
         );
-        if fetched < PAGE || offset >= MAX_ROWS {
+        if fetched < i64::from(PAGE) || offset >= MAX_ROWS {
             break;
         }
     }
@@ -86,33 +90,19 @@ async fn audit_table(job: &JobContext, request: &ExportRequest) -> Result<Table,
 /// download link in CSV).
 async fn search_table(
     job: &JobContext,
-    request: &ExportRequest,
+    search_id: uuid::Uuid,
     format: Format,
 ) -> Result<Table, JobError> {
-    use std::collections::HashMap;
-    use vigil_core::searches::{self, results};
-    use vigil_core::{missing_persons, videos};
+    use vigil_core::searches;
 
-    let search_id = request
-        .filters
-        .search_id
-        .ok_or_else(|| JobError::Permanent("a search export needs filters.searchId".into()))?;
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let mut conn = job.db().await?;
     let search = searches::get(&mut conn, search_id).await?;
-    let appearances = results::appearances(&mut conn, search.id).await?;
-    let lines = searches::videos(&mut conn, search.id).await?;
-    let video_ids: Vec<_> = lines.iter().map(|l| l.video_id).collect();
-    let titles: HashMap<_, _> = videos::get_many(&mut conn, &video_ids)
-        .await?
-        .into_iter()
-        .map(|v| (v.id, v.title))
-        .collect();
-    let person_ids = searches::person_ids(&mut conn, search.id).await?;
-    let names: HashMap<_, _> = missing_persons::get_many(&mut conn, &person_ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect();
+    let searches::read::Findings {
+        appearances,
+        titles,
+        names,
+    } = searches::read::findings(&mut conn, &search).await?;
+    let videos = searches::videos(&mut conn, search.id).await?.len();
     drop(conn);
     let url_ttl = job.app.config.download_url_ttl();
     let mut rows = Vec::with_capacity(appearances.len());
@@ -183,7 +173,7 @@ async fn search_table(
         subtitle: format!(
             "{} appearance(s) in {} video(s); generated {}",
             rows.len(),
-            lines.len(),
+            videos,
             Utc::now().format("%Y-%m-%d %H:%M UTC")
         ),
         columns,
@@ -194,23 +184,14 @@ async fn search_table(
 
 #[async_trait::async_trait]
 impl Handler for Export {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let request: ExportRequest = job.payload()?;
-        let format: Format = serde_json::from_value(json!(request.format)).map_err(|_| {
-            JobError::Permanent(format!(
-                "unknown format {:?}; use csv or pdf",
-                request.format
-            ))
-        })?;
+    type Payload = ExportRequest;
+
+    async fn run(&self, job: &JobContext, request: ExportRequest) -> Result<Outcome, JobError> {
+        let format = request.format;
         job.progress(1.0, "collecting rows");
-        let table = match request.source.as_str() {
-            "audit" => audit_table(job, &request).await?,
-            "search" => search_table(job, &request, format).await?,
-            other => {
-                return Err(JobError::Permanent(format!(
-                    "unknown export source {other:?}"
-                )));
-            }
+        let table = match request.source {
+            ExportSource::Audit(filter) => audit_table(job, filter).await?,
+            ExportSource::Search { search_id } => search_table(job, search_id, format).await?,
         };
         job.progress(85.0, "rendering");
         let thumbs = table.has_thumbnails();
@@ -223,7 +204,11 @@ impl Handler for Export {
         let (bytes, rows) = bytes;
         job.check()?;
         job.progress(90.0, "storing");
-        let key = format!("exports/{}.{}", job.job.id, format.extension());
+        let key = ObjectKey::Export {
+            job: job.job.id,
+            format,
+        }
+        .to_string();
         let size = job
             .app
             .storage
@@ -231,11 +216,11 @@ impl Handler for Export {
             .await?;
         let ttl = chrono::Duration::days(job.app.config.export_ttl_days as i64);
         let expires_at = Utc::now() + ttl;
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = job.db().await?;
         exports::record(
             &mut conn,
             job.job.id,
-            format.extension(),
+            format,
             &key,
             size as i64,
             rows as i64,
@@ -247,7 +232,7 @@ impl Handler for Export {
         let download_url = job.app.storage.download_url(&key, url_ttl).await?;
         Ok(Outcome::Done(json!({
             "key": key,
-            "format": format.extension(),
+            "format": format,
             "rows": rows,
             "sizeBytes": size,
             "pages": (format == Format::Pdf).then(|| exporter::page_count(rows, thumbs)),

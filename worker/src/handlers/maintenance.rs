@@ -8,21 +8,27 @@ use uuid::Uuid;
 use vigil_core::db::schema::{health_checks, scheduler_ticks};
 use vigil_core::health::{self, Status};
 use vigil_core::jobs::{store, workers};
+use vigil_core::maintenance::{CleanupJob, HealthJob};
+use vigil_core::severity::Severity;
 use vigil_core::{alerts, audit, auth::refresh, exports};
 
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::context::{JobContext, JobError, Outcome};
+use crate::registry::Handler;
 
 /// Deletes what has outlived its retention: finished jobs, expired exports (object first, then
 /// the row, so a failure leaves the row to retry), audit rows, expired refresh tokens and old
 /// bookkeeping.
+#[derive(Default)]
 pub struct Cleanup;
 
 #[async_trait::async_trait]
 impl Handler for Cleanup {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+    type Payload = CleanupJob;
+
+    async fn run(&self, job: &JobContext, _: CleanupJob) -> Result<Outcome, JobError> {
         let config = &job.app.config;
         let now = Utc::now();
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = job.db().await?;
         let mut exports_deleted = 0;
         loop {
             let expired = exports::expired(&mut conn, now, 500).await?;
@@ -71,11 +77,14 @@ impl Handler for Cleanup {
 
 /// Checks PostgreSQL, Redis, storage, SMTP and the worker fleet; stores the readings and keeps
 /// one open alert per failing component.
+#[derive(Default)]
 pub struct HealthCheck;
 
 #[async_trait::async_trait]
 impl Handler for HealthCheck {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+    type Payload = HealthJob;
+
+    async fn run(&self, job: &JobContext, _: HealthJob) -> Result<Outcome, JobError> {
         let mut components = health::check_all(&job.app).await;
         let live = workers::live(&job.app.redis)
             .await
@@ -89,7 +98,7 @@ impl Handler for HealthCheck {
             error: (live == 0).then(|| "no live worker".to_string()),
             required: true,
         });
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = job.db().await?;
         let mut down = Vec::new();
         for c in &components {
             let status = match c.status {
@@ -109,7 +118,11 @@ impl Handler for HealthCheck {
                 .await
                 .map_err(vigil_core::Error::from)?;
             if c.status == Status::Down {
-                let severity = if c.required { "critical" } else { "warning" };
+                let severity = if c.required {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
                 let message = format!(
                     "{} is down: {}",
                     c.name,

@@ -3,29 +3,27 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use vigil_core::videos::{self, ProbeRequest, ProbeResult};
 
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::context::{JobContext, JobError, OrSkip, Outcome};
+use crate::registry::Handler;
 use crate::vision;
 
 /// How long the worker may read an object through its presigned URL.
 pub const MEDIA_URL_TTL: Duration = Duration::from_secs(12 * 3600);
 
+#[derive(Default)]
 pub struct Probe;
 
 #[async_trait::async_trait]
 impl Handler for Probe {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let req: ProbeRequest = job.payload()?;
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
-        let video = match videos::get(&mut conn, req.video_id).await {
-            Ok(v) => v,
-            Err(vigil_core::Error::NotFound(_)) => {
-                return Ok(Outcome::Done(json!({ "skipped": "video deleted" })));
-            }
-            Err(e) => return Err(e.into()),
-        };
+    type Payload = ProbeRequest;
+
+    async fn run(&self, job: &JobContext, req: ProbeRequest) -> Result<Outcome, JobError> {
+        let mut conn = job.db().await?;
+        let video = videos::get(&mut conn, req.video_id)
+            .await
+            .or_skip("video deleted")?;
         drop(conn);
         let location = match (&video.object_key, &video.stream_url) {
             (Some(key), _) => job.app.storage.media_location(key, MEDIA_URL_TTL).await?,
@@ -34,7 +32,7 @@ impl Handler for Probe {
         };
         job.progress(20.0, "probing");
         let probed = vision::blocking(move || vigil_video::probe(&location)).await?;
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = job.db().await?;
         match probed {
             Ok(info) => {
                 let result = ProbeResult {
@@ -47,7 +45,7 @@ impl Handler for Probe {
                     bit_rate: info.bit_rate,
                 };
                 videos::set_probed(&mut conn, video.id, &result).await?;
-                Ok(Outcome::Done(json!(result)))
+                Ok(Outcome::done(&result))
             }
             Err(e) if e.is_transient() => Err(JobError::Retryable(e.to_string())),
             Err(e) => {

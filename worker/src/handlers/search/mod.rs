@@ -1,31 +1,29 @@
 //! Missing-person search jobs: the parent (`search`) fans out one child per recorded-video
 //! segment (`search.segment`) and per live stream (`search.live`), and summarises them at the
-//! end. Children share the pipeline in `scan` and store results through `Results`.
+//! end. Children run the frame pipeline (`crate::frames`) and store what it finds through
+//! `FrameStore`; appearances are rebuilt from the stored detections.
 
-pub mod face_memory;
 pub mod live;
-pub mod matcher;
 pub mod notify;
 pub mod parent;
-pub mod scan;
 pub mod segment;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
+use vigil_core::geometry::BoxPx;
 use vigil_core::searches::results::{self, FoundAppearance, NewDetection};
-use vigil_core::searches::{self, Search, SearchSettings, SegmentJob, tracks};
+use vigil_core::searches::{self, Search, SearchSettings, tracks};
 use vigil_core::videos::{self, Video};
 use vigil_core::{faces, missing_persons};
 use vigil_models::FacePipeline;
 
-use crate::context::{JobContext, JobError};
+use crate::context::{JobContext, JobError, OrSkip};
+use crate::frames::matcher::Matcher;
+use crate::frames::scan::FrameResult;
 use crate::vision::{self, FACE_MODEL_ID};
-use matcher::Matcher;
-use scan::FrameResult;
 
 /// When a child rebuilds appearances, it also reads this much of its neighbours' detections,
 /// so a person seen across a segment boundary becomes one appearance with all its votes.
@@ -41,28 +39,25 @@ pub struct ChildSetup {
     pub names: HashMap<Uuid, String>,
 }
 
-/// Loads the search, video, models and gallery (as a matcher for the inference thread);
-/// `None` when the search or video was deleted.
+/// Loads the search, video, models and gallery (as a matcher for the inference thread). A
+/// search or video deleted meanwhile skips the job.
 pub async fn setup(
     job: &JobContext,
-    p: &SegmentJob,
-) -> Result<Option<(ChildSetup, Matcher)>, JobError> {
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
-    let search = match searches::get(&mut conn, p.search_id).await {
-        Ok(s) => s,
-        Err(vigil_core::Error::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let video = match videos::get(&mut conn, p.video_id).await {
-        Ok(v) => v,
-        Err(vigil_core::Error::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
+    search: Uuid,
+    video: Uuid,
+) -> Result<(ChildSetup, Matcher), JobError> {
+    let mut conn = job.db().await?;
+    let search = searches::get(&mut conn, search)
+        .await
+        .or_skip("search deleted")?;
+    let video = videos::get(&mut conn, video)
+        .await
+        .or_skip("video deleted")?;
     drop(conn);
     let settings = search.settings();
     let (matcher, names) = build_matcher(job, search.id, &settings).await?;
     let pipeline = vision::faces().await?;
-    Ok(Some((
+    Ok((
         ChildSetup {
             search,
             settings,
@@ -71,7 +66,7 @@ pub async fn setup(
             names,
         },
         matcher,
-    )))
+    ))
 }
 
 /// A matcher over everyone enrolled, attributing faces to the search's persons; and their
@@ -81,7 +76,7 @@ pub async fn build_matcher(
     search: Uuid,
     settings: &SearchSettings,
 ) -> Result<(Matcher, HashMap<Uuid, String>), JobError> {
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let mut conn = job.db().await?;
     let person_ids = searches::person_ids(&mut conn, search).await?;
     let persons = missing_persons::get_many(&mut conn, &person_ids).await?;
     let enrolled = faces::gallery(&mut conn, FACE_MODEL_ID).await?;
@@ -150,7 +145,12 @@ impl FrameStore {
                 missing_person_id: c.person,
                 frame_ms,
                 observed_at,
-                bbox: json!(c.face.bbox),
+                bbox: BoxPx {
+                    x: c.face.bbox.x,
+                    y: c.face.bbox.y,
+                    width: c.face.bbox.width,
+                    height: c.face.bbox.height,
+                },
                 detector_score: c.face.score,
                 distance: c.distance,
                 score: vigil_models::gallery::similarity(c.distance),
@@ -159,7 +159,7 @@ impl FrameStore {
             });
         }
         let n = rows.len();
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = job.db().await?;
         results::insert_detections(&mut conn, &rows).await?;
         Ok(n)
     }
@@ -175,7 +175,7 @@ pub async fn record_appearances(
 ) -> Result<usize, JobError> {
     let (search, video) = (setup.search.id, setup.video.id);
     let detections = {
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+        let mut conn = job.db().await?;
         results::detections_between(
             &mut conn,
             search,
@@ -211,7 +211,7 @@ pub async fn record_appearances(
             best,
         };
         let (stored, unnotified) = {
-            let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+            let mut conn = job.db().await?;
             results::record_appearance(&mut conn, search, video, appearance, max_gap_ms).await?
         };
         recorded += 1;

@@ -1,18 +1,19 @@
 //! `search`: fans a search out into child jobs (segments of recorded videos, live streams) and,
 //! once they are all done, summarises them onto the search and emails its creator. Runs twice:
-//! the first run spawns and waits; the job system re-queues it when the children finish.
-
-use std::collections::HashMap;
+//! the first run spawns and waits; the job system re-queues it when the children finish. The
+//! search's status follows this job's (see `vigil_core::searches`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
-use vigil_core::jobs::{Job, NewJob, kinds, store};
-use vigil_core::searches::{self, SearchJob, SearchVideoState, SegmentJob, results};
-use vigil_core::videos::{self, Video};
+use vigil_core::jobs::{Job, JobStatus, NewJob, family};
+use vigil_core::searches::{
+    self, LiveWatchJob, SearchJob, SearchSummary, SearchVideoState, SegmentJob, results,
+};
+use vigil_core::videos::{self, Video, VideoStatus};
 
 use super::notify;
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::context::{JobContext, JobError, OrSkip, Outcome};
+use crate::registry::Handler;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,78 +22,74 @@ struct Checkpoint {
     spawned: bool,
 }
 
+#[derive(Default)]
 pub struct Search;
 
 #[async_trait::async_trait]
 impl Handler for Search {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let p: SearchJob = job.payload()?;
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
-        let search = match searches::get(&mut conn, p.search_id).await {
-            Ok(s) => s,
-            Err(vigil_core::Error::NotFound(_)) => {
-                return Ok(Outcome::Done(json!({ "skipped": "search deleted" })));
-            }
-            Err(e) => return Err(e.into()),
-        };
+    type Payload = SearchJob;
+
+    async fn run(&self, job: &JobContext, p: SearchJob) -> Result<Outcome, JobError> {
+        let mut conn = job.db().await?;
+        let search = searches::get(&mut conn, p.search_id)
+            .await
+            .or_skip("search deleted")?;
         // Until the checkpoint says so, (re)spawn every child: a run that died half-way
         // through spawning is completed, and the idempotency keys skip what exists.
-        let spawned = job.checkpoint::<Checkpoint>().is_some_and(|c| c.spawned);
-        if spawned {
-            let children = store::children(&mut conn, job.job.id).await?;
-            if children.iter().any(|c| !c.status().is_terminal()) {
-                searches::set_status(&mut conn, search.id, "running", None).await?;
+        if job.checkpoint::<Checkpoint>().is_some_and(|c| c.spawned) {
+            let children = family::children(&mut conn, job.job.id).await?;
+            if children.iter().any(|c| !c.status.is_terminal()) {
                 return Ok(Outcome::AwaitChildren);
             }
             drop(conn);
             return summarise(job, &search, &children).await;
         }
-        searches::set_status(&mut conn, search.id, "running", None).await?;
         let settings = search.settings();
         let lines = searches::videos(&mut conn, search.id).await?;
         let ids: Vec<Uuid> = lines.iter().map(|l| l.video_id).collect();
         let videos = videos::get_many(&mut conn, &ids).await?;
         drop(conn);
-        let priority = settings.job_priority().unwrap_or(0);
+        let priority = settings.priority.job_priority();
         let mut spawned_any = false;
         for video in &videos {
             let plan = plan(video, settings.segment_secs);
             let mut state = SearchVideoState {
-                status: "running".into(),
+                status: JobStatus::Running,
                 segments: plan.len() as i32,
                 ..Default::default()
             };
             if plan.is_empty() {
-                state.status = "failed".into();
-                state.error = Some(match (&video.status[..], &video.error) {
-                    (_, Some(e)) => format!("the video cannot be searched: {e}"),
-                    (status, None) => format!("the video is not ready ({status})"),
+                state.status = JobStatus::Failed;
+                state.error = Some(match &video.error {
+                    Some(e) => format!("the video cannot be searched: {e}"),
+                    None => format!("the video is not ready ({})", video.status),
                 });
             }
             for (index, (start, end)) in plan.into_iter().enumerate() {
-                let kind = if video.is_live() {
-                    &kinds::SEARCH_LIVE
+                let child = if video.is_live() {
+                    NewJob::of(&LiveWatchJob {
+                        search_id: search.id,
+                        video_id: video.id,
+                    })
                 } else {
-                    &kinds::SEARCH_SEGMENT
+                    NewJob::of(&SegmentJob {
+                        search_id: search.id,
+                        video_id: video.id,
+                        index: index as u32,
+                        start_secs: start,
+                        end_secs: end,
+                    })
                 };
-                let payload = SegmentJob {
-                    search_id: search.id,
-                    video_id: video.id,
-                    index: index as u32,
-                    start_secs: start,
-                    end_secs: end,
-                };
-                let child = NewJob::new(kind, json!(payload))
+                let child = child
                     .priority(priority)
                     .idempotency_key(Some(format!("search:{}:{}:{index}", search.id, video.id)));
                 job.spawn_child(child).await?;
                 spawned_any = true;
             }
-            let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+            let mut conn = job.db().await?;
             searches::set_video_state(&mut conn, search.id, video.id, &state).await?;
         }
-        job.save_checkpoint(json!(Checkpoint { spawned: true }))
-            .await?;
+        job.save_checkpoint(&Checkpoint { spawned: true }).await?;
         if spawned_any {
             job.progress(0.0, "searching");
             Ok(Outcome::AwaitChildren)
@@ -108,7 +105,7 @@ fn plan(video: &Video, segment_secs: f64) -> Vec<(f64, Option<f64>)> {
     if video.is_live() {
         return vec![(0.0, None)];
     }
-    if video.status != videos::status::READY {
+    if video.status != VideoStatus::Ready {
         return Vec::new();
     }
     match video.duration_secs.filter(|d| *d > 0.0) {
@@ -127,43 +124,47 @@ fn plan(video: &Video, segment_secs: f64) -> Vec<(f64, Option<f64>)> {
     }
 }
 
-/// Per-video outcome from the children; the search's status, summary and email.
+/// Per-video outcome from the children; the search's summary and email. The job's outcome
+/// (and so the search's status) is the search's: succeeded when any video was searched.
 async fn summarise(
     job: &JobContext,
     search: &searches::Search,
     children: &[Job],
 ) -> Result<Outcome, JobError> {
     job.progress(99.0, "summarising");
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let mut conn = job.db().await?;
+    let findings = searches::read::findings(&mut conn, search).await?;
     let lines = searches::videos(&mut conn, search.id).await?;
-    let ids: Vec<Uuid> = lines.iter().map(|l| l.video_id).collect();
-    let titles: HashMap<Uuid, String> = videos::get_many(&mut conn, &ids)
-        .await?
-        .into_iter()
-        .map(|v| (v.id, v.title))
-        .collect();
-    let appearances = results::appearances(&mut conn, search.id).await?;
-    let (mut ok, mut failed, mut cancelled) = (0, 0, 0);
+    let mut summary = SearchSummary {
+        videos: lines.len(),
+        appearances: findings.appearances.len(),
+        ..Default::default()
+    };
     let mut email_lines = Vec::new();
     for line in &lines {
         let state = SearchVideoState::from_children(children, line.video_id).unwrap_or_else(|| {
             SearchVideoState {
-                status: line.status.clone(),
+                status: line.status,
                 error: line.error.clone(),
                 segments: line.segments,
                 ..Default::default()
             }
         });
-        match state.status.as_str() {
-            "succeeded" => ok += 1,
-            "cancelled" => cancelled += 1,
-            _ => failed += 1,
+        match state.status {
+            JobStatus::Succeeded => summary.videos_succeeded += 1,
+            JobStatus::Cancelled => summary.videos_cancelled += 1,
+            _ => summary.videos_failed += 1,
         }
-        let found: Vec<_> = appearances
+        let found: Vec<&results::Appearance> = findings
+            .appearances
             .iter()
             .filter(|a| a.video_id == line.video_id)
             .collect();
-        let title = titles.get(&line.video_id).cloned().unwrap_or_default();
+        let title = findings
+            .titles
+            .get(&line.video_id)
+            .cloned()
+            .unwrap_or_default();
         let mut text = format!(
             "- {title}: {} ({} appearance{})",
             state.status,
@@ -184,28 +185,22 @@ async fn summarise(
         email_lines.push(text);
         searches::set_video_state(&mut conn, search.id, line.video_id, &state).await?;
     }
-    let status = if ok > 0 || lines.is_empty() {
-        "succeeded"
-    } else if cancelled > 0 && failed == 0 {
-        "cancelled"
+    let status = if summary.videos_succeeded > 0 || lines.is_empty() {
+        JobStatus::Succeeded
+    } else if summary.videos_cancelled > 0 && summary.videos_failed == 0 {
+        JobStatus::Cancelled
     } else {
-        "failed"
+        JobStatus::Failed
     };
-    let summary = json!({
-        "videos": lines.len(),
-        "videosSucceeded": ok,
-        "videosFailed": failed,
-        "videosCancelled": cancelled,
-        "appearances": appearances.len(),
-    });
-    searches::set_status(&mut conn, search.id, status, Some(summary.clone())).await?;
+    searches::set_summary(&mut conn, search.id, &summary).await?;
     drop(conn);
     notify::summary(job, search, status, &email_lines).await?;
     match status {
-        "succeeded" => Ok(Outcome::Done(summary)),
-        "cancelled" => Err(JobError::Cancelled),
+        JobStatus::Succeeded => Ok(Outcome::done(&summary)),
+        JobStatus::Cancelled => Err(JobError::Cancelled),
         _ => Err(JobError::Permanent(format!(
-            "no video could be searched ({failed} failed)"
+            "no video could be searched ({} failed)",
+            summary.videos_failed
         ))),
     }
 }

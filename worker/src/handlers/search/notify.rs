@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use vigil_core::auth::Permission;
 use vigil_core::email::Email;
+use vigil_core::jobs::JobStatus;
 use vigil_core::searches::Search;
 use vigil_core::searches::results::{self, Appearance};
 use vigil_core::{outbox, users};
@@ -32,8 +34,10 @@ async fn recipients(
 ) -> Result<Vec<String>, JobError> {
     let mut to = search.notify.clone();
     if reviewers {
-        let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
-        to.extend(users::active_emails_with_role(&mut conn, "ROLE-REVIEWER").await?);
+        let mut conn = job.db().await?;
+        to.extend(
+            users::active_emails_with_permission(&mut conn, Permission::SearchesReview).await?,
+        );
     }
     to.sort();
     to.dedup();
@@ -106,7 +110,7 @@ pub async fn appearance(
         )
         .await?;
     }
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let mut conn = job.db().await?;
     results::mark_notified(&mut conn, a.id).await?;
     Ok(())
 }
@@ -115,13 +119,13 @@ pub async fn appearance(
 pub async fn summary(
     job: &JobContext,
     search: &Search,
-    status: &str,
+    status: JobStatus,
     lines: &[String],
 ) -> Result<(), JobError> {
     let Some(creator) = search.created_by else {
         return Ok(());
     };
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+    let mut conn = job.db().await?;
     let Ok(user) = users::find_user(&mut conn, creator).await else {
         return Ok(());
     };

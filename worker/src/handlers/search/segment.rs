@@ -4,14 +4,15 @@
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use vigil_core::searches::SegmentJob;
+use uuid::Uuid;
+use vigil_core::searches::{ChildCounters, SegmentJob};
 use vigil_video::SampleOptions;
 
-use super::scan::{self, Event};
 use super::{FrameStore, record_appearances, setup};
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::context::{JobContext, JobError, Outcome};
+use crate::frames::scan::{self, Event};
 use crate::handlers::probe::MEDIA_URL_TTL;
+use crate::registry::Handler;
 
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
@@ -27,17 +28,28 @@ struct Checkpoint {
     hits: u64,
 }
 
+/// What a finished segment reports.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SegmentResult {
+    video_id: Uuid,
+    start_secs: f64,
+    end_secs: Option<f64>,
+    frames_processed: u64,
+    frames_analysed: u64,
+    hits: u64,
+    appearances: usize,
+}
+
+#[derive(Default)]
 pub struct SearchSegment;
 
 #[async_trait::async_trait]
 impl Handler for SearchSegment {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let p: SegmentJob = job.payload()?;
-        let Some((setup, matcher)) = setup(job, &p).await? else {
-            return Ok(Outcome::Done(
-                json!({ "skipped": "search or video deleted" }),
-            ));
-        };
+    type Payload = SegmentJob;
+
+    async fn run(&self, job: &JobContext, p: SegmentJob) -> Result<Outcome, JobError> {
+        let (setup, matcher) = setup(job, p.search_id, p.video_id).await?;
         let key = setup
             .video
             .object_key
@@ -54,13 +66,14 @@ impl Handler for SearchSegment {
             if let Some(span) = span {
                 job.progress((100.0 * (cp.next_secs - p.start_secs) / span) as f32, stage);
             }
-            job.counters(json!({
-                "framesProcessed": cp.frames,
-                "framesAnalysed": cp.analysed,
-                "hits": cp.hits,
-                "secondsProcessed": (cp.next_secs - p.start_secs).max(0.0),
-                "videoId": p.video_id,
-            }));
+            job.counters(&ChildCounters {
+                video_id: Some(p.video_id),
+                frames_processed: cp.frames,
+                frames_analysed: cp.analysed,
+                hits: cp.hits,
+                seconds_processed: (cp.next_secs - p.start_secs).max(0.0),
+                live: false,
+            });
         };
         report(&cp, "scanning");
         let mut ended_early = None;
@@ -86,7 +99,7 @@ impl Handler for SearchSegment {
                     event = scan.events.recv() => event,
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {
                         if let Err(stop) = job.check() {
-                            job.save_checkpoint(json!(cp)).await.ok();
+                            job.save_checkpoint(&cp).await.ok();
                             return Err(stop);
                         }
                         continue;
@@ -102,11 +115,11 @@ impl Handler for SearchSegment {
                         cp.next_secs = next.max(cp.next_secs);
                         report(&cp, "scanning");
                         if last_save.elapsed() >= CHECKPOINT_EVERY {
-                            job.save_checkpoint(json!(cp)).await?;
+                            job.save_checkpoint(&cp).await?;
                             last_save = Instant::now();
                         }
                         if let Err(stop) = job.check() {
-                            job.save_checkpoint(json!(cp)).await.ok();
+                            job.save_checkpoint(&cp).await.ok();
                             return Err(stop);
                         }
                     }
@@ -117,7 +130,7 @@ impl Handler for SearchSegment {
                         break;
                     }
                     Some(Event::Error(e)) => {
-                        job.save_checkpoint(json!(cp)).await.ok();
+                        job.save_checkpoint(&cp).await.ok();
                         return Err(video_error(e));
                     }
                     Some(Event::ModelError(e)) => return Err(JobError::Retryable(e)),
@@ -127,7 +140,7 @@ impl Handler for SearchSegment {
             if let Some(end) = end {
                 cp.next_secs = cp.next_secs.max(end);
             }
-            job.save_checkpoint(json!(cp)).await?;
+            job.save_checkpoint(&cp).await?;
         }
         job.progress(99.0, "building appearances");
         let from_ms = (p.start_secs * 1000.0).round() as i64;
@@ -140,15 +153,15 @@ impl Handler for SearchSegment {
             )));
         }
         report(&cp, "done");
-        Ok(Outcome::Done(json!({
-            "videoId": p.video_id,
-            "startSecs": p.start_secs,
-            "endSecs": end,
-            "framesProcessed": cp.frames,
-            "framesAnalysed": cp.analysed,
-            "hits": cp.hits,
-            "appearances": appearances,
-        })))
+        Ok(Outcome::done(&SegmentResult {
+            video_id: p.video_id,
+            start_secs: p.start_secs,
+            end_secs: end,
+            frames_processed: cp.frames,
+            frames_analysed: cp.analysed,
+            hits: cp.hits,
+            appearances,
+        }))
     }
 }
 

@@ -6,13 +6,15 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
-use vigil_core::searches::{self, SegmentJob};
+use serde::Serialize;
+use uuid::Uuid;
+use vigil_core::searches::{self, ChildCounters, LiveWatchJob};
 use vigil_video::SampleOptions;
 
-use super::scan::{self, Event};
 use super::{ChildSetup, FrameStore, build_matcher, record_appearances, setup};
-use crate::context::{Handler, JobContext, JobError, Outcome};
+use crate::context::{JobContext, JobError, Outcome};
+use crate::frames::scan::{self, Event};
+use crate::registry::Handler;
 
 /// How long to wait for a frame before doing the periodic work anyway.
 const TICK: Duration = Duration::from_millis(500);
@@ -25,7 +27,18 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(2);
 /// ...and giving up (the job retries later) after this many failures in a row.
 const MAX_RECONNECTS: u32 = 5;
 
+#[derive(Default)]
 pub struct SearchLive;
+
+/// What a stopped watch reports.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WatchResult {
+    video_id: Uuid,
+    frames_processed: u64,
+    hits: u64,
+    watched_secs: f64,
+}
 
 fn epoch_ms(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -35,13 +48,10 @@ fn epoch_ms(t: SystemTime) -> i64 {
 
 #[async_trait::async_trait]
 impl Handler for SearchLive {
-    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let p: SegmentJob = job.payload()?;
-        let Some((setup, matcher)) = setup(job, &p).await? else {
-            return Ok(Outcome::Done(
-                json!({ "skipped": "search or video deleted" }),
-            ));
-        };
+    type Payload = LiveWatchJob;
+
+    async fn run(&self, job: &JobContext, p: LiveWatchJob) -> Result<Outcome, JobError> {
+        let (setup, matcher) = setup(job, p.search_id, p.video_id).await?;
         let url = setup
             .video
             .stream_url
@@ -119,13 +129,14 @@ impl Handler for SearchLive {
                     last_review = Instant::now();
                     review(job, &setup).await?;
                     job.progress(0.0, "watching");
-                    job.counters(json!({
-                        "framesProcessed": frames,
-                        "hits": hits,
-                        "secondsProcessed": watch_started.elapsed().as_secs_f64(),
-                        "videoId": p.video_id,
-                        "live": true,
-                    }));
+                    job.counters(&ChildCounters {
+                        video_id: Some(p.video_id),
+                        frames_processed: frames,
+                        frames_analysed: 0,
+                        hits,
+                        seconds_processed: watch_started.elapsed().as_secs_f64(),
+                        live: true,
+                    });
                     if stopped(job, &p).await? {
                         break Ok(true);
                     }
@@ -145,17 +156,17 @@ impl Handler for SearchLive {
             tracing::warn!(video = %p.video_id, error = %last_error, "live stream dropped; reconnecting");
             job.sleep(RECONNECT_DELAY).await?;
         }
-        Ok(Outcome::Done(json!({
-            "videoId": p.video_id,
-            "framesProcessed": frames,
-            "hits": hits,
-            "watchedSecs": watch_started.elapsed().as_secs_f64(),
-        })))
+        Ok(Outcome::done(&WatchResult {
+            video_id: p.video_id,
+            frames_processed: frames,
+            hits,
+            watched_secs: watch_started.elapsed().as_secs_f64(),
+        }))
     }
 }
 
-async fn stopped(job: &JobContext, p: &SegmentJob) -> Result<bool, JobError> {
-    let mut conn = job.app.db.get().await.map_err(vigil_core::Error::from)?;
+async fn stopped(job: &JobContext, p: &LiveWatchJob) -> Result<bool, JobError> {
+    let mut conn = job.db().await?;
     Ok(searches::stop_requested(&mut conn, p.search_id, p.video_id).await?)
 }
 
