@@ -158,7 +158,12 @@ async fn main() -> anyhow::Result<()> {
                 password
             };
             let password = password.context("give --password-stdin or --password")?;
-            let pool = vigil_core::db::connect(&config.database_url, 1).await?;
+            let (pool, _) = vigil_core::db::connect(
+                &config.database_url,
+                1,
+                config.database_statement_timeout(),
+            )
+            .await?;
             let mut conn = pool.get().await?;
             let user = users::create_user(
                 &mut conn,

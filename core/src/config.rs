@@ -32,6 +32,8 @@ pub struct Config {
     /// PostgreSQL URL; the database is created when missing.
     pub database_url: String,
     pub database_pool_size: usize,
+    /// Longest a single SQL statement may run before PostgreSQL cancels it.
+    pub database_statement_timeout_ms: u64,
     pub redis_url: String,
     /// Prefix of every Redis key Vigil writes, so several deployments (or tests) share one Redis.
     pub redis_prefix: String,
@@ -119,6 +121,7 @@ impl Default for Config {
         Self {
             database_url: "postgres://postgres@127.0.0.1:5432/vigil".into(),
             database_pool_size: 16,
+            database_statement_timeout_ms: 30_000,
             redis_url: "redis://127.0.0.1:6379".into(),
             redis_prefix: "vigil".into(),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -253,6 +256,10 @@ impl Config {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect()
+    }
+
+    pub fn database_statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_statement_timeout_ms.max(100))
     }
 
     pub fn job_lease(&self) -> Duration {

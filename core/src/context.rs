@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use crate::auth::Secrets;
 use crate::auth::secrets::generate_secret;
 use crate::config::Config;
-use crate::db::{self, DbPool, schema::instance_settings};
+use crate::db::{self, DbPool, QueryCount, schema::instance_settings};
 use crate::email::Mailer;
 use crate::error::Result;
 use crate::redis::Redis;
@@ -19,6 +19,8 @@ use crate::users;
 pub struct AppContext {
     pub config: Arc<Config>,
     pub db: DbPool,
+    /// Queries run by `db`'s connections.
+    pub db_queries: QueryCount,
     pub redis: Redis,
     pub storage: Arc<dyn Storage>,
     pub mailer: Mailer,
@@ -39,7 +41,12 @@ impl AppContext {
     /// email, and bootstraps the first admin from the configuration. Redis, S3 and SMTP being
     /// down does not fail start-up; PostgreSQL, the source of truth, does.
     pub async fn init(config: Config) -> Result<Self> {
-        let db = db::connect(&config.database_url, config.database_pool_size).await?;
+        let (db, db_queries) = db::connect(
+            &config.database_url,
+            config.database_pool_size,
+            config.database_statement_timeout(),
+        )
+        .await?;
         let secret = match &config.secret_key {
             Some(secret) => secret.clone(),
             None => stored_secret(&db).await?,
@@ -60,6 +67,7 @@ impl AppContext {
         Ok(Self {
             config: Arc::new(config),
             db,
+            db_queries,
             redis,
             storage,
             mailer,

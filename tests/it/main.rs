@@ -9,6 +9,7 @@ mod email;
 mod health;
 mod jobs;
 mod metrics;
+mod query_counts;
 mod scheduler;
 mod search;
 mod storage;

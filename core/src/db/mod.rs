@@ -8,10 +8,15 @@ pub mod text_enum;
 
 pub use paginate::{PageRequest, Paged, Paginate};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::sql_types::{BigInt, Bool, Text};
-use diesel::{QueryableByName, sql_query};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel::{ConnectionError, QueryableByName, sql_query};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use url::Url;
@@ -40,18 +45,64 @@ const MIGRATION_LOCK_KEY: i64 = 0x5649_4749_4c00_0001;
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type DbConn = Object<AsyncPgConnection>;
 
-/// Creates the database if needed, applies migrations and returns a pool.
-pub async fn connect(database_url: &str, pool_size: usize) -> Result<DbPool> {
+/// Queries run by a pool's connections since it was created: the `vigil_db_queries_total`
+/// metric, and what tests read to check that a page costs a constant number of queries.
+#[derive(Debug, Clone, Default)]
+pub struct QueryCount(Arc<AtomicU64>);
+
+impl QueryCount {
+    pub fn get(&self) -> u64 {
+        AtomicU64::load(&self.0, Ordering::Relaxed)
+    }
+}
+
+struct CountQueries(QueryCount);
+
+impl Instrumentation for CountQueries {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.0.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("vigil_db_queries_total").increment(1);
+        }
+    }
+}
+
+/// Creates the database if needed, applies migrations and returns a pool whose connections
+/// count their queries and stop any statement running longer than `statement_timeout` (a
+/// runaway query must not hold a connection, and a lock, for ever).
+pub async fn connect(
+    database_url: &str,
+    pool_size: usize,
+    statement_timeout: Duration,
+) -> Result<(DbPool, QueryCount)> {
     ensure_database(database_url).await?;
     migrate(database_url).await?;
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
-    Pool::builder(manager)
+    let count = QueryCount::default();
+    let mut config = ManagerConfig::default();
+    let setup_count = count.clone();
+    let timeout_ms = statement_timeout.as_millis().max(1);
+    config.custom_setup = Box::new(move |url| {
+        let count = setup_count.clone();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
+                .execute(&mut conn)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            conn.set_instrumentation(CountQueries(count));
+            Ok(conn)
+        })
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
+    let pool = Pool::builder(manager)
         .max_size(pool_size.max(1))
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(|e| Error::Config(format!("database pool: {e}")))
+        .map_err(|e| Error::Config(format!("database pool: {e}")))?;
+    Ok((pool, count))
 }
 
 #[derive(QueryableByName)]
