@@ -8,6 +8,7 @@ pub mod middleware;
 pub mod params;
 pub mod routes;
 pub mod state;
+pub mod upload;
 
 use std::future::Future;
 use std::sync::Arc;

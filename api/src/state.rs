@@ -6,6 +6,8 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use metrics_exporter_prometheus::PrometheusHandle;
 use vigil_core::AppContext;
 
+use crate::upload::UploadSlots;
+
 /// Shared by every request; reachable from middleware and checkers as request data.
 pub struct ApiState {
     pub ctx: AppContext,
@@ -13,6 +15,7 @@ pub struct ApiState {
     /// limit is the sum, which is the usual trade-off for keeping Redis off the request path.
     pub limiter: DefaultKeyedRateLimiter<IpAddr>,
     pub metrics: PrometheusHandle,
+    pub uploads: UploadSlots,
 }
 
 impl ApiState {
@@ -26,6 +29,7 @@ impl ApiState {
                 Quota::per_second(per_second).allow_burst(burst),
             ),
             metrics: vigil_core::metrics::handle(),
+            uploads: UploadSlots::new(config.max_concurrent_uploads),
             ctx,
         })
     }

@@ -69,6 +69,8 @@ pub struct Config {
     pub cors_origins: String,
     pub max_body_bytes: usize,
     pub max_upload_bytes: u64,
+    /// Uploads one API process reads at once; more get 429.
+    pub max_concurrent_uploads: usize,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
@@ -145,6 +147,7 @@ impl Default for Config {
             cors_origins: String::new(),
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024 * 1024,
+            max_concurrent_uploads: 8,
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
             trust_proxy_headers: false,

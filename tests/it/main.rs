@@ -12,6 +12,7 @@ mod metrics;
 mod query_counts;
 mod scheduler;
 mod search;
+mod security;
 mod storage;
 mod users;
 

@@ -10,7 +10,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
-use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 use vigil_core::auth::Permission;
 use vigil_core::faces::{self, FacePhoto, NewPhoto, PhotoStatus};
@@ -25,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
 use crate::params::{Choice, Paging};
 use crate::state::ApiState;
+use crate::upload::{FormLimits, MultipartBody};
 
 /// Largest photo accepted (bytes).
 const MAX_PHOTO_BYTES: u64 = 20 * 1024 * 1024;
@@ -339,64 +339,74 @@ impl MissingPersonsApi {
         req: &Request,
         auth: BearerAuth,
         id: Path<Uuid>,
-        upload: PhotoUpload,
+        body: MultipartBody<PhotoUpload>,
     ) -> ApiResult<PhotosAccepted> {
         auth.0.require(Permission::FacesWrite)?;
-        if upload.photos.is_empty() {
-            return Err(ApiError::validation("photos", "upload at least one photo"));
-        }
-        if upload.photos.len() > MAX_PHOTOS_PER_UPLOAD {
-            return Err(ApiError::validation(
-                "photos",
-                format!("at most {MAX_PHOTOS_PER_UPLOAD} photos per upload"),
-            ));
-        }
         let mut conn = super::conn(&self.state).await?;
         let person = missing_persons::get(&mut conn, id.0).await?;
         drop(conn);
-        // Check every file before storing any, so a bad file does not leave half an upload.
+        let _slot = self.state.uploads.take()?;
+        let mut form = body.read(FormLimits {
+            text_fields: &[],
+            file_fields: &["photos"],
+            max_parts: MAX_PHOTOS_PER_UPLOAD,
+            max_file_bytes: MAX_PHOTO_BYTES,
+            max_total_bytes: MAX_PHOTO_BYTES * MAX_PHOTOS_PER_UPLOAD as u64,
+        });
+        // Every photo is checked and stored before any is recorded: a bad one fails the upload
+        // and the stored ones are deleted, so no half upload is left behind. One photo is in
+        // memory at a time.
         let mut files = Vec::new();
-        for (i, photo) in upload.photos.into_iter().enumerate() {
-            let name = photo.file_name().map(String::from);
-            let label = name.clone().unwrap_or_else(|| format!("photo {}", i + 1));
-            if photo.size() as u64 > MAX_PHOTO_BYTES {
-                return Err(ApiError::validation(
-                    "photos",
-                    format!(
-                        "{label} is larger than {} MB",
-                        MAX_PHOTO_BYTES / 1024 / 1024
+        let read = async {
+            while let Some(part) = form.next().await? {
+                let name = part.file_name();
+                let label = name
+                    .clone()
+                    .unwrap_or_else(|| format!("photo {}", files.len() + 1));
+                let bytes = part.bytes().await.map_err(|e| match e.status.as_u16() {
+                    413 => ApiError::validation(
+                        "photos",
+                        format!(
+                            "{label} is larger than {} MB",
+                            MAX_PHOTO_BYTES / 1024 / 1024
+                        ),
                     ),
-                ));
+                    _ => e,
+                })?;
+                let Some((content_type, ext)) = sniff_image(&bytes) else {
+                    return Err(ApiError::validation(
+                        "photos",
+                        format!("{label} is not a JPEG or PNG image"),
+                    ));
+                };
+                let photo_id = Uuid::now_v7();
+                let key = ObjectKey::FacePhoto {
+                    profile: person.profile_id,
+                    photo: photo_id,
+                    extension: ext,
+                }
+                .to_string();
+                let size = bytes.len() as i64;
+                self.state
+                    .ctx
+                    .storage
+                    .put_bytes(&key, bytes.to_vec(), content_type)
+                    .await?;
+                files.push((photo_id, key, name, size, content_type));
             }
-            let mut bytes = Vec::with_capacity(photo.size());
-            photo
-                .into_async_read()
-                .read_to_end(&mut bytes)
-                .await
-                .map_err(|e| ApiError::bad_request(format!("could not read {label}: {e}")))?;
-            let Some((content_type, ext)) = sniff_image(&bytes) else {
-                return Err(ApiError::validation(
-                    "photos",
-                    format!("{label} is not a JPEG or PNG image"),
-                ));
-            };
-            files.push((name, bytes, content_type, ext));
+            if files.is_empty() {
+                return Err(ApiError::validation("photos", "upload at least one photo"));
+            }
+            Ok(())
+        };
+        if let Err(e) = read.await {
+            for (_, key, ..) in &files {
+                self.state.ctx.storage.delete(key).await.ok();
+            }
+            return Err(e);
         }
         let mut out = Vec::new();
-        for (name, bytes, content_type, ext) in files {
-            let photo_id = Uuid::now_v7();
-            let key = ObjectKey::FacePhoto {
-                profile: person.profile_id,
-                photo: photo_id,
-                extension: ext,
-            }
-            .to_string();
-            let size = bytes.len() as i64;
-            self.state
-                .ctx
-                .storage
-                .put_bytes(&key, bytes, content_type)
-                .await?;
+        for (photo_id, key, name, size, content_type) in files {
             let mut conn = super::conn(&self.state).await?;
             let photo = faces::add_photo(
                 &mut conn,

@@ -8,6 +8,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
+use tokio_util::io::StreamReader;
 use uuid::Uuid;
 use vigil_core::auth::Permission;
 use vigil_core::jobs::{self, NewJob};
@@ -21,6 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
 use crate::params::{Choice, Paging};
 use crate::state::ApiState;
+use crate::upload::{FormLimits, MultipartBody};
 
 /// URL schemes a live stream may use: network protocols only (no `file:` or ffmpeg's
 /// special protocols, which would let users read the server's files).
@@ -106,6 +108,30 @@ pub struct VideoUpload {
     pub description: Option<String>,
 }
 
+/// What an upload's parts said.
+#[derive(Default)]
+struct StoredUpload {
+    title: Option<String>,
+    description: Option<String>,
+    original: Option<String>,
+    content_type: Option<String>,
+    /// Bytes stored, once the file part was read.
+    size: Option<u64>,
+}
+
+impl StoredUpload {
+    fn check(&self) -> Result<(), ApiError> {
+        match self.size {
+            None => Err(ApiError::validation("file", "a file is required")),
+            Some(0) => Err(ApiError::validation("file", "the file is empty")),
+            Some(_) if self.title.as_ref().is_some_and(|t| t.chars().count() > 200) => {
+                Err(ApiError::validation("title", "at most 200 characters"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct RegisterLive {
@@ -132,47 +158,83 @@ pub struct VideosApi {
 
 #[OpenApi(prefix_path = "/api/v1/videos", tag = "Tag::Search")]
 impl VideosApi {
-    /// Upload a recorded video (multipart: `file`, optional `title`, `description`). The file
-    /// is spooled to disk while it arrives and streamed into storage, never held in memory;
-    /// `VIGIL_MAX_UPLOAD_BYTES` limits its size. A `video.probe` job then reads its duration,
+    /// Upload a recorded video (multipart: `file`, optional `title`, `description`). The
+    /// caller's permission is checked before any of the body is read; the file streams into
+    /// storage as it arrives, never into memory or temp files; `VIGIL_MAX_UPLOAD_BYTES` limits
+    /// it and text fields are at most 16 KiB. A `video.probe` job then reads its duration,
     /// frame rate, resolution and codec, or marks it `failed` with the reason.
     #[oai(path = "/", method = "post", operation_id = "videos.create")]
     async fn upload(
         &self,
         req: &Request,
         auth: BearerAuth,
-        upload: VideoUpload,
+        body: MultipartBody<VideoUpload>,
     ) -> ApiResult<VideoAccepted> {
         auth.0.require(Permission::VideosWrite)?;
+        let _slot = self.state.uploads.take()?;
         let limit = self.state.ctx.config.max_upload_bytes;
-        let file = upload.file;
-        if file.size() == 0 {
-            return Err(ApiError::validation("file", "the file is empty"));
+        let mut form = body.read(FormLimits {
+            text_fields: &["title", "description"],
+            file_fields: &["file"],
+            max_parts: 3,
+            max_file_bytes: limit,
+            max_total_bytes: limit.saturating_add(64 * 1024),
+        });
+        let id = Uuid::now_v7();
+        let key = ObjectKey::Video { id }.to_string();
+        let mut upload = StoredUpload::default();
+        let read = async {
+            while let Some(part) = form.next().await? {
+                match part.name() {
+                    "title" => upload.title = Some(part.text().await?),
+                    "description" => upload.description = Some(part.text().await?),
+                    _ if upload.size.is_some() => {
+                        return Err(ApiError::validation("file", "send one file per upload"));
+                    }
+                    _ => {
+                        upload.original = part.file_name();
+                        upload.content_type = part.content_type();
+                        let reader = StreamReader::new(part.into_stream());
+                        let content_type = upload
+                            .content_type
+                            .clone()
+                            .unwrap_or_else(|| "application/octet-stream".into());
+                        upload.size = Some(
+                            self.state
+                                .ctx
+                                .storage
+                                .put(&key, Box::pin(reader), &content_type)
+                                .await
+                                .map_err(|e| match e {
+                                    // The stream's own error (too large, malformed) says more.
+                                    vigil_core::Error::Internal(_) => {
+                                        ApiError::bad_request(format!("upload interrupted: {e}"))
+                                    }
+                                    other => other.into(),
+                                })?,
+                        );
+                    }
+                }
+            }
+            upload.check()
+        };
+        if let Err(e) = read.await {
+            self.state.ctx.storage.delete(&key).await.ok();
+            return Err(e);
         }
-        if file.size() as u64 > limit {
-            return Err(ApiError::payload_too_large(limit));
-        }
-        let original = file.file_name().map(String::from);
-        let content_type = file
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        let title = upload
-            .title
+        let StoredUpload {
+            title,
+            description,
+            original,
+            content_type,
+            size,
+        } = upload;
+        let title = title
             .filter(|t| !t.trim().is_empty())
             .or_else(|| original.clone())
             .unwrap_or_else(|| "Untitled video".into());
-        if title.len() > 200 {
-            return Err(ApiError::validation("title", "at most 200 characters"));
-        }
-        let id = Uuid::now_v7();
-        let key = ObjectKey::Video { id }.to_string();
-        let size = self
-            .state
-            .ctx
-            .storage
-            .put(&key, Box::pin(file.into_async_read()), &content_type)
-            .await?;
+        let content_type = content_type.unwrap_or_else(|| "application/octet-stream".into());
+        let size = size.unwrap_or_default();
         let mut conn = super::conn(&self.state).await?;
         videos::create(
             &mut conn,
@@ -180,7 +242,7 @@ impl VideosApi {
                 id,
                 kind: VideoKind::File,
                 title: title.trim(),
-                description: upload.description.as_deref(),
+                description: description.as_deref(),
                 object_key: Some(&key),
                 original_filename: original.as_deref(),
                 content_type: Some(&content_type),
