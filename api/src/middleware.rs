@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use poem::PathPattern;
 use poem::http::{HeaderValue, Method, header};
-use poem::web::RemoteAddr;
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use poem_openapi::OperationId;
 use uuid::Uuid;
@@ -56,30 +56,46 @@ pub fn user_agent(req: &Request) -> Option<String> {
         .map(|s| s.chars().take(512).collect())
 }
 
-fn client_ip_of(req: &Request, trust_proxy: bool) -> Option<IpAddr> {
-    if trust_proxy
-        && let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
+/// The client's address: the peer's, or behind `hops` trusted proxies the `X-Forwarded-For`
+/// entry that many places from the right. Each proxy appends the address it saw, so entries
+/// further left were written by the client and prove nothing.
+fn client_ip_of(req: &Request, hops: usize) -> Option<IpAddr> {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    if hops == 0 {
+        return peer;
     }
-    let remote: &RemoteAddr = req.remote_addr();
-    remote.as_socket_addr().map(|a| a.ip())
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    forwarded
+        .len()
+        .checked_sub(hops)
+        .and_then(|i| forwarded[i].parse().ok())
+        .or(peer)
 }
 
-/// Coarse route label for metrics: the resource after `/api/v1/` (bounded cardinality).
-fn route_label(path: &str) -> String {
-    match path.strip_prefix("/api/v1/") {
-        Some(rest) => format!("/api/v1/{}", rest.split('/').next().unwrap_or("")),
-        None => match path {
-            "/metrics" | "/health/live" | "/health/ready" | "/docs" => path.to_string(),
-            p if p.starts_with("/docs") => "/docs".into(),
-            _ => "other".into(),
-        },
+/// Route label for metrics: the matched route's pattern (`/api/v1/users/:id`), so the label
+/// set is bounded by the routes Vigil has, whatever paths clients send.
+fn route_label(pattern: Option<&PathPattern>) -> String {
+    pattern.map_or_else(|| "unmatched".into(), |p| p.0.to_string())
+}
+
+/// Method label for metrics: the methods Vigil serves, everything else as `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
 }
 
@@ -87,15 +103,22 @@ pub async fn request_context<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem:
     let state = state(&req)?;
     let started = Instant::now();
     let request_id = request_id_of(&req);
-    let ip = client_ip_of(&req, state.ctx.config.trust_proxy_headers);
+    let ip = client_ip_of(&req, state.ctx.config.proxy_hops());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(ClientIp(ip));
     let method = req.method().clone();
     let path = req.uri().path().to_string();
 
-    let mut resp = match ep.call(req).await {
-        Ok(resp) => resp.into_response(),
-        Err(err) => error::render(err, &request_id),
+    let (mut resp, route) = match ep.call(req).await {
+        Ok(resp) => {
+            let resp = resp.into_response();
+            let route = route_label(resp.data::<PathPattern>());
+            (resp, route)
+        }
+        Err(err) => {
+            let route = route_label(err.data::<PathPattern>());
+            (error::render(err, &request_id), route)
+        }
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -103,9 +126,9 @@ pub async fn request_context<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem:
 
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
-    let route = route_label(&path);
-    metrics::counter!("vigil_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("vigil_http_request_duration_seconds", "method" => method.to_string(), "route" => route).record(elapsed.as_secs_f64());
+    let method_label = method_label(&method);
+    metrics::counter!("vigil_http_requests_total", "method" => method_label, "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("vigil_http_request_duration_seconds", "method" => method_label, "route" => route).record(elapsed.as_secs_f64());
     tracing::info!(
         target: "vigil::http",
         %method, %path, status, elapsed_ms = elapsed.as_millis() as u64, request_id = %request_id,

@@ -63,7 +63,16 @@ pub struct Config {
     /// the database, so every process of the deployment shares it.
     pub secret_key: Option<String>,
     pub access_token_ttl_secs: u64,
+    /// A refresh token unused this long expires (each refresh issues a new one).
     pub refresh_token_ttl_secs: u64,
+    /// A session ends this long after its login, however often it is refreshed.
+    pub session_max_secs: u64,
+    /// Failed logins of one account before it is locked (then 1 s, doubling per failure).
+    pub login_max_failures_per_account: i32,
+    /// Failed logins from one address before it is locked.
+    pub login_max_failures_per_address: i32,
+    /// The longest lock after failed logins.
+    pub login_max_lock_secs: u64,
 
     /// Comma-separated allowed origins; empty disables CORS, `*` allows any origin.
     pub cors_origins: String,
@@ -73,8 +82,12 @@ pub struct Config {
     pub max_concurrent_uploads: usize,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy); the same
+    /// as `trusted_proxy_count = 1`.
     pub trust_proxy_headers: bool,
+    /// How many proxies in front of the API append to `X-Forwarded-For`: the client address is
+    /// the entry that many places from the right (the ones to its left are client-supplied).
+    pub trusted_proxy_count: usize,
 
     /// The first admin, created at start-up when no admin exists.
     pub admin_email: Option<String>,
@@ -143,7 +156,11 @@ impl Default for Config {
             mail_from: "Vigil <vigil@localhost>".into(),
             secret_key: None,
             access_token_ttl_secs: 15 * 60,
-            refresh_token_ttl_secs: 30 * 24 * 3600,
+            refresh_token_ttl_secs: 7 * 24 * 3600,
+            session_max_secs: 30 * 24 * 3600,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_address: 20,
+            login_max_lock_secs: 15 * 60,
             cors_origins: String::new(),
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024 * 1024,
@@ -151,6 +168,7 @@ impl Default for Config {
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
             trust_proxy_headers: false,
+            trusted_proxy_count: 0,
             admin_email: None,
             admin_password: None,
             admin_name: None,
@@ -303,8 +321,34 @@ impl Config {
         Duration::from_secs(self.access_token_ttl_secs)
     }
 
-    pub fn refresh_token_ttl(&self) -> Duration {
-        Duration::from_secs(self.refresh_token_ttl_secs)
+    pub fn refresh_lifetimes(&self) -> crate::auth::refresh::Lifetimes {
+        crate::auth::refresh::Lifetimes {
+            ttl: Duration::from_secs(self.refresh_token_ttl_secs),
+            session: Duration::from_secs(self.session_max_secs.max(60)),
+        }
+    }
+
+    /// Proxy hops whose `X-Forwarded-For` entries are trusted.
+    pub fn proxy_hops(&self) -> usize {
+        if self.trusted_proxy_count == 0 && self.trust_proxy_headers {
+            1
+        } else {
+            self.trusted_proxy_count
+        }
+    }
+
+    /// Lock policies for failed logins: per account, per client address.
+    pub fn login_policies(&self) -> (crate::auth::throttle::Policy, crate::auth::throttle::Policy) {
+        let policy = |threshold: i32| crate::auth::throttle::Policy {
+            threshold: threshold.max(1),
+            first_lock: Duration::from_secs(1),
+            max_lock: Duration::from_secs(self.login_max_lock_secs.max(1)),
+            window: Duration::from_secs(15 * 60),
+        };
+        (
+            policy(self.login_max_failures_per_account),
+            policy(self.login_max_failures_per_address),
+        )
     }
 
     pub fn download_url_ttl(&self) -> Duration {

@@ -261,7 +261,8 @@ pub async fn update_user(
                 "the last active admin cannot be demoted or suspended",
             ));
         }
-        diesel::update(users::table.find(id))
+        let suspended = changes.status == Some(UserStatus::Suspended);
+        let user = diesel::update(users::table.find(id))
             .set((
                 users::email.eq(email.unwrap_or(current.email)),
                 users::name.eq(changes
@@ -276,7 +277,12 @@ pub async fn update_user(
             .returning(User::as_returning())
             .get_result(conn)
             .await
-            .map_err(Error::from)
+            .map_err(Error::from)?;
+        // A suspended account's sessions end now, not when their tokens expire.
+        if suspended {
+            crate::auth::refresh::revoke_all_for_user(conn, id).await?;
+        }
+        Ok(user)
     })
     .await
 }
@@ -301,13 +307,9 @@ pub async fn delete_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
 }
 
 /// Sets a new password and revokes every refresh token of the user.
-pub async fn set_password(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    new_password: &str,
-) -> Result<()> {
-    password::validate_new_password(new_password)?;
-    let hash = password::hash(new_password).await?;
+/// Sets a password hashed by the caller (hashing takes tens of milliseconds: not while a
+/// pooled connection waits) and revokes every session of the user.
+pub async fn set_password_hash(conn: &mut AsyncPgConnection, id: Uuid, hash: String) -> Result<()> {
     let updated = diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(Some(hash)),

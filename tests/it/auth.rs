@@ -194,7 +194,9 @@ async fn suspended_user_loses_access_immediately() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 403);
+    // The same answer as a wrong password: a suspended account does not learn its password
+    // was right.
+    assert_eq!(resp.status(), 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]

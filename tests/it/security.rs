@@ -132,3 +132,163 @@ async fn form_text_fields_are_bounded() {
         .unwrap();
     assert_eq!(list["meta"]["total"], 0, "{list}");
 }
+
+async fn login_status(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    forwarded: &str,
+) -> (u16, Option<String>) {
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&serde_json::json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (resp.status().as_u16(), retry)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_wrong_passwords_lock_the_account_and_then_the_address() {
+    let app = TestApp::spawn_with(|c| c.trusted_proxy_count = 1).await;
+    let (email, password) = app.create_user("ROLE-VIEWER").await;
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(login_status(&app, &email, "wrong password", "10.9.9.1").await);
+    }
+    assert!(statuses[..5].iter().all(|(s, _)| *s == 401), "{statuses:?}");
+    let refused: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(refused.len() >= 20, "{statuses:?}");
+    assert!(
+        refused.iter().all(|(_, retry)| retry.is_some()),
+        "{statuses:?}"
+    );
+    // Locked: the right password is refused too, from anywhere.
+    let (status, _) = login_status(&app, &email, &password, "10.9.9.2").await;
+    assert_eq!(status, 429);
+
+    // An unknown account is counted (and answered) the same way.
+    for _ in 0..5 {
+        let (status, _) = login_status(&app, "nobody@example.test", "x", "10.9.9.3").await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(
+        login_status(&app, "nobody@example.test", "x", "10.9.9.3")
+            .await
+            .0,
+        429
+    );
+
+    // One address guessing many accounts is locked after 20 failures, whatever it claims to
+    // be on the left of X-Forwarded-For (only the entry the trusted proxy wrote counts).
+    let mut last = 0;
+    for i in 0..25 {
+        let spoofed = format!("203.0.113.{i}, 10.8.8.8");
+        last = login_status(&app, &format!("user{i}@example.test"), "x", &spoofed)
+            .await
+            .0;
+    }
+    assert_eq!(last, 429);
+    // Another address is not affected.
+    let (other, _) = app.create_user("ROLE-VIEWER").await;
+    assert_eq!(
+        login_status(&app, &other, &password, "10.7.7.7").await.0,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_end_on_suspension_and_after_their_absolute_lifetime() {
+    let app = TestApp::spawn_with(|c| c.session_max_secs = 60).await;
+    let admin = app.admin().await;
+    let (email, password) = app.create_user("ROLE-VIEWER").await;
+    let session = app.login(&email, &password).await;
+    let refresh = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/refresh"))
+                .json(&serde_json::json!({ "refreshToken": token }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let resp = app
+        .client
+        .put(app.url(&format!(
+            "/api/v1/users/{}",
+            session["user"]["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "status": "suspended" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = refresh(session["refreshToken"].as_str().unwrap().to_string()).await;
+    assert_eq!(resp.status(), 401);
+
+    // A session refreshed again and again still ends at its absolute lifetime.
+    let (email, password) = app.create_user("ROLE-VIEWER").await;
+    let session = app.login(&email, &password).await;
+    {
+        let mut conn = app.ctx.db.get().await.unwrap();
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(
+            "UPDATE refresh_tokens SET family_expires_at = now() - interval '1 second'",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let resp = refresh(session["refreshToken"].as_str().unwrap().to_string()).await;
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changing_ones_own_password_needs_the_current_one_even_for_admins() {
+    let app = TestApp::spawn().await;
+    let (email, password) = app.create_user("ROLE-ADMIN").await;
+    let session = app.login(&email, &password).await;
+    let token = session["accessToken"].as_str().unwrap();
+    let id = session["user"]["id"].as_str().unwrap();
+    let change = |body: Value| {
+        let app = &app;
+        async move {
+            app.client
+                .patch(app.url(&format!("/api/v1/users/{id}/password")))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        change(serde_json::json!({ "password": "a new long password" })).await,
+        422
+    );
+    assert_eq!(
+        change(
+            serde_json::json!({ "password": "a new long password", "currentPassword": "wrong" })
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        change(
+            serde_json::json!({ "password": "a new long password", "currentPassword": password })
+        )
+        .await,
+        204
+    );
+}

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use poem::Request;
 use poem_openapi::{Object, OpenApi, payload::Json};
-use vigil_core::auth::{password, refresh, tokens};
+use vigil_core::auth::{password, refresh, throttle, tokens};
 use vigil_core::users::{self, Role, User, UserStatus};
 
 use super::{Tag, conn};
@@ -133,34 +133,56 @@ impl AuthApi {
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
 impl AuthApi {
-    /// Log in with email and password.
+    /// Log in with email and password. Repeated failures lock the account, and the client's
+    /// address, for a while (429 with `Retry-After`). A wrong password, an unknown account and
+    /// a suspended one get the same answer in the same time.
     #[oai(path = "/login", method = "post", operation_id = "auth.login")]
     async fn login(&self, req: &Request, body: Json<LoginRequest>) -> ApiResult<Ok<LoginResponse>> {
-        let mut conn = conn(&self.state).await?;
-        let user = users::find_user_by_email(&mut conn, &body.username).await?;
-        note(req, |n| {
-            n.actor = Some((
-                user.as_ref().map(|u| u.id),
-                body.username.trim().to_lowercase(),
-                user.as_ref().map(|u| u.role_id.clone()),
-            ));
-        });
+        let (account_policy, address_policy) = self.state.ctx.config.login_policies();
+        let account = throttle::Key::account(&body.username);
+        let address = req
+            .extensions()
+            .get::<ClientIp>()
+            .and_then(|c| c.0)
+            .map(throttle::Key::address);
+        let keys: Vec<&throttle::Key> = std::iter::once(&account).chain(&address).collect();
+        // The connection is not held while the password is hashed: a flood of logins must not
+        // take the pool from every other request.
+        let user = {
+            let mut conn = conn(&self.state).await?;
+            if let Some(wait) = throttle::locked(&mut conn, &keys).await? {
+                return Err(ApiError::rate_limited(wait.as_secs().max(1)));
+            }
+            users::find_user_by_email(&mut conn, &body.username).await?
+        };
+        // Only an existing account names the row's actor: the log keeps no attacker-chosen
+        // usernames.
+        if let Some(u) = &user {
+            note(req, |n| {
+                n.actor = Some((Some(u.id), u.email.clone(), Some(u.role_id.clone())));
+            });
+        }
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
         // Verify against a dummy hash for unknown accounts so timing does not reveal them.
         let valid =
             password::verify(&body.password, stored.unwrap_or(password::dummy_hash())).await;
+        let mut conn = conn(&self.state).await?;
         let user = match user {
-            Some(user) if valid && stored.is_some() => user,
-            _ => return Err(ApiError::unauthorized("invalid username or password")),
+            Some(user) if valid && stored.is_some() && user.status == UserStatus::Active => user,
+            _ => {
+                throttle::failed(&mut conn, &account, &account_policy).await?;
+                if let Some(address) = &address {
+                    throttle::failed(&mut conn, address, &address_policy).await?;
+                }
+                return Err(ApiError::unauthorized("invalid username or password"));
+            }
         };
-        if user.status != UserStatus::Active {
-            return Err(ApiError::forbidden("account is suspended"));
-        }
+        throttle::succeeded(&mut conn, &account).await?;
         let (ip, agent) = client_info(req);
         let refresh_token = refresh::issue(
             &mut conn,
             user.id,
-            self.state.ctx.config.refresh_token_ttl(),
+            self.state.ctx.config.refresh_lifetimes(),
             &refresh::ClientInfo {
                 ip: ip.as_deref(),
                 user_agent: agent.as_deref(),
@@ -186,7 +208,7 @@ impl AuthApi {
         let (user_id, refresh_token) = refresh::rotate(
             &mut conn,
             &body.refresh_token,
-            self.state.ctx.config.refresh_token_ttl(),
+            self.state.ctx.config.refresh_lifetimes(),
             &refresh::ClientInfo {
                 ip: ip.as_deref(),
                 user_agent: agent.as_deref(),

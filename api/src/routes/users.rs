@@ -153,8 +153,9 @@ impl UsersApi {
         Ok(NoContent::NoContent)
     }
 
-    /// Set a password: any user's with `users:write`, or one's own with the current password.
-    /// Every session of the user is revoked.
+    /// Set a password: any other user's with `users:write`; one's own only with the current
+    /// password (admins too: a stolen admin token must not take over the account). Every
+    /// session of the user is revoked.
     #[oai(
         path = "/:id/password",
         method = "patch",
@@ -167,8 +168,7 @@ impl UsersApi {
         body: Json<ChangePassword>,
     ) -> ApiResult<NoContent> {
         let me = &auth.0;
-        let mut conn = conn(&self.state).await?;
-        if me.user.id == id.0 && !me.permissions.allows(Permission::UsersWrite) {
+        if me.user.id == id.0 {
             let current = body.current_password.as_deref().ok_or_else(|| {
                 ApiError::validation("currentPassword", "is required to change your own password")
             })?;
@@ -183,7 +183,10 @@ impl UsersApi {
         } else {
             me.require(Permission::UsersWrite)?;
         }
-        users::set_password(&mut conn, id.0, &body.password).await?;
+        password::validate_new_password(&body.password)?;
+        let hash = password::hash(&body.password).await?;
+        let mut conn = conn(&self.state).await?;
+        users::set_password_hash(&mut conn, id.0, hash).await?;
         Ok(NoContent::NoContent)
     }
 }

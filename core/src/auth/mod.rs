@@ -5,6 +5,7 @@ pub mod password;
 pub mod permissions;
 pub mod refresh;
 pub mod secrets;
+pub mod throttle;
 pub mod tokens;
 
 pub use permissions::{Permission, Permissions};

@@ -13,6 +13,17 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
 
+/// At most this many hashes run at once per process (each takes ~19 MiB and tens of
+/// milliseconds of a core): a flood of logins queues here instead of taking every blocking
+/// thread and all the memory.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores.max(2))
+    })
+}
+
 pub fn validate_new_password(password: &str) -> Result<()> {
     let len = password.chars().count();
     if len < MIN_PASSWORD_LEN {
@@ -33,6 +44,10 @@ pub fn validate_new_password(password: &str) -> Result<()> {
 /// Hashes on a blocking thread: argon2 takes tens of milliseconds of CPU by design.
 pub async fn hash(password: &str) -> Result<String> {
     let password = password.to_owned();
+    let _slot = hashing_slots()
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(e.into()))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
@@ -48,6 +63,9 @@ pub async fn hash(password: &str) -> Result<String> {
 pub async fn verify(password: &str, stored_hash: &str) -> bool {
     let password = password.to_owned();
     let stored_hash = stored_hash.to_owned();
+    let Ok(_slot) = hashing_slots().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored_hash)
             .map(|parsed| {

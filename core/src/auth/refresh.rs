@@ -27,6 +27,15 @@ struct StoredToken {
     expires_at: DateTime<Utc>,
     rotated_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+    family_expires_at: DateTime<Utc>,
+}
+
+/// How long tokens live: each token `ttl` after it is issued, and a session (a family of
+/// rotated tokens) no longer than `session` after the login, however often it is refreshed.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub ttl: std::time::Duration,
+    pub session: std::time::Duration,
 }
 
 fn hash_token(token: &str) -> String {
@@ -44,16 +53,19 @@ async fn insert(
     user_id: Uuid,
     family_id: Uuid,
     ttl: std::time::Duration,
+    family_expires_at: DateTime<Utc>,
     client: &ClientInfo<'_>,
 ) -> Result<String> {
     let token = new_token();
+    let expires_at = (Utc::now() + ttl).min(family_expires_at);
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::id.eq(Uuid::now_v7()),
             refresh_tokens::user_id.eq(user_id),
             refresh_tokens::family_id.eq(family_id),
             refresh_tokens::token_hash.eq(hash_token(&token)),
-            refresh_tokens::expires_at.eq(Utc::now() + ttl),
+            refresh_tokens::expires_at.eq(expires_at),
+            refresh_tokens::family_expires_at.eq(family_expires_at),
             refresh_tokens::ip_address.eq(client.ip),
             refresh_tokens::user_agent.eq(client.user_agent),
         ))
@@ -66,10 +78,19 @@ async fn insert(
 pub async fn issue(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
-    ttl: std::time::Duration,
+    lifetimes: Lifetimes,
     client: &ClientInfo<'_>,
 ) -> Result<String> {
-    insert(conn, user_id, Uuid::now_v7(), ttl, client).await
+    let family_expires_at = Utc::now() + lifetimes.session;
+    insert(
+        conn,
+        user_id,
+        Uuid::now_v7(),
+        lifetimes.ttl,
+        family_expires_at,
+        client,
+    )
+    .await
 }
 
 /// Exchanges a refresh token for a new one in the same family and returns the user id.
@@ -78,7 +99,7 @@ pub async fn issue(
 pub async fn rotate(
     conn: &mut AsyncPgConnection,
     token: &str,
-    ttl: std::time::Duration,
+    lifetimes: Lifetimes,
     client: &ClientInfo<'_>,
 ) -> Result<(Uuid, String)> {
     let hash = hash_token(token);
@@ -98,14 +119,22 @@ pub async fn rotate(
                 revoke_family(conn, stored.family_id).await?;
                 return Ok(Err("refresh token reuse detected; the session was revoked"));
             }
-            if stored.expires_at <= Utc::now() {
+            if stored.expires_at <= Utc::now() || stored.family_expires_at <= Utc::now() {
                 return Ok(Err("refresh token expired"));
             }
             diesel::update(refresh_tokens::table.find(stored.id))
                 .set(refresh_tokens::rotated_at.eq(Some(Utc::now())))
                 .execute(conn)
                 .await?;
-            let next = insert(conn, stored.user_id, stored.family_id, ttl, client).await?;
+            let next = insert(
+                conn,
+                stored.user_id,
+                stored.family_id,
+                lifetimes.ttl,
+                stored.family_expires_at,
+                client,
+            )
+            .await?;
             Ok(Ok((stored.user_id, next)))
         })
         .await?;

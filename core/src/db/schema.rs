@@ -47,6 +47,16 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         ip_address -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        family_expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -354,6 +364,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     roles,
     users,
     refresh_tokens,
+    login_throttle,
     audit_logs,
     jobs,
     queues,

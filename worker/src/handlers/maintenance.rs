@@ -5,12 +5,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
+use vigil_core::auth::{refresh, throttle};
 use vigil_core::db::schema::{health_checks, scheduler_ticks};
 use vigil_core::health::{self, Status};
 use vigil_core::jobs::{store, workers};
 use vigil_core::maintenance::{CleanupJob, HealthJob};
 use vigil_core::severity::Severity;
-use vigil_core::{alerts, audit, auth::refresh, exports};
+use vigil_core::{alerts, audit, exports};
 
 use crate::context::{JobContext, JobError, Outcome};
 use crate::registry::Handler;
@@ -53,6 +54,7 @@ impl Handler for Cleanup {
         )
         .await?;
         let tokens_deleted = refresh::purge_expired(&mut conn, chrono::Duration::days(7)).await?;
+        throttle::purge_stale(&mut conn, std::time::Duration::from_secs(24 * 3600)).await?;
         let week_ago = now - chrono::Duration::days(7);
         let checks_deleted =
             diesel::delete(health_checks::table.filter(health_checks::checked_at.lt(week_ago)))
