@@ -7,9 +7,10 @@
 use std::time::Instant;
 
 use image::RgbImage;
-use vigil_models::image_ops::Rect;
-use vigil_models::layers::Depthwise;
-use vigil_models::{FacePipeline, PersonDetector, default_cache_dir, fetch, fetch_models};
+use vigil_models::cache::fetch;
+use vigil_models::kernels::image_ops::Rect;
+use vigil_models::tfjs::layers::Depthwise;
+use vigil_models::{FacePipeline, PersonDetector, default_cache_dir, fetch_models};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -67,7 +68,7 @@ fn main() -> vigil_models::Result<()> {
     fetch_models(&cache)?;
     let mut pipe = FacePipeline::load(&cache)?.with_threads(threads)?;
     let mut persons = PersonDetector::load(&cache)?.with_threads(threads)?;
-    let pool = vigil_models::pipeline::Threads::new(threads)?;
+    let pool = vigil_models::nets::pipeline::Threads::new(threads)?;
     let images: Vec<RgbImage> = (1..=6)
         .map(|n| vigil_models::load_rgb(&fetch::paths::sample_image(&cache, n)))
         .collect::<Result<_, _>>()?;
@@ -184,19 +185,19 @@ fn main() -> vigil_models::Result<()> {
     println!("  full face pipeline       {:8.1} ms/image", median(full));
 
     // Depthwise kernel before/after on the layer DESIGN §6 quotes (32 groups, 32×150×150).
-    let w = vigil_models::weights::RawTensor {
+    let w = vigil_models::tfjs::weights::RawTensor {
         shape: vec![3, 3, 32, 1],
-        data: vigil_models::weights::TensorData::F32(
+        data: vigil_models::tfjs::weights::TensorData::F32(
             (0..288).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect(),
         ),
     };
     let dw = Depthwise::from_tf(
         &w,
         1,
-        vigil_models::layers::Padding::Same,
-        vigil_models::depthwise::ChannelAffine::bias(
+        vigil_models::tfjs::layers::Padding::Same,
+        vigil_models::kernels::epilogue::ChannelAffine::bias(
             vec![0.0; 32],
-            vigil_models::depthwise::Act::None,
+            vigil_models::kernels::epilogue::Act::None,
         ),
     )?;
     let x = candle_core::Tensor::randn(0f32, 1.0, (1, 32, 150, 150), &candle_core::Device::Cpu)?;
@@ -206,12 +207,12 @@ fn main() -> vigil_models::Result<()> {
         "\ndepthwise 3x3, 32 groups, 1x32x150x150: candle grouped conv2d {t_candle:.2} ms, vigil kernel {t_ours:.3} ms ({:.0}x)",
         t_candle / t_ours
     );
-    vigil_models::depthwise::set_use_candle_grouped(true);
+    vigil_models::kernels::depthwise::set_use_candle_grouped(true);
     let t_ssd_candle = time_ms(runs.min(3), || {
         pipe.ssd.detect_batch(&[&images[0]]).unwrap()
     });
     let t_cn_candle = time_ms(runs.min(3), || persons.detect(&images[0]).unwrap());
-    vigil_models::depthwise::set_use_candle_grouped(false);
+    vigil_models::kernels::depthwise::set_use_candle_grouped(false);
     println!(
         "SSD on sample1 with candle grouped conv2d for depthwise layers: {t_ssd_candle:.1} ms (vigil kernel: see above)"
     );
@@ -226,7 +227,7 @@ fn profile_stage(stage: &str, iters: usize, threads: usize) -> vigil_models::Res
     let cache = default_cache_dir();
     let pipe = FacePipeline::load(&cache)?.with_threads(threads)?;
     let persons = PersonDetector::load(&cache)?.with_threads(threads)?;
-    let pool = vigil_models::pipeline::Threads::new(threads)?;
+    let pool = vigil_models::nets::pipeline::Threads::new(threads)?;
     let img = vigil_models::load_rgb(&fetch::paths::sample_image(&cache, 5))?;
     let boxes = pipe.ssd.detect_batch(&[&img])?;
     let marked = pipe.landmarks_for(&[&img], &boxes)?;
@@ -275,9 +276,9 @@ fn cpu_ns() -> u64 {
 /// Per-layer throughput of the dense convolutions at the recognition net's shapes, on both GEMM
 /// paths (`VIGIL_BENCH_ONLY=conv`).
 fn conv_layers(iters: usize, threads: usize) -> vigil_models::Result<()> {
-    use vigil_models::depthwise::{Act, ChannelAffine};
-    use vigil_models::layers::{Conv2d, Padding};
-    let pool = vigil_models::pipeline::Threads::new(threads)?;
+    use vigil_models::kernels::epilogue::{Act, ChannelAffine};
+    use vigil_models::tfjs::layers::{Conv2d, Padding};
+    let pool = vigil_models::nets::pipeline::Threads::new(threads)?;
     let dev = candle_core::Device::Cpu;
     let only: Option<usize> = std::env::var("VIGIL_CONV_ONLY")
         .ok()
@@ -304,9 +305,9 @@ fn conv_layers(iters: usize, threads: usize) -> vigil_models::Result<()> {
         if only.is_some_and(|o| o != li) {
             continue;
         }
-        let w = vigil_models::weights::RawTensor {
+        let w = vigil_models::tfjs::weights::RawTensor {
             shape: vec![k, k, ci, co],
-            data: vigil_models::weights::TensorData::F32(
+            data: vigil_models::tfjs::weights::TensorData::F32(
                 (0..k * k * ci * co)
                     .map(|i| (i % 13) as f32 * 0.01 - 0.06)
                     .collect(),
@@ -322,7 +323,7 @@ fn conv_layers(iters: usize, threads: usize) -> vigil_models::Result<()> {
         let mut best = [f64::INFINITY; 2];
         for _ in 0..15 {
             for (i, best) in best.iter_mut().enumerate() {
-                vigil_models::sgemm::set_disabled(i == 1);
+                vigil_models::kernels::cpu::set_avx512_disabled(i == 1);
                 pool.run(|| conv.forward(&x).unwrap());
                 let t = Instant::now();
                 for _ in 0..iters.div_ceil(15) {
@@ -334,7 +335,7 @@ fn conv_layers(iters: usize, threads: usize) -> vigil_models::Result<()> {
         for (name, t) in ["avx512", "gemm"].iter().zip(best) {
             line += &format!(" | {name} {:7.1} us {:5.1} GMAC/s", t * 1e6, macs / t / 1e9);
         }
-        vigil_models::sgemm::set_disabled(false);
+        vigil_models::kernels::cpu::set_avx512_disabled(false);
         println!("{line}");
     }
     Ok(())

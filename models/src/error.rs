@@ -29,6 +29,21 @@ pub enum Error {
     Graph(String),
     #[error("bad input: {0}")]
     Input(String),
+    /// An image over the pixel cap of [`DecodeLimits`](crate::decode::DecodeLimits), refused
+    /// before anything the size of the image was allocated.
+    #[error(
+        "the image is {width}×{height} pixels, more than the {} limit",
+        crate::decode::megapixels(*.max_pixels)
+    )]
+    ImageTooLarge {
+        width: u64,
+        height: u64,
+        max_pixels: u64,
+    },
+    /// A file that cannot be a usable image: truncated, or declaring values no encoder writes
+    /// (the reason says which, in words a user can act on).
+    #[error("{0}")]
+    BadImage(String),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     #[error(transparent)]

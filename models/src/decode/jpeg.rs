@@ -6,10 +6,19 @@
 //! smoothly, so its pixels differ from jpeg-js's by ~0.4 grey levels on average (rgb sums of
 //! the samples off by ~1 %), which moves boxes and landmarks by 1–2 px and descriptors by
 //! ~0.05 — more than the tolerances the reference comparison allows. Files this decoder does
-//! not handle (arithmetic coding, 12-bit, multi-frame) fall back to `image`.
+//! not handle (arithmetic coding, 12-bit, CMYK, multi-frame) fall back to `image`.
+//!
+//! Input is hostile (photos are uploaded by users), so unlike jpeg-js the header is checked
+//! before anything is allocated: component count (1, 3, or 4 with an Adobe marker), sampling
+//! factors (1–4), table ids (0–3), non-zero dimensions, the pixel cap and the memory the
+//! decode will need ([`DecodeLimits`]). Decoding stops at the end of the data instead of
+//! reading zeros past it as jpeg-js does; see [`Bits::bit`] for why that changes no result.
+//! Besides the caps, the checks only reject what the JPEG standard forbids, so valid files
+//! decode bit for bit as before.
 
 use image::RgbImage;
 
+use super::{DecodeLimits, megapixels};
 use crate::error::{Error, Result};
 
 const ZIGZAG: [usize; 64] = [
@@ -27,11 +36,37 @@ const SIN6: i64 = 3784;
 const SQRT2: i64 = 5793;
 const SQRT1D2: i64 = 2896;
 
-/// Pixel limit, as jpeg-js's default `maxResolutionInMP` (100 MP).
-const MAX_PIXELS: u64 = 100_000_000;
+/// Most scans a file may have. Encoders write 1–3 (baseline) or about 10 (progressive), but a
+/// scan of end-of-band runs costs a few bytes of input and a pass over every block of its
+/// component, so without a cap a small file could keep a core busy for minutes.
+const MAX_SCANS: usize = 500;
 
-fn bad(msg: impl Into<String>) -> Error {
-    Error::Input(format!("jpeg: {}", msg.into()))
+/// Why [`decode`] did not produce an image.
+pub(crate) enum Fail {
+    /// Not an image anyone should decode: over the limits, truncated, or declaring values no
+    /// encoder writes. Returned to the caller; no other decoder gets a try.
+    Refuse(Error),
+    /// Possibly a valid JPEG this port does not implement, or damaged entropy-coded data that
+    /// a more lenient decoder may still make something of: the `image` crate gets a try,
+    /// under the same limits.
+    Decline(String),
+}
+
+type R<T> = std::result::Result<T, Fail>;
+
+/// A file that breaks the format's rules, in words a user can act on.
+fn invalid(msg: impl std::fmt::Display) -> Fail {
+    Fail::Refuse(Error::BadImage(format!("invalid JPEG: {msg}")))
+}
+
+fn truncated() -> Fail {
+    Fail::Refuse(Error::BadImage(
+        "the JPEG file is truncated: its image data ends before the image is complete".into(),
+    ))
+}
+
+fn decline(msg: impl Into<String>) -> Fail {
+    Fail::Decline(msg.into())
 }
 
 /// JS `(v) >> n` on an int32-converted value.
@@ -82,7 +117,11 @@ struct Component {
     blocks_per_column: usize,
     /// Row stride of `blocks` (blocks per line rounded up to whole MCUs).
     blocks_stride: usize,
-    blocks: Vec<[i32; 64]>,
+    /// 64 coefficients per block, flat: `vec![0; n]` of a scalar comes from the allocator
+    /// already zeroed (untouched pages cost no memory until a block is decoded), while a
+    /// `vec!` of `[i32; 64]` arrays writes every zero — which made a header alone, with no
+    /// data behind it, cost the whole image's memory.
+    blocks: Vec<i32>,
     pred: i32,
     dc: usize,
     ac: usize,
@@ -107,19 +146,29 @@ struct Bits<'a> {
 }
 
 impl Bits<'_> {
-    fn bit(&mut self) -> Result<i32> {
+    /// The next bit of entropy-coded data.
+    ///
+    /// Past the end of the data jpeg-js reads `undefined` (→ 0 bits) and goes on decoding the
+    /// rest of the image, but it never returns that image: the marker it then looks for after
+    /// the scan lies past the end too, reads as 0, and it throws "marker was not found". So
+    /// stopping at the first bit past the end gives jpeg-js's outcome (an error) without
+    /// decoding — and touching the memory of — every remaining block.
+    fn bit(&mut self) -> R<i32> {
         if self.count > 0 {
             self.count -= 1;
             return Ok(((self.buf >> self.count) & 1) as i32);
         }
-        // Past the end jpeg-js reads `undefined` (→ 0); we do the same instead of failing.
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
+        let b = *self.data.get(self.pos).ok_or_else(truncated)?;
         self.pos += 1;
         if b == 0xFF {
-            let next = self.data.get(self.pos).copied().unwrap_or(0);
+            // A stuffed 0xFF needs its 0x00; jpeg-js would read it past the end as above.
+            let next = *self.data.get(self.pos).ok_or_else(truncated)?;
             self.pos += 1;
             if next != 0 {
-                return Err(bad(format!("unexpected marker {:x}", 0xFF00 | next as u32)));
+                return Err(decline(format!(
+                    "marker {:X} inside the image data",
+                    0xFF00 | next as u32
+                )));
             }
         }
         self.buf = b as u32;
@@ -127,7 +176,7 @@ impl Bits<'_> {
         Ok((b >> 7) as i32)
     }
 
-    fn huff(&mut self, h: &Huffman) -> Result<i32> {
+    fn huff(&mut self, h: &Huffman) -> R<i32> {
         let mut code = 0i32;
         for l in 1..=16 {
             code = (code << 1) | self.bit()?;
@@ -137,13 +186,13 @@ impl Bits<'_> {
                     .values
                     .get(idx)
                     .map(|&v| v as i32)
-                    .ok_or_else(|| bad("bad huffman table"));
+                    .ok_or_else(|| decline("Huffman code without a value"));
             }
         }
-        Err(bad("invalid huffman sequence"))
+        Err(decline("invalid Huffman code"))
     }
 
-    fn receive(&mut self, len: i32) -> Result<i32> {
+    fn receive(&mut self, len: i32) -> R<i32> {
         let mut n = 0i32;
         for _ in 0..len {
             n = (n << 1) | self.bit()?;
@@ -151,9 +200,14 @@ impl Bits<'_> {
         Ok(n)
     }
 
-    fn extend(&mut self, len: i32) -> Result<i32> {
+    fn extend(&mut self, len: i32) -> R<i32> {
         if len == 0 {
             return Ok(0);
+        }
+        // 8-bit JPEGs code at most 11-bit differences and 10-bit coefficients; longer ones
+        // are damaged data, and past 31 the shifts below would overflow.
+        if len > 16 {
+            return Err(decline(format!("{len}-bit coefficient in the image data")));
         }
         let n = self.receive(len)?;
         if len < 32 && n >= 1 << (len - 1) {
@@ -183,10 +237,10 @@ fn decode_block(
     dcs: &[Huffman],
     acs: &[Huffman],
     st: &mut ScanState,
-) -> Result<()> {
+) -> R<()> {
     let dc = &dcs[c.dc];
     let ac = &acs[c.ac];
-    let Some(zz) = c.blocks.get_mut(blk) else {
+    let Some(zz) = c.blocks.as_chunks_mut::<64>().0.get_mut(blk) else {
         return Ok(());
     };
     if !frame_progressive {
@@ -272,7 +326,7 @@ fn decode_block(
                     }
                 } else {
                     if s != 1 {
-                        return Err(bad("invalid ACn encoding"));
+                        return Err(decline("invalid AC refinement code"));
                     }
                     st.ac_next = bits.extend(s)?;
                     st.ac_state = if r != 0 { 2 } else { 3 };
@@ -327,7 +381,7 @@ fn decode_scan(
     al: u32,
     dcs: &[Huffman],
     acs: &[Huffman],
-) -> Result<usize> {
+) -> R<usize> {
     let mut bits = Bits {
         data,
         pos: offset,
@@ -400,7 +454,8 @@ fn decode_scan(
         let marker =
             ((*data.get(off).unwrap_or(&0) as u32) << 8) | *data.get(off + 1).unwrap_or(&0) as u32;
         if marker < 0xFF00 {
-            return Err(bad("marker was not found"));
+            // jpeg-js throws here; a more lenient decoder may still use the data.
+            return Err(decline("no marker after the image data"));
         }
         if (0xFFD0..=0xFFD7).contains(&marker) {
             bits.pos = off + 2;
@@ -530,9 +585,10 @@ fn component_plane(c: &Component, qt: &[i32; 64]) -> (Vec<u8>, usize) {
     let spl = c.blocks_per_line * 8;
     let mut plane = vec![0u8; spl * c.blocks_per_column * 8];
     let mut out = [0u8; 64];
+    let blocks = c.blocks.as_chunks::<64>().0;
     for br in 0..c.blocks_per_column {
         for bc in 0..c.blocks_per_line {
-            idct(&c.blocks[br * c.blocks_stride + bc], qt, &mut out);
+            idct(&blocks[br * c.blocks_stride + bc], qt, &mut out);
             for j in 0..8 {
                 let o = (br * 8 + j) * spl + bc * 8;
                 plane[o..o + 8].copy_from_slice(&out[j * 8..j * 8 + 8]);
@@ -547,17 +603,48 @@ fn clamp8(v: f64) -> u8 {
     v.clamp(0.0, 255.0) as u8
 }
 
-/// Decodes a JPEG exactly as jpeg-js 0.4.4 (`useTArray`, RGB output).
+/// Decodes a JPEG exactly as jpeg-js 0.4.4 (`useTArray`, RGB output), within the default
+/// [`DecodeLimits`]. Unlike [`super::decode_rgb`] it has no fallback: a JPEG variant this
+/// decoder does not implement is an error.
 pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
+    decode_jpeg_with(data, &DecodeLimits::default())
+}
+
+/// [`decode_jpeg`] within `limits`.
+pub fn decode_jpeg_with(data: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
+    decode(data, limits).map_err(|f| match f {
+        Fail::Refuse(e) => e,
+        Fail::Decline(why) => Error::BadImage(format!(
+            "the JPEG cannot be decoded the way the reference decoder does: {why}"
+        )),
+    })
+}
+
+/// Bytes a frame will hold at once at the end of decoding: every component's coefficient
+/// blocks (kept from the first scan to the last), its decoded sample plane, and the RGB image.
+fn frame_bytes(comps: &[Component], mcus_per_column: usize, width: usize, height: usize) -> u64 {
+    let per_comp: u64 = comps
+        .iter()
+        .map(|c| {
+            let blocks = (mcus_per_column * c.v * c.blocks_stride) as u64;
+            let plane = (c.blocks_per_line * 8 * c.blocks_per_column * 8) as u64;
+            blocks * 256 + plane
+        })
+        .sum();
+    per_comp + (width * height * 3) as u64
+}
+
+/// [`decode_jpeg_with`], telling files to refuse from files another decoder may handle.
+pub(crate) fn decode(data: &[u8], limits: &DecodeLimits) -> R<RgbImage> {
     let mut pos = 0usize;
-    let u16_at = |p: usize| -> Result<usize> {
-        if p + 1 >= data.len() {
-            return Err(bad("truncated file"));
+    let u16_at = |p: usize| -> R<usize> {
+        match data.get(p..p + 2) {
+            Some(b) => Ok(((b[0] as usize) << 8) | b[1] as usize),
+            None => Err(truncated()),
         }
-        Ok(((data[p] as usize) << 8) | data[p + 1] as usize)
     };
     if u16_at(0)? != 0xFFD8 {
-        return Err(bad("SOI not found"));
+        return Err(invalid("no start-of-image marker"));
     }
     pos += 2;
     let mut qts: Vec<[i32; 64]> = vec![[0; 64]; 4];
@@ -566,6 +653,7 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
     let mut frame: Option<Frame> = None;
     let mut reset_interval = 0usize;
     let mut adobe = false;
+    let mut scans = 0usize;
     loop {
         let marker = u16_at(pos)?;
         pos += 2;
@@ -584,18 +672,27 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
                 let end = pos + len;
                 pos += 2;
                 while pos < end {
-                    let spec = *data.get(pos).ok_or_else(|| bad("truncated DQT"))?;
+                    let spec = *data.get(pos).ok_or_else(truncated)?;
                     pos += 1;
+                    if spec & 15 > 3 {
+                        return Err(invalid(format!(
+                            "quantisation table id {} (JPEG has 0–3)",
+                            spec & 15
+                        )));
+                    }
+                    if spec >> 4 > 1 {
+                        return Err(invalid(
+                            "a quantisation table of neither 8- nor 16-bit values",
+                        ));
+                    }
                     let mut t = [0i32; 64];
                     for z in ZIGZAG {
                         if spec >> 4 == 0 {
-                            t[z] = *data.get(pos).ok_or_else(|| bad("truncated DQT"))? as i32;
+                            t[z] = *data.get(pos).ok_or_else(truncated)? as i32;
                             pos += 1;
-                        } else if spec >> 4 == 1 {
+                        } else {
                             t[z] = u16_at(pos)? as i32;
                             pos += 2;
-                        } else {
-                            return Err(bad("DQT: invalid table spec"));
                         }
                     }
                     qts[(spec & 3) as usize] = t;
@@ -603,34 +700,74 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
             }
             0xFFC0..=0xFFC2 => {
                 if frame.is_some() {
-                    return Err(bad("only single frame JPEGs supported"));
+                    return Err(decline("more than one frame"));
                 }
                 let p = pos + 2;
-                if data.get(p).copied() != Some(8) {
-                    return Err(bad("only 8-bit precision supported"));
-                }
+                let precision = *data.get(p).ok_or_else(truncated)?;
                 let height = u16_at(p + 1)?;
                 let width = u16_at(p + 3)?;
-                if (width as u64) * (height as u64) > MAX_PIXELS {
-                    return Err(bad("image exceeds 100 megapixels"));
+                let n = *data.get(p + 5).ok_or_else(truncated)? as usize;
+                // Everything the allocation below depends on is checked first.
+                if width == 0 || height == 0 {
+                    return Err(invalid(format!(
+                        "the header gives the image a size of {width}×{height} pixels"
+                    )));
                 }
-                let n = *data.get(p + 5).ok_or_else(|| bad("truncated SOF"))? as usize;
-                let mut comps = Vec::new();
+                match n {
+                    1 | 3 => {}
+                    4 if adobe => {}
+                    4 => {
+                        return Err(invalid(
+                            "4 colour components without the Adobe marker that says what they are",
+                        ));
+                    }
+                    _ => {
+                        return Err(invalid(format!(
+                            "{n} colour components (JPEG images have 1, 3, or 4 with an Adobe marker)"
+                        )));
+                    }
+                }
+                limits
+                    .check_size(width as u64, height as u64)
+                    .map_err(Fail::Refuse)?;
+                match precision {
+                    8 => {}
+                    12 => return Err(decline("12-bit samples")),
+                    _ => {
+                        return Err(invalid(format!(
+                            "{precision}-bit samples (JPEG has 8 or 12)"
+                        )));
+                    }
+                }
+                if n == 4 {
+                    return Err(decline("4 colour components (CMYK or YCCK)"));
+                }
+                let mut comps: Vec<Component> = Vec::with_capacity(n);
                 for i in 0..n {
                     let o = p + 6 + 3 * i;
                     let (id, hv, tq) = match data.get(o..o + 3) {
                         Some(s) => (s[0], s[1], s[2]),
-                        None => return Err(bad("truncated SOF")),
+                        None => return Err(truncated()),
                     };
                     let (h, v) = ((hv >> 4) as usize, (hv & 15) as usize);
                     if h == 0 || v == 0 || h > 4 || v > 4 {
-                        return Err(bad("invalid sampling factor"));
+                        return Err(invalid(format!(
+                            "sampling factors {h}×{v} (JPEG allows 1 to 4)"
+                        )));
+                    }
+                    if tq > 3 {
+                        return Err(invalid(format!(
+                            "quantisation table id {tq} (JPEG has 0–3)"
+                        )));
+                    }
+                    if comps.iter().any(|c| c.id == id) {
+                        return Err(invalid(format!("two colour components with the id {id}")));
                     }
                     comps.push(Component {
                         id,
                         h,
                         v,
-                        tq: (tq & 3) as usize,
+                        tq: tq as usize,
                         blocks_per_line: 0,
                         blocks_per_column: 0,
                         blocks_stride: 0,
@@ -648,7 +785,21 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
                     c.blocks_per_line = (width.div_ceil(8) * c.h).div_ceil(max_h);
                     c.blocks_per_column = (height.div_ceil(8) * c.v).div_ceil(max_v);
                     c.blocks_stride = mcus_per_line * c.h;
-                    c.blocks = vec![[0; 64]; mcus_per_column * c.v * c.blocks_stride];
+                }
+                // Within the pixel cap this cannot fail (see `DecodeLimits::SLACK_BYTES`); it
+                // keeps the allocation bounded should that reasoning ever stop holding.
+                let need = frame_bytes(&comps, mcus_per_column, width, height);
+                if need > limits.max_alloc_bytes() {
+                    return Err(Fail::Refuse(Error::BadImage(format!(
+                        "decoding this {width}×{height} JPEG would take {} MB, more than the \
+                         {} MB allowed for images up to {}",
+                        need >> 20,
+                        limits.max_alloc_bytes() >> 20,
+                        megapixels(limits.max_pixels)
+                    ))));
+                }
+                for c in comps.iter_mut() {
+                    c.blocks = vec![0; 64 * mcus_per_column * c.v * c.blocks_stride];
                 }
                 frame = Some(Frame {
                     progressive: marker == 0xFFC2,
@@ -667,15 +818,27 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
                 let end = pos + len;
                 pos += 2;
                 while pos < end {
-                    let spec = *data.get(pos).ok_or_else(|| bad("truncated DHT"))?;
+                    let spec = *data.get(pos).ok_or_else(truncated)?;
+                    if spec >> 4 > 1 || spec & 15 > 3 {
+                        return Err(invalid(format!(
+                            "Huffman table class {} id {} (JPEG has classes 0–1, ids 0–3)",
+                            spec >> 4,
+                            spec & 15
+                        )));
+                    }
                     let lengths: [u8; 16] = data
                         .get(pos + 1..pos + 17)
                         .and_then(|s| s.try_into().ok())
-                        .ok_or_else(|| bad("truncated DHT"))?;
+                        .ok_or_else(truncated)?;
                     let total: usize = lengths.iter().map(|&l| l as usize).sum();
+                    if total > 256 {
+                        return Err(invalid(format!(
+                            "a Huffman table of {total} codes (at most 256)"
+                        )));
+                    }
                     let values = data
                         .get(pos + 17..pos + 17 + total)
-                        .ok_or_else(|| bad("truncated DHT"))?
+                        .ok_or_else(truncated)?
                         .to_vec();
                     pos += 17 + total;
                     let table = Huffman::new(&lengths, values);
@@ -692,30 +855,56 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
             }
             0xFFDC => pos += 4,
             0xFFDA => {
-                let f = frame.as_mut().ok_or_else(|| bad("scan before frame"))?;
-                let n = *data.get(pos + 2).ok_or_else(|| bad("truncated SOS"))? as usize;
+                scans += 1;
+                if scans > MAX_SCANS {
+                    return Err(invalid(format!("more than {MAX_SCANS} scans")));
+                }
+                let f = frame
+                    .as_mut()
+                    .ok_or_else(|| invalid("image data before the frame header"))?;
+                let n = *data.get(pos + 2).ok_or_else(truncated)? as usize;
+                if n == 0 || n > 4 || n > f.comps.len() {
+                    return Err(invalid(format!(
+                        "a scan of {n} components (1 to 4, and at most the frame's {})",
+                        f.comps.len()
+                    )));
+                }
                 let mut p = pos + 3;
-                let mut scan = Vec::new();
+                let mut scan = Vec::with_capacity(n);
                 for _ in 0..n {
                     let (id, tables) = match data.get(p..p + 2) {
                         Some(s) => (s[0], s[1]),
-                        None => return Err(bad("truncated SOS")),
+                        None => return Err(truncated()),
                     };
-                    let ci = f
-                        .comps
-                        .iter()
-                        .position(|c| c.id == id)
-                        .ok_or_else(|| bad("unknown component in scan"))?;
-                    f.comps[ci].dc = (tables >> 4 & 3) as usize;
-                    f.comps[ci].ac = (tables & 3) as usize;
+                    let ci = f.comps.iter().position(|c| c.id == id).ok_or_else(|| {
+                        invalid(format!("a scan of component {id}, which the frame lacks"))
+                    })?;
+                    if scan.contains(&ci) {
+                        return Err(invalid(format!("a scan naming component {id} twice")));
+                    }
+                    let (dc, ac) = (tables >> 4, tables & 15);
+                    if dc > 3 || ac > 3 {
+                        return Err(invalid(format!(
+                            "Huffman table ids {dc} and {ac} (JPEG has 0–3)"
+                        )));
+                    }
+                    f.comps[ci].dc = dc as usize;
+                    f.comps[ci].ac = ac as usize;
                     scan.push(ci);
                     p += 2;
                 }
                 let (ss, se, a) = match data.get(p..p + 3) {
                     Some(s) => (s[0] as usize, s[1] as usize, s[2]),
-                    None => return Err(bad("truncated SOS")),
+                    None => return Err(truncated()),
                 };
                 p += 3;
+                let (ah, al) = ((a >> 4) as u32, (a & 15) as u32);
+                // Baseline decoding ignores these, as jpeg-js does.
+                if f.progressive && (ss > se || se > 63 || ah > 13 || al > 13) {
+                    return Err(invalid(format!(
+                        "progressive scan parameters Ss={ss} Se={se} Ah={ah} Al={al}"
+                    )));
+                }
                 let used = decode_scan(
                     data,
                     p,
@@ -724,8 +913,8 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
                     reset_interval,
                     ss,
                     se.min(63),
-                    (a >> 4) as u32,
-                    (a & 15) as u32,
+                    ah,
+                    al,
                     &dcs,
                     &acs,
                 )?;
@@ -736,14 +925,10 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
                     pos -= 1;
                 }
             }
-            _ => return Err(bad(format!("unsupported marker {marker:x}"))),
+            _ => return Err(decline(format!("marker {marker:X}"))),
         }
     }
-    let f = frame.ok_or_else(|| bad("no frame"))?;
-    if f.comps.len() != 3 && f.comps.len() != 1 {
-        return Err(bad(format!("{} components not supported", f.comps.len())));
-    }
-    let _ = adobe;
+    let f = frame.ok_or_else(|| invalid("no frame header"))?;
     let planes: Vec<(Vec<u8>, usize, f64, f64)> = f
         .comps
         .iter()
@@ -778,5 +963,5 @@ pub fn decode_jpeg(data: &[u8]) -> Result<RgbImage> {
             }
         }
     }
-    RgbImage::from_raw(w as u32, h as u32, out).ok_or_else(|| bad("bad dimensions"))
+    RgbImage::from_raw(w as u32, h as u32, out).ok_or_else(|| invalid("image size"))
 }

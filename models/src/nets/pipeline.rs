@@ -7,12 +7,12 @@ use std::sync::Arc;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::landmarks::LandmarkNet;
+use super::recognition::{DESCRIPTOR_LEN, RecognitionNet, dlib_align_rect};
+use super::ssd::{FaceBox, SsdConfig, SsdMobilenetV1};
+use crate::cache::fetch::{self, paths};
 use crate::error::{Error, Result};
-use crate::fetch::{self, paths};
-use crate::image_ops::{Rect, clip_floor_box};
-use crate::landmarks::LandmarkNet;
-use crate::recognition::{DESCRIPTOR_LEN, RecognitionNet, dlib_align_rect};
-use crate::ssd::{FaceBox, SsdConfig, SsdMobilenetV1};
+use crate::kernels::image_ops::{Rect, clip_floor_box};
 
 /// A box in image pixels: top-left corner and size.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -132,11 +132,11 @@ pub struct LandmarkedFace {
 
 impl FacePipeline {
     /// Loads the three face models from `cache_dir` (see [`crate::fetch_models`]) and tunes the
-    /// allocator for inference ([`crate::alloc::tune_allocator`]); fails with
+    /// allocator for inference ([`crate::kernels::alloc::tune_allocator`]); fails with
     /// [`Error::MissingModels`] when the cache is empty.
     pub fn load(cache_dir: &Path) -> Result<Self> {
         fetch::ensure_fetched(cache_dir)?;
-        crate::alloc::tune_allocator();
+        crate::kernels::alloc::tune_allocator();
         Ok(FacePipeline {
             ssd: SsdMobilenetV1::load(&paths::ssd(cache_dir))?,
             landmarks: LandmarkNet::load(&paths::landmarks(cache_dir))?,
@@ -263,28 +263,6 @@ impl FacePipeline {
         }
         Ok(out)
     }
-}
-
-/// Decodes an image file to RGB8. JPEGs go through [`crate::jpeg::decode_jpeg`], which gives
-/// the same pixels as the reference implementation's decoder (jpeg-js); anything else, and
-/// JPEG variants that decoder does not handle, through the `image` crate. Grayscale, RGBA and
-/// 16-bit inputs are converted.
-pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(crate::error::io_err(path))?;
-    decode_rgb(&bytes)
-}
-
-/// [`load_rgb`] on in-memory file contents.
-pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage> {
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        match crate::jpeg::decode_jpeg(bytes) {
-            Ok(img) => return Ok(img),
-            Err(e) => {
-                tracing::debug!("jpeg-js compatible decoder declined ({e}); using image crate")
-            }
-        }
-    }
-    Ok(image::load_from_memory(bytes)?.to_rgb8())
 }
 
 /// serde for fixed arrays longer than serde's built-in 32.

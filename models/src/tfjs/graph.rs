@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use candle_core::{D, Tensor};
 
-use crate::depthwise::{Act, AddAct, ChannelAffine, ChannelScale, Elem};
+use super::layers::{Conv2d, Depthwise, Padding, global_mean};
+use super::weights::{GraphModel, GraphNode, RawTensor, WeightStore};
 use crate::error::{Error, Result};
-use crate::image_ops::resize_legacy_nchw;
-use crate::layers::{Conv2d, Depthwise, Padding, global_mean};
-use crate::weights::{GraphModel, GraphNode, RawTensor, WeightStore};
+use crate::kernels::epilogue::{Act, AddAct, ChannelAffine, ChannelScale, Elem};
+use crate::kernels::image_ops::resize_legacy_nchw;
 
 #[derive(Debug)]
 enum Op {

@@ -12,9 +12,7 @@
 //! C (`[M, N]`) = A (`[M, K]`, packed) · B (`[K, N]`). Tiles are [`MR`] rows of A × up to
 //! [`NR`] columns of B (two zmm registers per row).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::depthwise::{Act, ChannelAffine};
+use super::epilogue::{Act, ChannelAffine};
 
 /// Rows of A per tile: every channel count in the face nets is a multiple of 8.
 pub const MR: usize = 8;
@@ -22,32 +20,6 @@ pub const MR: usize = 8;
 pub const NR: usize = 32;
 /// How many k steps ahead the narrow kernel prefetches weights.
 const PREFETCH: usize = 64;
-
-static DISABLED: AtomicBool = AtomicBool::new(false);
-
-/// Turns the AVX-512 path off (process-wide) so tests and benchmarks can compare it with the
-/// portable `gemm`-crate path.
-pub fn set_disabled(off: bool) {
-    DISABLED.store(off, Ordering::Relaxed);
-}
-
-/// Whether the AVX-512 kernel runs: the CPU has AVX-512F, `VIGIL_NO_AVX512` is not set in
-/// the environment and [`set_disabled`] is off.
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        !DISABLED.load(Ordering::Relaxed)
-            && *USABLE.get_or_init(|| {
-                std::arch::is_x86_feature_detected!("avx512f")
-                    && std::env::var_os("VIGIL_NO_AVX512").is_none()
-            })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
 /// Packs row-major `[m, k]` weights into panels of [`MR`] rows, each stored `[k][MR]`
 /// (zero rows pad the last panel), the order the kernel broadcasts them in.
@@ -91,10 +63,10 @@ pub struct Block {
 /// Computes one [`Block`] and applies `epi` (channel = output row).
 ///
 /// # Safety
-/// The CPU must support AVX-512F ([`available`]); `a` must hold `⌈m1/MR⌉·k·MR` packed values;
-/// `boff` must hold `k` offsets and `b + boff[p]` be readable for `nc` values; every real
-/// output (`ox < ow`) of the block maps into rows `m0..m1` of `c` (and of the residual) with
-/// stride `ldc`, and no other thread may touch those outputs meanwhile.
+/// The CPU must support AVX-512F ([`super::cpu::avx512`]); `a` must hold `⌈m1/MR⌉·k·MR`
+/// packed values; `boff` must hold `k` offsets and `b + boff[p]` be readable for `nc` values;
+/// every real output (`ox < ow`) of the block maps into rows `m0..m1` of `c` (and of the
+/// residual) with stride `ldc`, and no other thread may touch those outputs meanwhile.
 #[cfg(target_arch = "x86_64")]
 pub unsafe fn run_block(blk: &Block, epi: &ChannelAffine) {
     // SAFETY: forwarded from this function's contract.
@@ -139,7 +111,7 @@ pub unsafe fn pack_b(b: *const f32, boff: &[usize], cols: usize, dst: &mut [f32]
 
 #[cfg(not(target_arch = "x86_64"))]
 pub unsafe fn pack_b(_: *const f32, _: &[usize], _: usize, _: &mut [f32]) {
-    unreachable!("sgemm::available() is false off x86_64")
+    unreachable!("cpu::avx512() is false off x86_64")
 }
 
 /// Calls `f(mask, offset)` for each run of lanes `0..lanes` of the vector at wide position
@@ -272,5 +244,5 @@ unsafe fn block_avx512<const NV: usize>(blk: &Block, epi: &ChannelAffine) {
 
 #[cfg(not(target_arch = "x86_64"))]
 pub unsafe fn run_block(_: &Block, _: &ChannelAffine) {
-    unreachable!("sgemm::available() is false off x86_64")
+    unreachable!("cpu::avx512() is false off x86_64")
 }

@@ -5,8 +5,8 @@
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::recognition::DESCRIPTOR_LEN;
 use crate::error::{Error, Result};
-use crate::recognition::DESCRIPTOR_LEN;
 
 /// dlib's usual same-person threshold on Euclidean descriptor distance.
 pub const DLIB_THRESHOLD: f32 = 0.6;

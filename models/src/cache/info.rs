@@ -4,9 +4,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::fetch::{self, FACE_API, HUMAN_MODELS, PackageSpec, paths};
 use crate::error::Result;
-use crate::fetch::{self, FACE_API, HUMAN_MODELS, PackageSpec, paths};
-use crate::weights::{GraphModel, WeightStore};
+use crate::tfjs::weights::{GraphModel, WeightStore};
 
 /// Provenance and size of one model.
 #[derive(Debug, Clone, Serialize)]

@@ -4,11 +4,11 @@
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
-use crate::depthwise::Act;
 use crate::error::{Error, Result};
-use crate::image_ops::{Normalize, PadMode, Rect, crop_pad_resize};
-use crate::layers::{Conv2d, Depthwise, Padding, bias_act, global_mean, vec_of};
-use crate::weights::WeightStore;
+use crate::kernels::epilogue::Act;
+use crate::kernels::image_ops::{Normalize, PadMode, Rect, crop_pad_resize};
+use crate::tfjs::layers::{Conv2d, Depthwise, Padding, bias_act, global_mean, vec_of};
+use crate::tfjs::weights::WeightStore;
 
 /// Network input side.
 pub const INPUT_SIZE: usize = 112;

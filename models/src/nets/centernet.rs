@@ -8,12 +8,12 @@ use candle_core::{Device, Tensor};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::pipeline::{BBox, Threads};
+use crate::cache::fetch::{self, paths};
 use crate::error::{Error, Result};
-use crate::fetch::{self, paths};
-use crate::graph::CompiledGraph;
-use crate::image_ops::{Normalize, resize_chw};
-use crate::pipeline::{BBox, Threads};
-use crate::weights::GraphModel;
+use crate::kernels::image_ops::{Normalize, resize_chw};
+use crate::tfjs::graph::CompiledGraph;
+use crate::tfjs::weights::GraphModel;
 
 /// Network input side.
 pub const INPUT_SIZE: usize = 512;
@@ -180,7 +180,7 @@ impl PersonDetector {
     /// Loads CenterNet from `cache_dir`; [`Error::MissingModels`] when the cache is empty.
     pub fn load(cache_dir: &Path) -> Result<Self> {
         fetch::ensure_fetched(cache_dir)?;
-        crate::alloc::tune_allocator();
+        crate::kernels::alloc::tune_allocator();
         let model = GraphModel::load(&paths::centernet(cache_dir))?;
         // The heatmap is taken before its sigmoid: peaks and thresholds are found on logits
         // (sigmoid is monotonic) and only the few candidates get a sigmoid.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::depthwise::ChannelAffine;
-use crate::sgemm;
+use super::epilogue::ChannelAffine;
+use super::{cpu, sgemm};
 
 /// A convolution kernel: weights `[O, C·k·k]`, stride, explicit padding, fused epilogue.
 #[derive(Debug, Clone)]
@@ -177,7 +177,7 @@ impl ConvKernel {
         w: usize,
         residual: Option<&[f32]>,
     ) -> (Vec<f32>, usize, usize) {
-        if sgemm::available() {
+        if cpu::avx512() {
             return self.run_avx512(src, n, h, w, residual);
         }
         let (oh, ow) = self.out_hw(h, w);

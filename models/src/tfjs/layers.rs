@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use candle_core::{D, Tensor};
 
-use crate::conv::ConvKernel;
-
-use crate::depthwise::{Act, ChannelAffine, DepthwiseConv};
+use super::weights::RawTensor;
 use crate::error::{Error, Result};
-use crate::weights::RawTensor;
+use crate::kernels::conv::ConvKernel;
+use crate::kernels::depthwise::{self, DepthwiseConv};
+use crate::kernels::epilogue::{Act, ChannelAffine};
 
 /// TF padding mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl Conv2d {
         }
         Ok(Conv2d {
             kernel: ConvKernel {
-                packed: crate::sgemm::pack_a(&weights, co, ci * kh * kw).into(),
+                packed: crate::kernels::sgemm::pack_a(&weights, co, ci * kh * kw).into(),
                 weights: weights.into(),
                 out_channels: co,
                 in_channels: ci,
@@ -227,7 +227,7 @@ impl Depthwise {
 
     /// NCHW in → NCHW out, with the fast kernel.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if crate::depthwise::use_candle_grouped() {
+        if depthwise::use_candle_grouped() {
             return self.forward_candle(x);
         }
         let (_, _, h, w) = x.dims4()?;
@@ -309,7 +309,7 @@ mod tests {
                 .collect();
             let raw = RawTensor {
                 shape: vec![k, k, ci, co],
-                data: crate::weights::TensorData::F32(wv),
+                data: crate::tfjs::weights::TensorData::F32(wv),
             };
             let shift: Vec<f32> = (0..co).map(|i| i as f32 * 0.1 - 0.2).collect();
             let conv = Conv2d::from_hwio(&raw, stride, pad, bias_act(shift, Act::Relu))?;
@@ -333,7 +333,7 @@ mod tests {
                 .collect();
             let raw = RawTensor {
                 shape: vec![k, k, ci, co],
-                data: crate::weights::TensorData::F32(wv),
+                data: crate::tfjs::weights::TensorData::F32(wv),
             };
             let shift: Vec<f32> = (0..co).map(|i| i as f32 * 0.05 - 0.3).collect();
             let epi = ChannelAffine {
@@ -347,9 +347,9 @@ mod tests {
             let plain = conv.with_act(Act::None).forward_candle(&x)?;
             let want = (plain + &res)?.relu()?;
             for portable in [false, true] {
-                crate::sgemm::set_disabled(portable);
+                crate::kernels::cpu::set_avx512_disabled(portable);
                 let got = conv.forward_add(&x, &res);
-                crate::sgemm::set_disabled(false);
+                crate::kernels::cpu::set_avx512_disabled(false);
                 let diff = (got? - &want)?
                     .abs()?
                     .flatten_all()?
@@ -385,7 +385,7 @@ mod tests {
                 .collect();
             let raw = RawTensor {
                 shape: vec![k, k, c, 1],
-                data: crate::weights::TensorData::F32(wv),
+                data: crate::tfjs::weights::TensorData::F32(wv),
             };
             let shift: Vec<f32> = (0..c).map(|i| i as f32 * 0.1).collect();
             let mut dw =

@@ -1,19 +1,17 @@
-//! Hand-written CPU kernels as candle `CustomOp1`s: a depthwise convolution (candle 0.11 runs a
-//! grouped convolution as one convolution per group, ~50 ms for a 32-group 3×3 on 32×150×150)
-//! and a per-channel affine + activation epilogue, both fused so each layer touches memory once.
+//! Depthwise 2-D convolution as a candle `CustomOp1`, fused with its epilogue so each layer
+//! touches memory once. candle 0.11 runs a grouped convolution as one convolution per group
+//! (~50 ms for a 32-group 3×3 on 32×150×150); the MobileNets in SSD and CenterNet and the
+//! landmark net's separable blocks are mostly depthwise layers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-/// Whether the CPU has AVX2 and FMA (checked once; the std macro caches the answer).
 #[cfg(target_arch = "x86_64")]
-#[inline]
-pub(crate) fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
+use super::cpu;
+use super::epilogue::{ChannelAffine, contiguous_f32};
 
 static USE_CANDLE_GROUPED: AtomicBool = AtomicBool::new(false);
 
@@ -26,129 +24,6 @@ pub fn set_use_candle_grouped(on: bool) {
 /// Whether [`set_use_candle_grouped`] is on.
 pub fn use_candle_grouped() -> bool {
     USE_CANDLE_GROUPED.load(Ordering::Relaxed)
-}
-
-/// Activation applied after the per-channel affine.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Act {
-    None,
-    Relu,
-    Relu6,
-    /// `x * relu6(x + 3) * k` (MobileNetV3; the graph's constant `k` ≈ 1/6 is kept as stored).
-    HardSwish(f32),
-}
-
-/// Per-channel `y = act(x * scale[c] + shift[c])` (scale omitted = 1).
-#[derive(Debug, Clone)]
-pub struct ChannelAffine {
-    pub scale: Option<Arc<[f32]>>,
-    pub shift: Arc<[f32]>,
-    pub act: Act,
-}
-
-impl ChannelAffine {
-    /// Shift-only affine (a bias) followed by `act`.
-    pub fn bias(shift: Vec<f32>, act: Act) -> Self {
-        ChannelAffine {
-            scale: None,
-            shift: shift.into(),
-            act,
-        }
-    }
-
-    /// Applies the affine (plus an optional residual, added before the activation) to one
-    /// channel plane `c` in place.
-    pub fn apply_plane(&self, c: usize, data: &mut [f32], residual: Option<&[f32]>) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            // SAFETY: the CPU supports the features this build was compiled for.
-            return unsafe { self.apply_plane_avx2(c, data, residual) };
-        }
-        self.apply_plane_generic(c, data, residual)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn apply_plane_avx2(&self, c: usize, data: &mut [f32], residual: Option<&[f32]>) {
-        self.apply_plane_generic(c, data, residual)
-    }
-
-    #[inline(always)]
-    fn apply_plane_generic(&self, c: usize, data: &mut [f32], residual: Option<&[f32]>) {
-        let sh = self.shift[c];
-        let sc = self.scale.as_ref().map(|s| s[c]).unwrap_or(1.0);
-        let act = self.act;
-        // Monomorphised per activation so the inner loops vectorise.
-        macro_rules! go {
-            ($f:expr) => {
-                match residual {
-                    None => data.iter_mut().for_each(|v| *v = $f(*v * sc + sh)),
-                    Some(r) => data
-                        .iter_mut()
-                        .zip(r)
-                        .for_each(|(v, r)| *v = $f(*v * sc + sh + r)),
-                }
-            };
-        }
-        match act {
-            Act::None => go!(|v: f32| v),
-            Act::Relu => go!(|v: f32| v.max(0.0)),
-            Act::Relu6 => go!(|v: f32| v.clamp(0.0, 6.0)),
-            Act::HardSwish(k) => go!(|v: f32| v * (v + 3.0).clamp(0.0, 6.0) * k),
-        }
-    }
-
-    /// Applies the affine to an NCHW tensor (channels = dim 1).
-    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.apply_op1_no_bwd(self)
-    }
-}
-
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
-    let data = match storage {
-        CpuStorage::F32(d) => d.as_slice(),
-        _ => candle_core::bail!("vigil kernels only handle f32"),
-    };
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("vigil kernels need contiguous input"),
-    }
-}
-
-impl CustomOp1 for ChannelAffine {
-    fn name(&self) -> &'static str {
-        "vigil-channel-affine"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let src = contiguous_f32(storage, layout)?;
-        let dims = layout.shape().dims();
-        if dims.len() < 2 || dims[1] != self.shift.len() {
-            candle_core::bail!(
-                "channel affine: shape {dims:?} vs {} channels",
-                self.shift.len()
-            );
-        }
-        let c = dims[1];
-        let plane: usize = dims[2..].iter().product();
-        let mut out = src.to_vec();
-        if let Some(per) = 4096usize.checked_div(plane) {
-            // Small planes are grouped so each rayon task has a few thousand elements.
-            let per = per.max(1);
-            out.par_chunks_mut(per * plane)
-                .enumerate()
-                .for_each(|(i, chunk)| {
-                    for (j, p) in chunk.chunks_mut(plane).enumerate() {
-                        self.apply_plane((i * per + j) % c, p, None);
-                    }
-                });
-        }
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
 }
 
 /// Depthwise 2-D convolution over NCHW with explicit (possibly asymmetric, TF "SAME") zero
@@ -200,12 +75,12 @@ impl DepthwiseConv {
         // 512-bit vectors pay off on the small planes' single "wide" run; on large planes the
         // 256-bit build was measured as fast or faster (SSD).
         #[cfg(target_arch = "x86_64")]
-        if w < 32 && crate::sgemm::available() {
-            // SAFETY: the CPU supports AVX-512F (checked by `available`).
+        if w < 32 && cpu::avx512() {
+            // SAFETY: the CPU supports AVX-512F (checked by `cpu::avx512`).
             return unsafe { self.plane_avx512(c, src, h, w, scratch, out) };
         }
         #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
+        if cpu::has_avx2_fma() {
             // SAFETY: the CPU supports the features this build was compiled for.
             return unsafe { self.plane_avx2(c, src, h, w, scratch, out) };
         }
@@ -460,171 +335,4 @@ impl CustomOp1 for DepthwiseConv {
 
 fn kh_is(d: &DepthwiseConv, k: usize) -> bool {
     d.kh == k && d.kw == k
-}
-
-/// Elementwise `act(x * mul + add)` with scalar constants.
-#[derive(Debug, Clone, Copy)]
-pub struct Elem {
-    pub mul: f32,
-    pub add: f32,
-    pub act: Act,
-}
-
-impl Elem {
-    /// Applies to any contiguous f32 tensor.
-    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.contiguous()?.apply_op1_no_bwd(self)
-    }
-}
-
-const CHUNK: usize = 64 * 1024;
-
-impl CustomOp1 for Elem {
-    fn name(&self) -> &'static str {
-        "vigil-elem"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let mut out = contiguous_f32(storage, layout)?.to_vec();
-        let e = ChannelAffine {
-            scale: Some(vec![self.mul].into()),
-            shift: vec![self.add].into(),
-            act: self.act,
-        };
-        out.par_chunks_mut(CHUNK)
-            .for_each(|p| e.apply_plane(0, p, None));
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-}
-
-/// `act(a + b)` for two tensors of the same shape.
-#[derive(Debug, Clone, Copy)]
-pub struct AddAct(pub Act);
-
-impl AddAct {
-    /// Adds two same-shaped tensors.
-    pub fn forward(&self, a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-        a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, self)
-    }
-}
-
-impl CustomOp2 for AddAct {
-    fn name(&self) -> &'static str {
-        "vigil-add-act"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        if l1.shape() != l2.shape() {
-            candle_core::bail!("add: shapes {:?} and {:?}", l1.shape(), l2.shape());
-        }
-        let mut out = contiguous_f32(s1, l1)?.to_vec();
-        let b = contiguous_f32(s2, l2)?;
-        let e = ChannelAffine::bias(vec![0.0], self.0);
-        out.par_chunks_mut(CHUNK)
-            .zip(b.par_chunks(CHUNK))
-            .for_each(|(p, r)| e.apply_plane(0, p, Some(r)));
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-}
-
-/// `x[n, c, :, :] * s[n, c]` (squeeze-and-excitation gating): x NCHW, s `[N, C, 1, 1]`.
-#[derive(Debug, Clone, Copy)]
-pub struct ChannelScale;
-
-impl CustomOp2 for ChannelScale {
-    fn name(&self) -> &'static str {
-        "vigil-channel-scale"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = l1.shape().dims4()?;
-        if l2.shape().dims() != [n, c, 1, 1] {
-            candle_core::bail!("channel scale: {:?} by {:?}", l1.shape(), l2.shape());
-        }
-        let mut out = contiguous_f32(s1, l1)?.to_vec();
-        let s = contiguous_f32(s2, l2)?;
-        if h * w > 0 {
-            out.par_chunks_mut(h * w).enumerate().for_each(|(i, p)| {
-                let k = s[i];
-                p.iter_mut().for_each(|v| *v *= k);
-            });
-        }
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-}
-
-/// Max pooling over `k`×`k` windows with stride `s` and no padding, NCHW. candle's generic
-/// pooling recomputes every index per element and cost ~4 % of a descriptor pass.
-#[derive(Debug, Clone, Copy)]
-pub struct MaxPool {
-    pub k: usize,
-    pub s: usize,
-}
-
-impl MaxPool {
-    /// Pools a 4-D tensor.
-    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.contiguous()?.apply_op1_no_bwd(self)
-    }
-}
-
-impl CustomOp1 for MaxPool {
-    fn name(&self) -> &'static str {
-        "vigil-max-pool"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let src = contiguous_f32(storage, layout)?;
-        let (n, c, h, w) = layout.shape().dims4()?;
-        let (k, s) = (self.k, self.s);
-        if k == 0 || s == 0 || h < k || w < k {
-            candle_core::bail!("max pool {k}/{s} on {h}x{w}");
-        }
-        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
-        let mut out = vec![0f32; n * c * oh * ow];
-        out.par_chunks_mut(oh * ow)
-            .with_min_len(8)
-            .enumerate()
-            .for_each_init(Vec::new, |rowmax: &mut Vec<f32>, (i, o)| {
-                let plane = &src[i * h * w..(i + 1) * h * w];
-                for (oy, orow) in o.chunks_exact_mut(ow).enumerate() {
-                    // Vertical max of the window's rows, then horizontal windows over it.
-                    rowmax.clear();
-                    rowmax.extend_from_slice(&plane[oy * s * w..][..w]);
-                    for ky in 1..k {
-                        let line = &plane[(oy * s + ky) * w..][..w];
-                        rowmax
-                            .iter_mut()
-                            .zip(line)
-                            .for_each(|(m, v)| *m = m.max(*v));
-                    }
-                    for (ox, d) in orow.iter_mut().enumerate() {
-                        *d = rowmax[ox * s..ox * s + k]
-                            .iter()
-                            .fold(f32::NEG_INFINITY, |a, v| a.max(*v));
-                    }
-                }
-            });
-        Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
-    }
 }
