@@ -872,7 +872,7 @@ fn rtmp_app(path: &str, query: Option<&str>) -> String {
     let rest = &next[p + 1..];
     let colon = rest.find(':');
     match rest.find('/') {
-        Some(f) if !colon.is_some_and(|c| c < f) => cap(&next[..p + 1 + f]),
+        Some(f) if colon.is_none_or(|c| c >= f) => cap(&next[..p + 1 + f]),
         _ => cap(&next[..p]),
     }
 }
