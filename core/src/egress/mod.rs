@@ -32,9 +32,10 @@
 mod addr;
 mod error;
 mod redact;
+mod stream;
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,8 +46,12 @@ use crate::config::Config;
 pub use addr::{Cidr, CidrError, Denied};
 pub use error::{DenyRule, EgressError};
 pub use redact::redact;
+pub use stream::{CheckedStream, StreamUrl};
 
 use addr::{LOOPBACK_V4, LOOPBACK_V6, canonical, denied_range, embedded_ipv4, parse_ipv4_lenient};
+#[cfg(test)]
+use stream::rtmp_app;
+use stream::{Target, TargetHost};
 
 /// Default of `VIGIL_STREAM_ALLOW_CIDRS`: the private LAN ranges (RFC 1918), carrier-grade
 /// NAT and IPv6 unique-local addresses — where IP cameras live. Internet cameras need
@@ -227,14 +232,6 @@ impl EgressSettings {
                 schemes.push(scheme);
             }
         }
-        if let Some(ca) = &config.stream_ca_file
-            && !ca.is_file()
-        {
-            return Err(format!(
-                "VIGIL_STREAM_CA_FILE: {} is not a readable file",
-                ca.display()
-            ));
-        }
         Ok(EgressSettings {
             allow,
             schemes,
@@ -323,8 +320,19 @@ impl EgressPolicy {
 
     /// [`new`](Self::new) plus [`resolve_services`](Self::resolve_services): what a worker
     /// builds at start-up.
+    ///
+    /// Also checks that `VIGIL_STREAM_CA_FILE` exists: a missing bundle must stop the worker
+    /// rather than leave FFmpeg without the CA. (Only here: API pods need not mount it.)
     pub async fn load(config: &Config) -> crate::Result<EgressPolicy> {
         let mut policy = EgressPolicy::new(config)?;
+        if let Some(ca) = &policy.settings.ca_file
+            && !tokio::fs::metadata(ca).await.is_ok_and(|m| m.is_file())
+        {
+            return Err(crate::Error::Config(format!(
+                "VIGIL_STREAM_CA_FILE: {} is not a readable file",
+                ca.display()
+            )));
+        }
         policy.resolve_services().await;
         Ok(policy)
     }
@@ -733,244 +741,6 @@ fn service_endpoints(config: &Config) -> Vec<ServiceEndpoint> {
         }
     }
     out
-}
-
-#[derive(Debug, Clone)]
-enum TargetHost {
-    Ip(IpAddr),
-    Name(String),
-    Device(String),
-}
-
-/// A parsed URL that passed the syntax, scheme and option rules.
-#[derive(Debug, Clone)]
-struct Target {
-    scheme: StreamScheme,
-    /// `None` for devices.
-    url: Option<Url>,
-    host: TargetHost,
-    port: u16,
-}
-
-impl Target {
-    fn host_text(&self) -> String {
-        match &self.host {
-            TargetHost::Ip(ip) => ip.to_string(),
-            TargetHost::Name(n) => n.clone(),
-            TargetHost::Device(p) => p.clone(),
-        }
-    }
-
-    fn normalized(&self) -> String {
-        match &self.url {
-            Some(url) => {
-                let mut url = url.clone();
-                url.set_fragment(None);
-                url.to_string()
-            }
-            None => self.host_text(),
-        }
-    }
-
-    fn stream_url(&self) -> StreamUrl {
-        let normalized = self.normalized();
-        StreamUrl {
-            scheme: self.scheme,
-            shown: redact(&normalized),
-            normalized,
-        }
-    }
-
-    /// The URL with `ip` in place of the host, and the options that keep the request what
-    /// it would have been with the name.
-    fn checked(&self, ip: IpAddr, ca_file: Option<&std::path::Path>) -> CheckedStream {
-        let url = self.url.as_ref().expect("network targets have a URL");
-        let scheme = self.scheme;
-        let mut out = format!("{scheme}://");
-        if !url.username().is_empty() || url.password().is_some() {
-            out.push_str(url.username());
-            if let Some(password) = url.password() {
-                out.push(':');
-                out.push_str(password);
-            }
-            out.push('@');
-        }
-        let addr = SocketAddr::new(ip, self.port);
-        out.push_str(&addr.to_string());
-        out.push_str(url.path());
-        if let Some(query) = url.query() {
-            out.push('?');
-            out.push_str(query);
-        }
-
-        let mut options: Vec<(&'static str, String)> = Vec::new();
-        let name = match &self.host {
-            TargetHost::Name(n) => Some(n.trim_end_matches('.').to_string()),
-            _ => None,
-        };
-        if scheme.is_http()
-            && let Some(name) = &name
-        {
-            // FFmpeg writes no Host header of its own when `headers` has one.
-            let host = match url.port() {
-                Some(p) => format!("{name}:{p}"),
-                None => name.clone(),
-            };
-            options.push(("headers", format!("Host: {host}\r\n")));
-        }
-        if scheme.tls_verified() {
-            options.push(("tls_verify", "1".into()));
-            if let Some(name) = &name {
-                options.push(("verifyhost", name.clone()));
-            }
-            if let Some(ca) = ca_file {
-                options.push(("ca_file", ca.display().to_string()));
-            }
-        }
-        if scheme.is_rtmp()
-            && let Some(name) = &name
-        {
-            // RTMP servers route by the tcUrl's host (virtual hosts); FFmpeg would build it
-            // from the IP now in the URL. Setting the app too keeps both consistent whatever
-            // FFmpeg version splits the path.
-            let app = rtmp_app(url.path(), url.query());
-            if !app.is_empty() {
-                options.push(("rtmp_app", app.clone()));
-            }
-            options.push((
-                "rtmp_tcurl",
-                format!("{scheme}://{name}:{}/{app}", self.port),
-            ));
-        }
-        CheckedStream {
-            scheme,
-            addr: Some(addr),
-            url: out,
-            options,
-            shown: redact(&self.normalized()),
-        }
-    }
-}
-
-/// The RTMP application name FFmpeg 5.1 derives from a URL path (`rtmp_open` in
-/// `libavformat/rtmpproto.c`): the first path segment, or the first two when the second is an
-/// application instance (`/app/instance/stream`), `ondemand` for `/ondemand/…`, and what
-/// precedes the query when the query holds an `slist=`.
-fn rtmp_app(path: &str, query: Option<&str>) -> String {
-    const APP_MAX: usize = 127;
-    let cap = |s: &str| s.chars().take(APP_MAX).collect::<String>();
-    if query.is_some_and(|q| q.contains("slist=")) {
-        return cap(path.trim_start_matches('/'));
-    }
-    if path.starts_with("/ondemand/") {
-        return "ondemand".into();
-    }
-    let next = path.strip_prefix('/').unwrap_or(path);
-    let Some(p) = next.find('/') else {
-        return String::new();
-    };
-    let rest = &next[p + 1..];
-    let colon = rest.find(':');
-    match rest.find('/') {
-        Some(f) if colon.is_none_or(|c| c >= f) => cap(&next[..p + 1 + f]),
-        _ => cap(&next[..p]),
-    }
-}
-
-/// A stream URL that passed [`EgressPolicy::precheck`]: normalised, not yet resolved.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StreamUrl {
-    scheme: StreamScheme,
-    normalized: String,
-    shown: String,
-}
-
-impl StreamUrl {
-    pub fn scheme(&self) -> StreamScheme {
-        self.scheme
-    }
-
-    /// The normalised URL, credentials included: what to store (encrypted) and hand to
-    /// [`EgressPolicy::check`] later. Never log or return it.
-    pub fn as_str(&self) -> &str {
-        &self.normalized
-    }
-
-    /// The URL with credentials and tokens replaced by `***`, for logs and API responses.
-    pub fn redacted(&self) -> &str {
-        &self.shown
-    }
-}
-
-impl fmt::Debug for StreamUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("StreamUrl").field(&self.shown).finish()
-    }
-}
-
-/// How to open a stream that passed [`EgressPolicy::check`]: hand [`ffmpeg_url`] and
-/// [`ffmpeg_options`] to `vigil_video::Input::stream` unchanged.
-///
-/// The URL names the checked IP address (never the host name), so FFmpeg does no lookup of
-/// its own; the options carry what the name was needed for.
-///
-/// [`ffmpeg_url`]: CheckedStream::ffmpeg_url
-/// [`ffmpeg_options`]: CheckedStream::ffmpeg_options
-#[derive(Clone, PartialEq, Eq)]
-pub struct CheckedStream {
-    scheme: StreamScheme,
-    addr: Option<SocketAddr>,
-    url: String,
-    options: Vec<(&'static str, String)>,
-    shown: String,
-}
-
-impl CheckedStream {
-    pub fn scheme(&self) -> StreamScheme {
-        self.scheme
-    }
-
-    /// The checked address and port; `None` for a local device.
-    pub fn addr(&self) -> Option<SocketAddr> {
-        self.addr
-    }
-
-    /// The URL for FFmpeg: scheme, credentials, the checked IP literal, port, path and query
-    /// (or `/dev/videoN`). Contains credentials: never log it, use
-    /// [`redacted`](Self::redacted).
-    pub fn ffmpeg_url(&self) -> &str {
-        &self.url
-    }
-
-    /// FFmpeg options that keep the request correct without the host name: `headers`
-    /// (`Host:`) for HTTP, `tls_verify`/`verifyhost`/`ca_file` for HTTPS and RTMPS,
-    /// `rtmp_app`/`rtmp_tcurl` for RTMP. `vigil-video` adds its own whitelists on top.
-    pub fn ffmpeg_options(&self) -> &[(&'static str, String)] {
-        &self.options
-    }
-
-    /// The URL as the user wrote it (normalised), with secrets replaced by `***`.
-    pub fn redacted(&self) -> &str {
-        &self.shown
-    }
-
-    /// Whether FFmpeg will verify the server's certificate (false for plain protocols and
-    /// `rtsps`).
-    pub fn tls_verified(&self) -> bool {
-        self.scheme.tls_verified()
-    }
-}
-
-impl fmt::Debug for CheckedStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys: Vec<&str> = self.options.iter().map(|(k, _)| *k).collect();
-        f.debug_struct("CheckedStream")
-            .field("scheme", &self.scheme)
-            .field("addr", &self.addr)
-            .field("url", &self.shown)
-            .field("options", &keys)
-            .finish()
-    }
 }
 
 #[cfg(test)]

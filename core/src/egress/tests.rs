@@ -376,13 +376,21 @@ fn checked_tls_verifies_the_original_host() {
     );
     assert_eq!(checked.redacted(), "rtmps://live.lan/app/***");
     std::fs::remove_dir_all(&dir).unwrap();
+}
 
-    // A missing CA file is a configuration error, not a silent fallback.
-    let missing = Config {
-        stream_ca_file: Some(dir.join("missing.pem")),
+#[tokio::test]
+async fn a_missing_ca_file_stops_the_worker() {
+    let present = std::env::temp_dir().join(format!("vigil-egress-ca2-{}", std::process::id()));
+    std::fs::write(&present, "pem").unwrap();
+    let with = |path: PathBuf| Config {
+        stream_ca_file: Some(path),
         ..Config::default()
     };
-    assert!(EgressPolicy::new(&missing).is_err());
+    assert!(EgressPolicy::load(&with(present.clone())).await.is_ok());
+    std::fs::remove_file(&present).unwrap();
+    // Not a silent fallback to the system store; the API (no CA mounted) is not affected.
+    assert!(EgressPolicy::load(&with(present.clone())).await.is_err());
+    assert!(EgressPolicy::new(&with(present)).is_ok());
 }
 
 #[test]
