@@ -83,12 +83,15 @@ impl Target {
             _ => None,
         };
         if scheme.is_http()
-            && let Some(name) = &name
+            && let Some(host) = url.host_str()
         {
-            // FFmpeg writes no Host header of its own when `headers` has one.
+            // The Host header FFmpeg would have sent for the URL as written (it writes none
+            // of its own when `headers` has one): the name, or the address without the
+            // default port the rewritten URL now spells out.
+            let host = host.trim_end_matches('.');
             let host = match url.port() {
-                Some(p) => format!("{name}:{p}"),
-                None => name.clone(),
+                Some(p) => format!("{host}:{p}"),
+                None => host.to_string(),
             };
             options.push(("headers", format!("Host: {host}\r\n")));
         }

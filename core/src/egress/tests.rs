@@ -318,16 +318,26 @@ fn checked_http_keeps_the_host_header() {
     assert_eq!(checked.redacted(), "http://cam.lan:8080/live.ts?token=***");
     assert!(!checked.tls_verified());
 
-    // An address written literally needs no Host header.
+    // An address written literally keeps its Host header as written (without the port the
+    // rewritten URL spells out).
     let target = p.parse("http://10.0.0.5/live.ts").unwrap();
     let checked = p.check_resolved(&target, &[ip("10.0.0.5")]).unwrap();
     assert_eq!(checked.ffmpeg_url(), "http://10.0.0.5:80/live.ts");
-    assert!(checked.ffmpeg_options().is_empty());
+    assert_eq!(
+        checked.ffmpeg_options(),
+        &[("headers", "Host: 10.0.0.5\r\n".to_string())]
+    );
 
     // IPv6 addresses are bracketed.
     let target = p.parse("http://cam6.lan/x").unwrap();
     let checked = p.check_resolved(&target, &[ip("fd00::5")]).unwrap();
     assert_eq!(checked.ffmpeg_url(), "http://[fd00::5]:80/x");
+    let target = p.parse("http://[fd00::5]:8080/x").unwrap();
+    let checked = p.check_resolved(&target, &[ip("fd00::5")]).unwrap();
+    assert_eq!(
+        checked.ffmpeg_options(),
+        &[("headers", "Host: [fd00::5]:8080\r\n".to_string())]
+    );
 }
 
 #[test]
