@@ -14,7 +14,7 @@
 //! | RTSP camera | `rtsp,tcp` (`rtsps,tls,tcp`), interleaved TCP | `rtsp` |
 //! | HTTP(S) live stream | `http,tcp` (`https,tls,tcp`), no redirects, TLS verified | [`HTTP_STREAM_FORMATS`] |
 //! | RTMP(S) stream | `rtmp,tcp` (`rtmps,tls,tcp`), TLS verified | `flv,live_flv` |
-//! | V4L2 device | none | `video4linux2` |
+//! | V4L2 device | `file` (the demuxer opens the device itself) | `video4linux2`, forced |
 //!
 //! Stream URLs must come from `vigil_core::egress::EgressPolicy::check`, which resolves and
 //! checks the address: [`Input::stream`] accepts only URLs that name an IP address, so FFmpeg

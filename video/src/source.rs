@@ -161,6 +161,7 @@ impl Source {
         let codec_id = parameters.id();
         // What the container or the stream headers declare; checked before any decoder
         // allocates a picture of that size.
+        // SAFETY: `parameters` borrows the stream's AVCodecParameters, alive with `input`.
         let (declared_w, declared_h) = unsafe {
             let p = parameters.as_ptr();
             ((*p).width, (*p).height)

@@ -321,7 +321,13 @@ pub struct LiveServer {
 /// Serves `clip` in a loop at its native rate at `http://127.0.0.1:{port}`; `port` 0 picks a
 /// free one. Returns once the server is listening.
 pub fn serve_live(clip: impl AsRef<Path>, port: u16) -> Result<LiveServer, VideoError> {
-    spawn_live(clip.as_ref(), "http", port, &[])
+    spawn_live(clip.as_ref(), "http", "", port, &[])
+}
+
+/// [`serve_live`] as an RTMP server at `rtmp://127.0.0.1:{port}/live/stream` (FLV, one
+/// client).
+pub fn serve_rtmp(clip: impl AsRef<Path>, port: u16) -> Result<LiveServer, VideoError> {
+    spawn_live(clip.as_ref(), "rtmp", "/live/stream", port, &[])
 }
 
 /// [`serve_live`] over HTTPS at `https://127.0.0.1:{port}`, presenting the PEM certificate
@@ -345,6 +351,7 @@ pub fn serve_live_tls(
     spawn_live(
         clip.as_ref(),
         "https",
+        "",
         port,
         &["-cert_file", &cert, "-key_file", &key],
     )
@@ -353,6 +360,7 @@ pub fn serve_live_tls(
 fn spawn_live(
     clip: &Path,
     scheme: &str,
+    path: &str,
     port: u16,
     output_options: &[&str],
 ) -> Result<LiveServer, VideoError> {
@@ -366,10 +374,11 @@ fn spawn_live(
         0 => free_port()?,
         p => p,
     };
-    let url = format!("{scheme}://127.0.0.1:{port}");
+    let url = format!("{scheme}://127.0.0.1:{port}{path}");
+    let container = if scheme == "rtmp" { "flv" } else { "mpegts" };
     let mut cmd = ffmpeg_command();
     cmd.args(["-re", "-stream_loop", "-1", "-i"]).arg(clip);
-    cmd.args(["-map", "0", "-c", "copy", "-f", "mpegts", "-listen", "1"]);
+    cmd.args(["-map", "0", "-c", "copy", "-f", container, "-listen", "1"]);
     cmd.args(output_options).arg(&url);
     let mut child = cmd
         .stdin(Stdio::null())

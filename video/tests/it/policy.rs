@@ -333,6 +333,30 @@ fn the_checked_rtsp_form_opens_and_decodes() {
     );
 }
 
+#[test]
+fn the_checked_rtmp_form_opens_with_the_original_tc_url() {
+    let server = synth::serve_rtmp(small_clip(), 0).expect("start RTMP server");
+    let port = server
+        .url()
+        .trim_start_matches("rtmp://127.0.0.1:")
+        .trim_end_matches("/live/stream");
+    // What `EgressPolicy::check` makes of `rtmp://cam.example:{port}/live/stream`.
+    let tc_url = format!("rtmp://cam.example:{port}/live");
+    let camera = Input::stream(
+        server.url(),
+        &[("rtmp_app", "live"), ("rtmp_tcurl", tc_url.as_str())],
+    )
+    .unwrap();
+    assert_eq!(
+        camera.shown(),
+        format!("rtmp://127.0.0.1:{port}"),
+        "no stream key shown"
+    );
+    let mut sampler = FrameSampler::open(camera, live_options()).expect("open RTMP");
+    let frame = sampler.next().expect("a frame").expect("no error");
+    assert_eq!((frame.width(), frame.height()), (640, 360));
+}
+
 /// Answers every RTSP request with a redirect to `location`.
 fn rtsp_redirect(location: String) -> (u16, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
