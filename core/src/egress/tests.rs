@@ -498,3 +498,27 @@ fn settings_are_validated() {
         5
     );
 }
+
+#[test]
+// figment's Jail closures return its large error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
+fn settings_come_from_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "VIGIL_STREAM_ALLOW_CIDRS",
+            "10.0.0.0/8, 0.0.0.0/0,::/0,127.0.0.1/32",
+        );
+        jail.set_env("VIGIL_STREAM_SCHEMES", "rtsp,rtsps");
+        jail.set_env("VIGIL_STREAM_ALLOW_DEVICES", "true");
+        let config = Config::from_env().expect("config");
+        let p = EgressPolicy::new(&config).unwrap();
+        assert_eq!(p.settings().allow.len(), 4);
+        assert!(p.settings().allow_devices);
+        assert!(p.precheck("rtsps://203.0.113.9/live").is_ok());
+        assert!(p.precheck("rtsp://127.0.0.1:8554/live").is_ok());
+        assert!(p.precheck("/dev/video0").is_ok());
+        jail.set_env("VIGIL_STREAM_ALLOW_CIDRS", "10.0.0.0/8,10.0.0.0/33");
+        assert!(Config::from_env().is_err(), "a bad range stops start-up");
+        Ok(())
+    });
+}
