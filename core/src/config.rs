@@ -126,6 +126,17 @@ pub struct Config {
     pub schedule_reconcile: String,
     pub schedule_cleanup: String,
     pub schedule_health: String,
+
+    /// Networks stream URLs may reach (comma-separated CIDRs); see `egress`. Loopback only
+    /// when a range inside 127.0.0.0/8 or ::1 is listed.
+    pub stream_allow_cidrs: String,
+    /// Stream URL schemes workers may open (`rtsp,rtsps,http,https,rtmp,rtmps`).
+    pub stream_schemes: String,
+    /// PEM bundle FFmpeg verifies HTTPS/RTMPS stream certificates against, instead of the
+    /// system store.
+    pub stream_ca_file: Option<PathBuf>,
+    /// Allow local capture devices (`/dev/videoN`) as stream URLs.
+    pub stream_allow_devices: bool,
 }
 
 impl Default for Config {
@@ -188,6 +199,10 @@ impl Default for Config {
             schedule_reconcile: "*/10 * * * * *".into(),
             schedule_cleanup: "0 17 3 * * *".into(),
             schedule_health: "0 * * * * *".into(),
+            stream_allow_cidrs: crate::egress::DEFAULT_ALLOW_CIDRS.into(),
+            stream_schemes: crate::egress::DEFAULT_SCHEMES.into(),
+            stream_ca_file: None,
+            stream_allow_devices: false,
         }
     }
 }
@@ -239,6 +254,7 @@ impl Config {
                 )));
             }
         }
+        crate::egress::EgressSettings::from_config(self).map_err(Error::Config)?;
         if self.rate_limit_per_second == 0 {
             return Err(Error::Config(
                 "VIGIL_RATE_LIMIT_PER_SECOND must be > 0".into(),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod egress;
 pub mod email;
 pub mod error;
 pub mod exports;

@@ -1,11 +1,15 @@
+//! The one error type of the crate, with a detailed text for logs and a short one for users.
+
 use std::time::Duration;
 
 /// Everything that can go wrong while opening, decoding or encoding media.
 ///
-/// The `Display` text is meant for end users (it ends up in a job's `error` field), so it
-/// says what is wrong with the input rather than which ffmpeg call failed. Locations in
-/// messages have any `user:password@` part removed, because camera URLs routinely carry
-/// credentials.
+/// `Display` is the detailed text for logs: it says what went wrong and where, including the
+/// transport's answer ("connection refused"). Show users [`VideoError::user_message`]
+/// instead: a stream URL is user input, and telling its author whether a port answered turns
+/// Vigil into a port scanner. Locations in messages never hold secrets: they are
+/// [`Input::shown`](crate::Input::shown) (a path, a storage URL without its signature, or a
+/// stream's `scheme://address:port`).
 #[derive(Debug, thiserror::Error)]
 pub enum VideoError {
     /// The location could not be reached or read at all (missing file, refused connection,
@@ -30,6 +34,21 @@ pub enum VideoError {
     /// The caller passed options that cannot work together.
     #[error("invalid options: {0}")]
     InvalidOptions(String),
+    /// The input policy refused the input (a scheme, host or option it may not use), or
+    /// FFmpeg tried to leave it (a redirect).
+    #[error("input refused: {0}")]
+    Refused(String),
+    /// The container is outside the whitelist for the input's kind: an HLS playlist, a
+    /// concat list, an image sequence... (FFmpeg does not say which.)
+    #[error("not a supported video container")]
+    UnsupportedContainer,
+    /// The picture is larger than [`SampleOptions::max_pixels`](crate::SampleOptions).
+    #[error("picture too large: {width}x{height} is more than {max_pixels} pixels")]
+    TooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
     /// JPEG encoding of a thumbnail failed.
     #[error("cannot encode image: {0}")]
     Image(#[from] image::ImageError),
@@ -54,8 +73,31 @@ impl VideoError {
             | VideoError::Decode(_)
             | VideoError::Cancelled
             | VideoError::InvalidOptions(_)
+            | VideoError::Refused(_)
+            | VideoError::UnsupportedContainer
+            | VideoError::TooLarge { .. }
             | VideoError::Image(_)
             | VideoError::Tool(_) => false,
+        }
+    }
+
+    /// A short message for any user: what is wrong with their input, without the transport's
+    /// detail. Every way of not getting a stream (refused connection, timeout, a refused
+    /// address or redirect, a dropped connection) reads "stream unavailable".
+    pub fn user_message(&self) -> &'static str {
+        match self {
+            VideoError::Open { .. }
+            | VideoError::Timeout { .. }
+            | VideoError::StreamEnded(_)
+            | VideoError::Refused(_)
+            | VideoError::Io(_) => "stream unavailable",
+            VideoError::NotVideo(_) => "not a video",
+            VideoError::UnsupportedContainer => "not a supported video container",
+            VideoError::Decode(_) => "the video cannot be decoded",
+            VideoError::TooLarge { .. } => "the video's picture is too large",
+            VideoError::Cancelled => "cancelled",
+            VideoError::InvalidOptions(_) => "invalid options",
+            VideoError::Image(_) | VideoError::Tool(_) => "internal error",
         }
     }
 }
@@ -69,33 +111,9 @@ fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// Removes `user:password@` from URLs so error messages and logs never leak camera
-/// credentials.
-pub(crate) fn redact(location: &str) -> String {
-    let Some(scheme_end) = location.find("://") else {
-        return location.to_string();
-    };
-    let rest = &location[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}://***@{}", &location[..scheme_end], &rest[at + 1..]),
-        None => location.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_hides_credentials_only() {
-        assert_eq!(
-            redact("rtsp://admin:secret@10.0.0.5:554/stream1"),
-            "rtsp://***@10.0.0.5:554/stream1"
-        );
-        assert_eq!(redact("http://host/a@b.mp4"), "http://host/a@b.mp4");
-        assert_eq!(redact("/videos/a@b.mp4"), "/videos/a@b.mp4");
-    }
 
     #[test]
     fn timeout_message_is_readable() {
@@ -106,6 +124,25 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "timed out: reading the stream took longer than 5 s"
+        );
+    }
+
+    #[test]
+    fn users_get_no_transport_detail() {
+        let refused = VideoError::Open {
+            location: "rtsp://10.0.0.5:554".into(),
+            reason: "connection refused".into(),
+        };
+        assert_eq!(refused.user_message(), "stream unavailable");
+        assert!(refused.to_string().contains("connection refused"));
+        let timeout = VideoError::Timeout {
+            what: "opening rtsp://10.0.0.5:554".into(),
+            after: Duration::from_secs(5),
+        };
+        assert_eq!(timeout.user_message(), refused.user_message());
+        assert_eq!(
+            VideoError::UnsupportedContainer.user_message(),
+            "not a supported video container"
         );
     }
 }

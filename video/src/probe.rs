@@ -1,9 +1,12 @@
+//! Reading what a video is (size, rate, codec, duration) by opening it and decoding one frame.
+
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use video_rs::ffmpeg::frame;
 
 use crate::error::VideoError;
+use crate::input::Input;
 use crate::sampler::SampleOptions;
 use crate::source::{CancelHandle, Source};
 
@@ -27,19 +30,27 @@ pub struct VideoInfo {
     pub frame_count: Option<u64>,
 }
 
-/// Opens `location` (a file path or any ffmpeg URL) and decodes its first video frame.
+/// Opens `input` (an [`Input`]; a plain string or path is read as an upload) and decodes its
+/// first video frame.
 ///
 /// Decoding a frame is part of the check because a readable header proves little: a file cut
 /// off after its header, or one with an unsupported codec profile, opens fine and then yields
 /// nothing. Uses the timeouts of [`SampleOptions::default`].
-pub fn probe(location: &str) -> Result<VideoInfo, VideoError> {
-    probe_with(location, &SampleOptions::default())
+pub fn probe(input: impl Into<Input>) -> Result<VideoInfo, VideoError> {
+    probe_with(input, &SampleOptions::default())
 }
 
-/// [`probe`] with explicit timeouts and mode; only `open_timeout`, `read_timeout`, `live` and
-/// the decoder settings of `options` are used.
-pub fn probe_with(location: &str, options: &SampleOptions) -> Result<VideoInfo, VideoError> {
-    let mut source = Source::open(location, options.source_config(), CancelHandle::default())?;
+/// [`probe`] with explicit timeouts and mode; only `open_timeout`, `read_timeout`, `live`,
+/// `max_pixels` and the decoder settings of `options` are used.
+pub fn probe_with(
+    input: impl Into<Input>,
+    options: &SampleOptions,
+) -> Result<VideoInfo, VideoError> {
+    let mut source = Source::open(
+        &input.into(),
+        options.source_config(),
+        CancelHandle::default(),
+    )?;
     let started = Instant::now();
     let mut frame = frame::Video::empty();
     if !source.next_frame(&mut frame)? {

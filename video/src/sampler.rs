@@ -24,8 +24,13 @@ use video_rs::ffmpeg::frame;
 use video_rs::ffmpeg::software::scaling;
 
 use crate::error::VideoError;
+use crate::input::Input;
 use crate::probe::VideoInfo;
 use crate::source::{CancelHandle, Source, SourceConfig};
+
+/// Default of [`SampleOptions::max_pixels`]: two 4K UHD pictures' worth, so every real camera
+/// and upload (up to 8K at a squeeze) passes while a crafted 60000×60000 stream does not.
+pub const DEFAULT_MAX_PIXELS: u64 = 3840 * 2160 * 2;
 
 /// Tolerance, in grid units, for timestamps that should land exactly on a grid point but
 /// carry floating-point error (0.4 s at 2.5 fps is 0.999…). Applied identically by every
@@ -62,6 +67,10 @@ pub struct SampleOptions {
     /// block edges that build up until the next keyframe, because later frames are predicted
     /// from unfiltered ones. Timestamps are unaffected.
     pub skip_loop_filter: bool,
+    /// Largest picture (width × height) decoded. A stream that declares or delivers a larger
+    /// one — also after changing size mid-stream — fails with [`VideoError::TooLarge`]
+    /// before a buffer of that size is allocated or converted to RGB.
+    pub max_pixels: u64,
 }
 
 impl Default for SampleOptions {
@@ -76,6 +85,7 @@ impl Default for SampleOptions {
             decoder_threads: 1,
             skip_non_reference: false,
             skip_loop_filter: false,
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
 }
@@ -109,6 +119,9 @@ impl SampleOptions {
         if self.open_timeout.is_zero() || self.read_timeout.is_zero() {
             return invalid("timeouts must be greater than zero");
         }
+        if self.max_pixels == 0 {
+            return invalid("max_pixels must be greater than zero");
+        }
         Ok(())
     }
 
@@ -120,6 +133,7 @@ impl SampleOptions {
             decoder_threads: self.decoder_threads,
             skip_non_reference: self.skip_non_reference,
             skip_loop_filter: self.skip_loop_filter,
+            max_pixels: self.max_pixels,
         }
     }
 }
@@ -187,7 +201,7 @@ pub struct SamplerStats {
 /// after the first error.
 pub struct FrameSampler {
     source: Source,
-    location: String,
+    input: Input,
     options: SampleOptions,
     first_index: i64,
     end_index: Option<i64>,
@@ -205,14 +219,20 @@ pub struct FrameSampler {
 }
 
 impl FrameSampler {
-    pub fn open(location: &str, options: SampleOptions) -> Result<FrameSampler, VideoError> {
+    /// Opens `input` — an [`Input`] (`Input::upload`, `Input::stream`, ...); a plain string
+    /// or path is read as an upload (see `Input`'s `From` conversions).
+    pub fn open(
+        input: impl Into<Input>,
+        options: SampleOptions,
+    ) -> Result<FrameSampler, VideoError> {
+        let input = input.into();
         options.validate()?;
         let cancel = CancelHandle::default();
-        let source = Source::open(location, options.source_config(), cancel.clone())?;
+        let source = Source::open(&input, options.source_config(), cancel.clone())?;
         let grid_index = |secs: f64| (secs * options.fps - GRID_EPSILON).ceil() as i64;
         let mut sampler = FrameSampler {
             source,
-            location: location.to_string(),
+            input,
             first_index: grid_index(options.start_secs),
             end_index: options.end_secs.map(grid_index),
             previous_secs: None,
@@ -305,7 +325,7 @@ impl FrameSampler {
         if let Err(e) = self.source.rewind() {
             tracing::debug!(error = %e, "rewind failed; reopening");
             self.source = Source::open(
-                &self.location,
+                &self.input,
                 self.options.source_config(),
                 self.cancel.clone(),
             )?;
@@ -487,13 +507,18 @@ pub struct ScanReport {
 /// them: a full integrity check (an upload that probes fine can still be damaged further in)
 /// and an exact frame count where the container's figure is unreliable. Uses `end_secs`,
 /// the timeouts and the decoder settings of `options`; `fps` and `start_secs` are ignored.
-pub fn scan(location: &str, options: &SampleOptions) -> Result<ScanReport, VideoError> {
+pub fn scan(input: impl Into<Input>, options: &SampleOptions) -> Result<ScanReport, VideoError> {
     if options.live {
         return Err(VideoError::InvalidOptions(
             "cannot scan a live stream".into(),
         ));
     }
-    let mut source = Source::open(location, options.source_config(), CancelHandle::default())?;
+    options.validate()?;
+    let mut source = Source::open(
+        &input.into(),
+        options.source_config(),
+        CancelHandle::default(),
+    )?;
     let mut frame = frame::Video::empty();
     let mut frames = 0;
     let mut last = None;

@@ -6,16 +6,25 @@
 //! decoder threading or frame skipping, it cannot install an interrupt callback (so a stalled
 //! network stream blocks a thread forever), and `Reader::read` turns every I/O error into
 //! "stream exhausted", which hides timeouts and dropped connections.
+//!
+//! Opening is written out here too (instead of `format::input_with_interrupt_and_dictionary`)
+//! for three things the security of an open depends on: the options FFmpeg left unconsumed
+//! (an option this FFmpeg build does not know would silently not apply), an interrupt
+//! callback that sees the format context (to stop an RTSP redirect before it sends a byte),
+//! and a pixel limit for the decoders `avformat_find_stream_info` runs.
 
+use std::ffi::{CStr, CString, c_int, c_void};
+use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use video_rs::ffmpeg::{
-    self, Dictionary, Error as AvError, Packet, Rational, codec, format, frame, media,
+    self, Dictionary, Error as AvError, Packet, Rational, codec, ffi, format, frame, media,
 };
 
-use crate::error::{VideoError, redact};
+use crate::error::VideoError;
+use crate::input::{FfmpegInput, Input};
 use crate::probe::VideoInfo;
 
 /// After this many consecutive unreadable packets a file is treated as ending there: a
@@ -83,12 +92,15 @@ pub(crate) struct SourceConfig {
     pub decoder_threads: usize,
     pub skip_non_reference: bool,
     pub skip_loop_filter: bool,
+    pub max_pixels: u64,
 }
 
 pub(crate) struct Source {
-    // The decoder is declared (and so dropped) before the input that feeds it.
+    // The decoder is declared (and so dropped) before the input that feeds it, and both
+    // before the pixel cap the decoder's buffer callback reads.
     decoder: ffmpeg::decoder::Video,
     input: format::context::Input,
+    pixel_cap: Box<PixelCap>,
     stream_index: usize,
     /// Seconds per timestamp unit of the video stream.
     time_base: f64,
@@ -106,37 +118,35 @@ pub(crate) struct Source {
 
 impl Source {
     pub fn open(
-        location: &str,
+        source: &Input,
         config: SourceConfig,
         cancel: CancelHandle,
     ) -> Result<Source, VideoError> {
         crate::init();
-        let shown = redact(location);
+        let setup = source.ffmpeg()?;
+        let shown = source.shown().to_string();
         // FFmpeg reports an empty file as "invalid data"; say what it is.
-        if !location.contains("://")
-            && std::fs::metadata(location.strip_prefix("file:").unwrap_or(location))
-                .is_ok_and(|m| m.is_file() && m.len() == 0)
+        if let Some(path) = source.local_path()
+            && std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0)
         {
             return Err(VideoError::NotVideo("the file is empty".into()));
         }
         let watchdog = Watchdog::new(cancel);
 
-        let mut options = Dictionary::new();
-        let lower = location.to_ascii_lowercase();
-        if lower.starts_with("rtsp://") || lower.starts_with("rtsps://") {
-            // UDP transport loses packets behind NAT and firewalls, which shows up as smeared
-            // frames rather than as an error; interleaved TCP is what cameras support best.
-            options.set("rtsp_transport", "tcp");
-        }
-
         watchdog.arm(config.open_timeout);
-        let interrupt = watchdog.clone();
-        let input = format::input_with_interrupt_and_dictionary(
-            &ffmpeg_url(location),
-            move || interrupt.tripped(),
-            options,
-        )
-        .map_err(|e| open_error(e, &watchdog, &shown, config.open_timeout))?;
+        let input = open_input(&setup, &watchdog, config.max_pixels).map_err(|e| match e {
+            OpenError::Refused(reason) => VideoError::Refused(reason),
+            OpenError::Redirected => {
+                VideoError::Refused("the server redirected to another location".into())
+            }
+            OpenError::Av(e) => open_error(
+                e,
+                &watchdog,
+                &shown,
+                config.open_timeout,
+                setup.container_whitelist,
+            ),
+        })?;
 
         let stream = pick_video_stream(&input)
             .ok_or_else(|| VideoError::NotVideo("no video stream found".into()))?;
@@ -149,6 +159,14 @@ impl Source {
         };
         let parameters = stream.parameters();
         let codec_id = parameters.id();
+        // What the container or the stream headers declare; checked before any decoder
+        // allocates a picture of that size.
+        // SAFETY: `parameters` borrows the stream's AVCodecParameters, alive with `input`.
+        let (declared_w, declared_h) = unsafe {
+            let p = parameters.as_ptr();
+            ((*p).width, (*p).height)
+        };
+        check_pixels(declared_w, declared_h, config.max_pixels)?;
 
         let context = codec::Context::from_parameters(parameters)
             .map_err(|e| VideoError::Decode(format!("unusable codec parameters: {e}")))?;
@@ -156,6 +174,20 @@ impl Source {
         // `best_effort_timestamp` cannot fill gaps where a packet had none.
         let mut decoder = context.decoder();
         decoder.set_packet_time_base(stream.time_base());
+        let pixel_cap = Box::new(PixelCap {
+            max: config.max_pixels,
+            refused: AtomicU64::new(0),
+        });
+        // SAFETY: the context is not open yet, so nothing reads these fields concurrently;
+        // `opaque` points into `pixel_cap`, which the Source keeps until after the decoder is
+        // dropped (field order), and a Box's contents never move.
+        unsafe {
+            let ctx = decoder.as_mut_ptr();
+            (*ctx).opaque = ptr::from_ref::<PixelCap>(&pixel_cap)
+                .cast_mut()
+                .cast::<c_void>();
+            (*ctx).get_buffer2 = Some(capped_get_buffer);
+        }
         let codec = ffmpeg::decoder::find(codec_id).ok_or_else(|| {
             VideoError::Decode(format!("unsupported video codec {}", codec_id.name()))
         })?;
@@ -189,6 +221,7 @@ impl Source {
         Ok(Source {
             decoder,
             input,
+            pixel_cap,
             stream_index,
             time_base,
             start_pts,
@@ -228,8 +261,25 @@ impl Source {
             if self.watchdog.cancel.is_cancelled() {
                 return Err(VideoError::Cancelled);
             }
+            // A picture the buffer callback refused: the size changed mid-stream.
+            if let Some((width, height)) = self.pixel_cap.refused() {
+                return Err(VideoError::TooLarge {
+                    width,
+                    height,
+                    max_pixels: self.pixel_cap.max,
+                });
+            }
             match self.decoder.receive_frame(frame) {
-                Ok(()) => return Ok(true),
+                Ok(()) => {
+                    // Decoders that bypass the buffer callback are caught here, still before
+                    // any colour conversion allocates an RGB copy.
+                    check_pixels(
+                        frame.width() as i32,
+                        frame.height() as i32,
+                        self.pixel_cap.max,
+                    )?;
+                    return Ok(true);
+                }
                 Err(AvError::Eof) => return Ok(false),
                 Err(AvError::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
                     if self.draining {
@@ -358,18 +408,14 @@ impl Source {
     }
 }
 
-/// ffmpeg reads anything before the first ':' as a protocol name, so a local path such as
-/// `clips/12:30.mp4` would fail as "protocol not found"; `file:` makes it unambiguous.
-fn ffmpeg_url(location: &str) -> String {
-    if location.contains("://") || !location.contains(':') || location.starts_with("file:") {
-        location.to_string()
-    } else {
-        format!("file:{location}")
-    }
-}
-
-fn open_error(e: AvError, watchdog: &Watchdog, shown: &str, open_timeout: Duration) -> VideoError {
-    use ffmpeg::util::error::{EACCES, ECONNREFUSED, ENOENT};
+fn open_error(
+    e: AvError,
+    watchdog: &Watchdog,
+    shown: &str,
+    open_timeout: Duration,
+    container_whitelist: bool,
+) -> VideoError {
+    use ffmpeg::util::error::{EACCES, ECONNREFUSED, EINVAL, ENOENT};
     let open = |reason: &str| VideoError::Open {
         location: shown.to_string(),
         reason: reason.to_string(),
@@ -386,12 +432,219 @@ fn open_error(e: AvError, watchdog: &Watchdog, shown: &str, open_timeout: Durati
         AvError::Eof => VideoError::NotVideo("the input is empty".into()),
         AvError::StreamNotFound => VideoError::NotVideo("no video stream found".into()),
         AvError::DemuxerNotFound => VideoError::NotVideo("unsupported container format".into()),
+        // FFmpeg's answer to a container outside `format_whitelist` ("Format not on
+        // whitelist"); nothing else in an open with Vigil's fixed options says EINVAL.
+        AvError::Other { errno } if errno == EINVAL && container_whitelist => {
+            VideoError::UnsupportedContainer
+        }
         AvError::ProtocolNotFound => open("unsupported protocol"),
         AvError::Other { errno } if errno == ENOENT => open("no such file"),
         AvError::Other { errno } if errno == EACCES => open("permission denied"),
         AvError::Other { errno } if errno == ECONNREFUSED => open("connection refused"),
         other => open(&other.to_string()),
     }
+}
+
+/// Why [`open_input`] failed.
+enum OpenError {
+    Av(AvError),
+    Refused(String),
+    /// FFmpeg changed the URL mid-open (an RTSP 3xx redirect) and was stopped.
+    Redirected,
+}
+
+/// `avformat_open_input` + `avformat_find_stream_info` with the input's options and
+/// whitelists, refusing the result when FFmpeg left a critical option unconsumed.
+fn open_input(
+    setup: &FfmpegInput,
+    watchdog: &Watchdog,
+    max_pixels: u64,
+) -> Result<format::context::Input, OpenError> {
+    let url = CString::new(setup.url.as_str())
+        .map_err(|_| OpenError::Refused("the location contains a NUL byte".into()))?;
+    let forced = match setup.forced_format {
+        Some(name) => {
+            let c_name = CString::new(name).expect("format names have no NUL");
+            // SAFETY: a lookup in FFmpeg's static demuxer table.
+            let found = unsafe { ffi::av_find_input_format(c_name.as_ptr()) };
+            if found.is_null() {
+                return Err(OpenError::Refused(format!(
+                    "this FFmpeg build has no {name} support"
+                )));
+            }
+            found
+        }
+        None => ptr::null(),
+    };
+    let mut options = Dictionary::new();
+    for (key, value) in &setup.options {
+        options.set(key, value);
+    }
+    let guard = Arc::new(RedirectGuard {
+        ctx: AtomicPtr::new(ptr::null_mut()),
+        expected: url.clone(),
+        enabled: setup.guard_redirects,
+        tripped: AtomicBool::new(false),
+    });
+    let interrupt = {
+        let (watchdog, guard) = (watchdog.clone(), guard.clone());
+        ffmpeg::util::interrupt::new(Box::new(move || guard.redirected() || watchdog.tripped()))
+    };
+
+    // SAFETY: the FFmpeg calls follow avformat_open_input's contract: the context is
+    // allocated here, freed by FFmpeg on failure (and then never touched again: the guard's
+    // pointer is cleared), and owned by the returned `Input` on success. The interrupt
+    // closure outlives the context because `Input` drops its guard after closing it.
+    unsafe {
+        let mut ps = ffi::avformat_alloc_context();
+        if ps.is_null() {
+            return Err(OpenError::Av(AvError::Other {
+                errno: ffmpeg::util::error::ENOMEM,
+            }));
+        }
+        (*ps).interrupt_callback = interrupt.interrupt;
+        guard.ctx.store(ps, Ordering::Relaxed);
+        let mut raw_options = options.disown();
+        let opened = ffi::avformat_open_input(&mut ps, url.as_ptr(), forced, &mut raw_options);
+        let leftover = Dictionary::own(raw_options);
+        if opened < 0 {
+            guard.ctx.store(ptr::null_mut(), Ordering::Relaxed);
+            return Err(if guard.tripped.load(Ordering::Relaxed) {
+                OpenError::Redirected
+            } else {
+                OpenError::Av(AvError::from(opened))
+            });
+        }
+        let input = format::context::Input::wrap_with_interrupt(ps, interrupt.guard);
+        if let Some(missing) = setup.critical.iter().find(|k| leftover.get(k).is_some()) {
+            return Err(OpenError::Refused(format!(
+                "this FFmpeg build ignores the {missing} option, which this input needs"
+            )));
+        }
+        if guard.redirected() {
+            return Err(OpenError::Redirected);
+        }
+        // The decoders stream probing runs are capped too, with headroom so that the
+        // declared size of a moderately oversized stream is still learnt and reported as
+        // too large; beyond that it comes out as a stream without a picture size.
+        let probe_cap = max_pixels
+            .saturating_mul(4)
+            .min(i32::MAX as u64)
+            .to_string();
+        let mut per_stream: Vec<*mut ffi::AVDictionary> = (0..(*ps).nb_streams)
+            .map(|_| {
+                let mut d = Dictionary::new();
+                d.set("max_pixels", &probe_cap);
+                d.disown()
+            })
+            .collect();
+        let found = ffi::avformat_find_stream_info(
+            ps,
+            if per_stream.is_empty() {
+                ptr::null_mut()
+            } else {
+                per_stream.as_mut_ptr()
+            },
+        );
+        for d in per_stream {
+            drop(Dictionary::own(d));
+        }
+        if found < 0 {
+            return Err(OpenError::Av(AvError::from(found)));
+        }
+        Ok(input)
+    }
+}
+
+/// Stops an open as soon as FFmpeg replaces the URL it was given. FFmpeg's RTSP client
+/// follows 3xx redirects (to any host) and has no option against it; FFmpeg checks the
+/// interrupt callback before every read and write, so a redirect gets no further than a TCP
+/// handshake with the new host.
+struct RedirectGuard {
+    ctx: AtomicPtr<ffi::AVFormatContext>,
+    expected: CString,
+    enabled: bool,
+    tripped: AtomicBool,
+}
+
+impl RedirectGuard {
+    fn redirected(&self) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        if self.tripped.load(Ordering::Relaxed) {
+            return true;
+        }
+        let ctx = self.ctx.load(Ordering::Relaxed);
+        if ctx.is_null() {
+            return false;
+        }
+        // SAFETY: `ctx` is live while set (cleared before FFmpeg frees it, and the callback
+        // only runs inside FFmpeg calls on that context, on the thread making them).
+        let changed = unsafe {
+            let url = (*ctx).url;
+            !url.is_null() && CStr::from_ptr(url) != self.expected.as_c_str()
+        };
+        if changed {
+            self.tripped.store(true, Ordering::Relaxed);
+        }
+        changed
+    }
+}
+
+/// The pixel limit the decoder's buffer callback enforces, and the size it refused.
+struct PixelCap {
+    max: u64,
+    /// `width << 32 | height` of the first picture refused, 0 while none was.
+    refused: AtomicU64,
+}
+
+impl PixelCap {
+    fn refused(&self) -> Option<(u32, u32)> {
+        match self.refused.load(Ordering::Relaxed) {
+            0 => None,
+            packed => Some(((packed >> 32) as u32, packed as u32)),
+        }
+    }
+}
+
+/// `get_buffer2` that refuses pictures above the cap before FFmpeg allocates them; what
+/// FFmpeg's own `max_pixels` does, except that the refused size is recorded so the error can
+/// say "too large" instead of "invalid data".
+unsafe extern "C" fn capped_get_buffer(
+    ctx: *mut ffi::AVCodecContext,
+    frame: *mut ffi::AVFrame,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: FFmpeg passes live pointers; `opaque` was set to the Source's PixelCap, which
+    // outlives the decoder (and its frame-thread copies, which inherit `opaque`).
+    unsafe {
+        let cap = &*((*ctx).opaque as *const PixelCap);
+        let (w, h) = ((*frame).width, (*frame).height);
+        if w > 0 && h > 0 && (w as u64) * (h as u64) > cap.max {
+            let packed = ((w as u64) << 32) | h as u64;
+            let _ = cap
+                .refused
+                .compare_exchange(0, packed, Ordering::Relaxed, Ordering::Relaxed);
+            return -ffmpeg::util::error::EINVAL;
+        }
+        ffi::avcodec_default_get_buffer2(ctx, frame, flags)
+    }
+}
+
+fn check_pixels(width: i32, height: i32, max_pixels: u64) -> Result<(), VideoError> {
+    let (w, h) = (
+        u64::try_from(width).unwrap_or(0),
+        u64::try_from(height).unwrap_or(0),
+    );
+    if w * h > max_pixels {
+        return Err(VideoError::TooLarge {
+            width: w as u32,
+            height: h as u32,
+            max_pixels,
+        });
+    }
+    Ok(())
 }
 
 /// The main video stream, never a cover picture (MP3s and M4As carry album art as a

@@ -1,14 +1,17 @@
 //! Synthetic test media made with the `ffmpeg` command-line tool: clips built from still
-//! images and plain colours, live streams served over loopback HTTP, and damaged copies.
+//! images and plain colours, live streams served over loopback HTTP(S) and RTSP, and damaged
+//! copies.
 //!
 //! Meant for tests and benchmarks (here and in the worker); nothing in production calls it.
 //! The tool is looked up as `ffmpeg` on `PATH`, or at the path in `VIGIL_FFMPEG`.
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::VideoError;
@@ -318,7 +321,49 @@ pub struct LiveServer {
 /// Serves `clip` in a loop at its native rate at `http://127.0.0.1:{port}`; `port` 0 picks a
 /// free one. Returns once the server is listening.
 pub fn serve_live(clip: impl AsRef<Path>, port: u16) -> Result<LiveServer, VideoError> {
-    let clip = clip.as_ref();
+    spawn_live(clip.as_ref(), "http", "", port, &[])
+}
+
+/// [`serve_live`] as an RTMP server at `rtmp://127.0.0.1:{port}/live/stream` (FLV, one
+/// client).
+pub fn serve_rtmp(clip: impl AsRef<Path>, port: u16) -> Result<LiveServer, VideoError> {
+    spawn_live(clip.as_ref(), "rtmp", "/live/stream", port, &[])
+}
+
+/// [`serve_live`] over HTTPS at `https://127.0.0.1:{port}`, presenting the PEM certificate
+/// `cert` (whose key is `key`): for testing that clients verify certificates.
+pub fn serve_live_tls(
+    clip: impl AsRef<Path>,
+    port: u16,
+    cert: impl AsRef<Path>,
+    key: impl AsRef<Path>,
+) -> Result<LiveServer, VideoError> {
+    let (cert, key) = (cert.as_ref(), key.as_ref());
+    for file in [cert, key] {
+        if !file.is_file() {
+            return Err(VideoError::InvalidOptions(format!(
+                "{} does not exist",
+                file.display()
+            )));
+        }
+    }
+    let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
+    spawn_live(
+        clip.as_ref(),
+        "https",
+        "",
+        port,
+        &["-cert_file", &cert, "-key_file", &key],
+    )
+}
+
+fn spawn_live(
+    clip: &Path,
+    scheme: &str,
+    path: &str,
+    port: u16,
+    output_options: &[&str],
+) -> Result<LiveServer, VideoError> {
     if !clip.is_file() {
         return Err(VideoError::InvalidOptions(format!(
             "clip {} does not exist",
@@ -326,22 +371,31 @@ pub fn serve_live(clip: impl AsRef<Path>, port: u16) -> Result<LiveServer, Video
         )));
     }
     let port = match port {
-        0 => TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(),
+        0 => free_port()?,
         p => p,
     };
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("{scheme}://127.0.0.1:{port}{path}");
+    let container = if scheme == "rtmp" { "flv" } else { "mpegts" };
     let mut cmd = ffmpeg_command();
     cmd.args(["-re", "-stream_loop", "-1", "-i"]).arg(clip);
-    cmd.args([
-        "-map", "0", "-c", "copy", "-f", "mpegts", "-listen", "1", &url,
-    ]);
+    cmd.args(["-map", "0", "-c", "copy", "-f", container, "-listen", "1"]);
+    cmd.args(output_options).arg(&url);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(spawn_error)?;
+    wait_until_listening(&mut child, port)?;
+    Ok(LiveServer { child, url })
+}
 
+fn free_port() -> Result<u16, VideoError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Waits up to 10 s for `child` to listen on loopback `port`.
+fn wait_until_listening(child: &mut Child, port: u16) -> Result<(), VideoError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.try_wait()? {
@@ -355,7 +409,7 @@ pub fn serve_live(clip: impl AsRef<Path>, port: u16) -> Result<LiveServer, Video
             )));
         }
         match is_listening(port) {
-            Some(true) => break,
+            Some(true) => return Ok(()),
             Some(false) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20))
             }
@@ -370,11 +424,10 @@ pub fn serve_live(clip: impl AsRef<Path>, port: u16) -> Result<LiveServer, Video
             // client slot, so give it a generous moment instead.
             None => {
                 std::thread::sleep(Duration::from_secs(1));
-                break;
+                return Ok(());
             }
         }
     }
-    Ok(LiveServer { child, url })
 }
 
 /// Whether something listens on loopback `port`, from /proc/net/tcp (Linux); `None` where
@@ -435,4 +488,240 @@ impl Drop for LiveServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A minimal RTSP server on loopback that serves a clip's video in a loop over interleaved
+/// TCP, like an IP camera: `ffmpeg` packetises the clip as RTP to a local UDP socket, and
+/// the server answers OPTIONS/DESCRIBE/SETUP/PLAY and relays the RTP packets to the client.
+/// (FFmpeg itself cannot serve RTSP to a client that pulls.)
+///
+/// It serves one client at a time, refuses UDP transport (461), and records every request
+/// line it receives. Stopped when dropped.
+pub struct RtspServer {
+    ffmpeg: Child,
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Serves `clip` (H.264) at `rtsp://127.0.0.1:{port}/live`; `port` 0 picks a free one.
+pub fn serve_rtsp(clip: impl AsRef<Path>, port: u16) -> Result<RtspServer, VideoError> {
+    let clip = clip.as_ref();
+    if !clip.is_file() {
+        return Err(VideoError::InvalidOptions(format!(
+            "clip {} does not exist",
+            clip.display()
+        )));
+    }
+    let rtp = UdpSocket::bind("127.0.0.1:0")?;
+    rtp.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let rtp_port = rtp.local_addr()?.port();
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    let port = listener.local_addr()?.port();
+    listener.set_nonblocking(true)?;
+
+    let sdp_path =
+        std::env::temp_dir().join(format!("vigil-rtsp-{}-{port}.sdp", std::process::id()));
+    let _ = fs::remove_file(&sdp_path);
+    let mut cmd = ffmpeg_command();
+    cmd.args(["-re", "-stream_loop", "-1", "-i"]).arg(clip);
+    cmd.args(["-an", "-c:v", "copy", "-f", "rtp", "-sdp_file"])
+        .arg(&sdp_path)
+        .arg(format!("rtp://127.0.0.1:{rtp_port}"));
+    let mut ffmpeg = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(spawn_error)?;
+
+    // The SDP file appears once the RTP muxer has written its header.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sdp = loop {
+        match fs::read_to_string(&sdp_path) {
+            Ok(s) if s.contains("m=video") => break s,
+            _ if Instant::now() < deadline && ffmpeg.try_wait()?.is_none() => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => {
+                let _ = ffmpeg.kill();
+                let _ = ffmpeg.wait();
+                return Err(VideoError::Tool("the RTP packetiser did not start".into()));
+            }
+        }
+    };
+    let _ = fs::remove_file(&sdp_path);
+    let sdp: String = sdp
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("SDP:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        + "a=control:trackID=0\r\n";
+
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (requests, stop) = (requests.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("vigil-rtsp-server".into())
+            .spawn(move || rtsp_accept_loop(listener, rtp, sdp, requests, stop))?
+    };
+    Ok(RtspServer {
+        ffmpeg,
+        url: format!("rtsp://127.0.0.1:{port}/live"),
+        requests,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+impl RtspServer {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.url
+            .trim_start_matches("rtsp://127.0.0.1:")
+            .trim_end_matches("/live")
+            .parse()
+            .expect("the URL was built with a port")
+    }
+
+    /// Request lines received so far, e.g. `DESCRIBE rtsp://127.0.0.1:8554/live RTSP/1.0`.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.ffmpeg.kill();
+        let _ = self.ffmpeg.wait();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn rtsp_accept_loop(
+    listener: TcpListener,
+    rtp: UdpSocket,
+    sdp: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((client, _)) => {
+                let _ = rtsp_session(client, &rtp, &sdp, &requests, &stop);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Answers one client's requests until PLAY, then relays RTP until it leaves.
+fn rtsp_session(
+    mut client: TcpStream,
+    rtp: &UdpSocket,
+    sdp: &str,
+    requests: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // A client that stops reading ends its session rather than blocking shutdown.
+    client.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut buffer = Vec::new();
+    loop {
+        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            let mut chunk = [0u8; 4096];
+            let n = client.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(());
+            }
+            buffer.extend_from_slice(&chunk[..n]);
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+        buffer.drain(..end + 4);
+        let mut lines = head.lines();
+        let request_line = lines.next().unwrap_or_default().to_string();
+        requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request_line.clone());
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        let cseq = header("CSeq");
+        let method = request_line.split(' ').next().unwrap_or_default();
+        let mut reply = format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n");
+        let mut body = "";
+        let mut play = false;
+        match method {
+            "OPTIONS" => reply.push_str("Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n"),
+            "DESCRIBE" => {
+                body = sdp;
+                reply.push_str(&format!(
+                    "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
+                    sdp.len()
+                ));
+            }
+            "SETUP" if header("Transport").contains("RTP/AVP/TCP") => reply.push_str(
+                "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 12345678\r\n",
+            ),
+            "SETUP" => reply = format!("RTSP/1.0 461 Unsupported Transport\r\nCSeq: {cseq}\r\n"),
+            "PLAY" => {
+                reply.push_str("Session: 12345678\r\n");
+                play = true;
+            }
+            "TEARDOWN" | "GET_PARAMETER" => {}
+            _ => reply = format!("RTSP/1.0 501 Not Implemented\r\nCSeq: {cseq}\r\n"),
+        }
+        client.write_all(format!("{reply}\r\n{body}").as_bytes())?;
+        if play {
+            break;
+        }
+    }
+    // Start from fresh packets, not what queued up while nobody watched.
+    rtp.set_nonblocking(true)?;
+    let mut packet = [0u8; 65536];
+    while rtp.recv(&mut packet).is_ok() {}
+    rtp.set_nonblocking(false)?;
+    while !stop.load(Ordering::Relaxed) {
+        let n = match rtp.recv(&mut packet) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut frame = Vec::with_capacity(n + 4);
+        frame.extend_from_slice(&[b'$', 0]);
+        frame.extend_from_slice(&(n as u16).to_be_bytes());
+        frame.extend_from_slice(&packet[..n]);
+        client.write_all(&frame)?;
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use vigil_video::synth::{self, ClipBuilder, LiveServer, Motion};
-use vigil_video::{FrameSampler, SampleOptions, VideoError};
+use vigil_video::{FrameSampler, Input, SampleOptions, VideoError};
 
 use crate::common::{clip, photo};
 
@@ -18,6 +18,12 @@ fn server() -> LiveServer {
             .audio(true),
     );
     synth::serve_live(clip, 0).expect("start live server")
+}
+
+/// The server as the worker opens a camera: the URL the egress policy checked (an IP
+/// literal) plus the `Host` header it keeps.
+fn stream(server: &LiveServer) -> Input {
+    Input::stream(server.url(), &[("headers", "Host: cam.example\r\n")]).expect("checked form")
 }
 
 fn live_options() -> SampleOptions {
@@ -63,7 +69,7 @@ fn wait_for_error(mut sampler: FrameSampler) -> (VideoError, Instant) {
 #[test]
 fn live_stream_yields_frames_with_rising_timestamps() {
     let server = server();
-    let mut sampler = FrameSampler::open(server.url(), live_options()).expect("open live");
+    let mut sampler = FrameSampler::open(stream(&server), live_options()).expect("open live");
     assert_eq!(sampler.info().container, "mpegts");
     take_frames(&mut sampler, 6);
 }
@@ -71,7 +77,7 @@ fn live_stream_yields_frames_with_rising_timestamps() {
 #[test]
 fn a_killed_server_ends_the_stream_with_an_error() {
     let mut server = server();
-    let mut sampler = FrameSampler::open(server.url(), live_options()).expect("open live");
+    let mut sampler = FrameSampler::open(stream(&server), live_options()).expect("open live");
     take_frames(&mut sampler, 3);
     server.kill().unwrap();
     let killed = Instant::now();
@@ -91,7 +97,7 @@ fn a_killed_server_ends_the_stream_with_an_error() {
 #[test]
 fn a_stalled_server_times_out() {
     let server = server();
-    let mut sampler = FrameSampler::open(server.url(), live_options()).expect("open live");
+    let mut sampler = FrameSampler::open(stream(&server), live_options()).expect("open live");
     take_frames(&mut sampler, 3);
     server.pause().unwrap();
     let paused = Instant::now();
@@ -108,7 +114,7 @@ fn a_stalled_server_times_out() {
 #[test]
 fn cancel_interrupts_a_blocked_read() {
     let server = server();
-    let mut sampler = FrameSampler::open(server.url(), live_options()).expect("open live");
+    let mut sampler = FrameSampler::open(stream(&server), live_options()).expect("open live");
     take_frames(&mut sampler, 2);
     server.pause().unwrap();
     let cancel = sampler.cancel_handle();

@@ -4,5 +4,7 @@
 mod common;
 mod damaged;
 mod live;
+mod pixels;
+mod policy;
 mod probe;
 mod sampler;

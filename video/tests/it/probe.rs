@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use vigil_video::synth::{self, ClipBuilder};
-use vigil_video::{SampleOptions, VideoError, VideoInfo, probe, probe_with};
+use vigil_video::{Input, SampleOptions, VideoError, VideoInfo, probe, probe_with};
 
 use crate::common::{TempDir, clip, path_str, remux_ts, standard_clip};
 
@@ -118,10 +118,18 @@ fn probe_reports_missing_files_and_refused_connections() {
         .unwrap()
         .port();
     let started = Instant::now();
-    let err = probe(&format!("http://user:secret@127.0.0.1:{port}/cam")).expect_err("refused");
+    let camera = Input::stream(
+        &format!("http://user:secret@127.0.0.1:{port}/cam"),
+        &[] as &[(&str, &str)],
+    )
+    .unwrap();
+    let err = probe(camera).expect_err("refused");
     assert!(matches!(err, VideoError::Open { .. }), "{err:?}");
     assert!(err.is_transient());
     assert!(!err.to_string().contains("secret"), "{err}");
+    // The detail is for logs; users learn nothing about the port.
+    assert!(err.to_string().contains("connection refused"), "{err}");
+    assert_eq!(err.user_message(), "stream unavailable");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -135,7 +143,8 @@ fn probe_times_out_on_a_silent_server() {
         ..SampleOptions::default()
     };
     let started = Instant::now();
-    let err = probe_with(&format!("tcp://127.0.0.1:{port}"), &options).expect_err("timeout");
+    let silent = Input::stream(&format!("http://127.0.0.1:{port}/"), &[] as &[(&str, &str)]);
+    let err = probe_with(silent.unwrap(), &options).expect_err("timeout");
     let elapsed = started.elapsed();
     assert!(matches!(err, VideoError::Timeout { .. }), "{err:?}");
     assert!(
