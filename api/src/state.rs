@@ -5,6 +5,7 @@ use std::sync::Arc;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use metrics_exporter_prometheus::PrometheusHandle;
 use vigil_core::AppContext;
+use vigil_core::egress::EgressPolicy;
 
 use crate::upload::UploadSlots;
 
@@ -16,6 +17,8 @@ pub struct ApiState {
     pub limiter: DefaultKeyedRateLimiter<IpAddr>,
     pub metrics: PrometheusHandle,
     pub uploads: UploadSlots,
+    /// Checks stream URLs when they are registered (the worker checks them again on use).
+    pub egress: EgressPolicy,
 }
 
 impl ApiState {
@@ -30,6 +33,7 @@ impl ApiState {
             ),
             metrics: vigil_core::metrics::handle(),
             uploads: UploadSlots::new(config.max_concurrent_uploads),
+            egress: EgressPolicy::new(config).expect("stream settings were validated at start-up"),
             ctx,
         })
     }

@@ -71,6 +71,9 @@ pub fn test_config(storage_dir: &std::path::Path) -> Config {
         job_retry_base_ms: 200,
         job_retry_max_ms: 1000,
         reconcile_interval_secs: 1,
+        // Test streams are served by ffmpeg on loopback; the deployment's own service ports
+        // there stay denied.
+        stream_allow_cidrs: format!("{},127.0.0.1/32", vigil_core::egress::DEFAULT_ALLOW_CIDRS),
         ..Config::default()
     }
 }

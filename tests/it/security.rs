@@ -292,3 +292,60 @@ async fn changing_ones_own_password_needs_the_current_one_even_for_admins() {
         204
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_urls_to_internal_hosts_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let redis_port = app
+        .ctx
+        .config
+        .redis_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok())
+        .unwrap_or(6379);
+    let redis = format!("http://127.0.0.1:{redis_port}/");
+    for bad in [
+        redis.as_str(),
+        "http://169.254.169.254/latest/meta-data/",
+        "tcp://0.0.0.0:9999?listen=1",
+        "http://[::1]:8080/",
+        "http://0xa9.0xfe.0xa9.0xfe/latest/meta-data/",
+        "file:///etc/passwd",
+        "udp://10.0.0.5:5000?listen=1",
+    ] {
+        let resp = app
+            .client
+            .post(app.url("/api/v1/videos/live"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "title": "probe", "url": bad }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 422, "{bad}");
+        let body: Value = resp.json().await.unwrap();
+        let err = assert_error_envelope(&body, "VALIDATION_ERROR");
+        // The answer says what kind of URL is refused, not what the address is or answers.
+        assert!(!err["message"].as_str().unwrap().contains("6379"), "{body}");
+    }
+    // A camera on the LAN is accepted, its credentials kept but never shown.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/videos/live"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({
+            "title": "lobby",
+            "url": "rtsp://admin:s3cret@192.168.1.20:554/stream1?token=abc"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    let shown = body["data"]["streamUrl"].as_str().unwrap();
+    assert!(
+        !shown.contains("s3cret") && !shown.contains("abc"),
+        "{shown}"
+    );
+}

@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use vigil_core::AppContext;
 use vigil_core::db::DbConn;
+use vigil_core::egress::EgressPolicy;
 use vigil_core::jobs::lease::{self, Progress};
 use vigil_core::jobs::{Job, NewJob, store};
 
@@ -88,6 +89,8 @@ pub struct Signals {
 pub struct JobContext {
     pub job: Arc<Job>,
     pub app: AppContext,
+    /// What stream URLs this worker may open (see `crate::media`).
+    pub egress: Arc<EgressPolicy>,
     pub(crate) owner: String,
     pub(crate) progress: Arc<Mutex<Progress>>,
     pub(crate) signals: Signals,
@@ -95,7 +98,13 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    pub(crate) fn new(job: Job, app: AppContext, owner: String, signals: Signals) -> Self {
+    pub(crate) fn new(
+        job: Job,
+        app: AppContext,
+        egress: Arc<EgressPolicy>,
+        owner: String,
+        signals: Signals,
+    ) -> Self {
         let progress = Progress {
             percent: job.progress,
             stage: job.stage.clone(),
@@ -105,6 +114,7 @@ impl JobContext {
         Self {
             job: Arc::new(job),
             app,
+            egress,
             owner,
             progress: Arc::new(Mutex::new(progress)),
             signals,

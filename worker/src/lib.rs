@@ -7,6 +7,7 @@ pub mod context;
 pub mod export;
 pub mod frames;
 pub mod handlers;
+pub mod media;
 pub mod registry;
 pub mod runtime;
 pub mod vision;
@@ -67,8 +68,11 @@ pub async fn run(
     let id = worker_id(&ctx);
     let queues = ctx.config.worker_queues();
     tracing::info!(worker = %id, ?queues, concurrency = ctx.config.worker_concurrency, "worker started");
+    // Resolves the deployment's own service hosts (denied to streams) once per process.
+    let egress = vigil_core::egress::EgressPolicy::load(&ctx.config).await?;
     let runtime = Arc::new(Runtime::new(
         ctx.clone(),
+        egress,
         id.clone(),
         Arc::new(handlers::registry()),
     ));

@@ -13,6 +13,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vigil_core::AppContext;
+use vigil_core::egress::EgressPolicy;
 use vigil_core::jobs::family;
 use vigil_core::jobs::lease::{self, Finish};
 use vigil_core::jobs::stream::{self, Delivery};
@@ -24,6 +25,7 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     pub app: AppContext,
+    egress: Arc<EgressPolicy>,
     pub owner: String,
     handlers: Arc<Registry>,
     /// Fired when the worker shuts down and the grace period ran out.
@@ -33,9 +35,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(app: AppContext, owner: String, handlers: Arc<Registry>) -> Self {
+    pub fn new(
+        app: AppContext,
+        egress: EgressPolicy,
+        owner: String,
+        handlers: Arc<Registry>,
+    ) -> Self {
         Self {
             app,
+            egress: Arc::new(egress),
             owner,
             handlers,
             interrupt: CancellationToken::new(),
@@ -119,7 +127,13 @@ impl Runtime {
             pause: CancellationToken::new(),
             shutdown: self.interrupt.child_token(),
         };
-        let job_ctx = JobContext::new(job, self.app.clone(), self.owner.clone(), signals.clone());
+        let job_ctx = JobContext::new(
+            job,
+            self.app.clone(),
+            self.egress.clone(),
+            self.owner.clone(),
+            signals.clone(),
+        );
         let lease_lost = CancellationToken::new();
         let heartbeat = tokio::spawn(heartbeat_loop(job_ctx.clone(), lease, lease_lost.clone()));
 

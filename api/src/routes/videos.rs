@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use tokio_util::io::StreamReader;
 use uuid::Uuid;
 use vigil_core::auth::Permission;
+use vigil_core::egress;
 use vigil_core::jobs::{self, NewJob};
 use vigil_core::storage::ObjectKey;
 use vigil_core::videos::{self, Filter, NewVideo, ProbeRequest, Video, VideoKind, VideoStatus};
@@ -23,12 +24,6 @@ use crate::middleware::note;
 use crate::params::{Choice, Paging};
 use crate::state::ApiState;
 use crate::upload::{FormLimits, MultipartBody};
-
-/// URL schemes a live stream may use: network protocols only (no `file:` or ffmpeg's
-/// special protocols, which would let users read the server's files).
-const STREAM_SCHEMES: &[&str] = &[
-    "rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp", "srt",
-];
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
@@ -52,24 +47,13 @@ pub struct VideoDto {
     pub size_bytes: Option<i64>,
     pub original_filename: Option<String>,
     pub content_type: Option<String>,
-    /// The stream URL with any credentials removed.
+    /// The stream URL with every credential form removed (user info, token-like query values,
+    /// RTMP stream keys).
     pub stream_url: Option<String>,
     pub probe_job_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// Removes `user:password@` from a URL: camera URLs routinely carry credentials.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            let _ = u.set_password(None);
-            let _ = u.set_username("");
-            u.to_string()
-        }
-        Err(_) => "(invalid URL)".into(),
-    }
 }
 
 impl From<Video> for VideoDto {
@@ -91,7 +75,7 @@ impl From<Video> for VideoDto {
             size_bytes: v.size_bytes,
             original_filename: v.original_filename,
             content_type: v.content_type,
-            stream_url: v.stream_url.as_deref().map(redact_url),
+            stream_url: v.stream_url.as_deref().map(egress::redact),
             probe_job_id: v.probe_job_id,
             created_by: v.created_by,
             created_at: v.created_at,
@@ -137,8 +121,9 @@ impl StoredUpload {
 pub struct RegisterLive {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub title: String,
-    /// A URL FFmpeg can open: `rtsp://user:pass@camera/stream`, `http://host/live.ts`,
-    /// `tcp://host:port`, ...
+    /// A stream URL: `rtsp://user:pass@camera/stream`, `http://host/live.ts`, `rtmp://…`.
+    /// It must point at an address the deployment allows (`VIGIL_STREAM_ALLOW_CIDRS`; never
+    /// loopback, link-local or the deployment's own services).
     #[oai(validator(min_length = 1, max_length = 2000))]
     pub url: String,
     #[oai(validator(max_length = 5000))]
@@ -279,21 +264,13 @@ impl VideosApi {
     ) -> ApiResult<Created<VideoDto>> {
         auth.0.require(Permission::VideosWrite)?;
         let b = body.0;
-        let url = url::Url::parse(b.url.trim())
-            .map_err(|e| ApiError::validation("url", format!("not a URL: {e}")))?;
-        if !STREAM_SCHEMES.contains(&url.scheme()) {
-            return Err(ApiError::validation(
-                "url",
-                format!(
-                    "unsupported scheme {:?}; use one of {}",
-                    url.scheme(),
-                    STREAM_SCHEMES.join(", ")
-                ),
-            ));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(ApiError::validation("url", "the URL has no host"));
-        }
+        // The obvious refusals now (scheme, options, literal internal addresses); the worker
+        // checks the resolved address again right before every connection.
+        let url = self
+            .state
+            .egress
+            .precheck(b.url.trim())
+            .map_err(|e| ApiError::validation("url", e.user_message()))?;
         let mut conn = super::conn(&self.state).await?;
         let video = videos::create(
             &mut conn,

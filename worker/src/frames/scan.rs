@@ -13,7 +13,7 @@ use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
 use vigil_models::FacePipeline;
 use vigil_video::{
-    CancelHandle, CropBox, FrameSampler, SampleOptions, SamplerStats, Sketch, VideoError,
+    CancelHandle, CropBox, FrameSampler, Input, SampleOptions, SamplerStats, Sketch, VideoError,
 };
 
 use super::face_memory::{Described, FaceMemory, shifted};
@@ -70,15 +70,15 @@ impl Drop for Scan {
     }
 }
 
-/// Opens `location` and starts decoding and inference threads. Opening errors are returned at
+/// Opens `input` and starts decoding and inference threads. Opening errors are returned at
 /// once (on a blocking thread, since opening a stream can take seconds).
 pub async fn start(
-    location: String,
+    input: Input,
     options: SampleOptions,
     pipeline: Arc<FacePipeline>,
     mut matcher: Matcher,
 ) -> Result<Scan, VideoError> {
-    let sampler = tokio::task::spawn_blocking(move || FrameSampler::open(&location, options))
+    let sampler = tokio::task::spawn_blocking(move || FrameSampler::open(input, options))
         .await
         .map_err(|e| VideoError::Decode(format!("decoder thread failed: {e}")))??;
     let cancel = sampler.cancel_handle();

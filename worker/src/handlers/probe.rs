@@ -1,16 +1,12 @@
 //! `video.probe`: reads an uploaded video's duration, frame rate, size and codec, or marks the
 //! video failed with a reason users can read (not a video, cannot be decoded).
 
-use std::time::Duration;
-
 use vigil_core::videos::{self, ProbeRequest, ProbeResult};
 
 use crate::context::{JobContext, JobError, OrSkip, Outcome};
+use crate::media;
 use crate::registry::Handler;
 use crate::vision;
-
-/// How long the worker may read an object through its presigned URL.
-pub const MEDIA_URL_TTL: Duration = Duration::from_secs(12 * 3600);
 
 #[derive(Default)]
 pub struct Probe;
@@ -25,13 +21,13 @@ impl Handler for Probe {
             .await
             .or_skip("video deleted")?;
         drop(conn);
-        let location = match (&video.object_key, &video.stream_url) {
-            (Some(key), _) => job.app.storage.media_location(key, MEDIA_URL_TTL).await?,
-            (None, Some(url)) => url.clone(),
+        let (input, is_stream) = match (&video.object_key, &video.stream_url) {
+            (Some(key), _) => (media::upload(job, key).await?, false),
+            (None, Some(url)) => (media::stream(job, url).await?, true),
             (None, None) => return Err(JobError::Permanent("video has no source".into())),
         };
         job.progress(20.0, "probing");
-        let probed = vision::blocking(move || vigil_video::probe(&location)).await?;
+        let probed = vision::blocking(move || vigil_video::probe(input)).await?;
         let mut conn = job.db().await?;
         match probed {
             Ok(info) => {
@@ -47,14 +43,19 @@ impl Handler for Probe {
                 videos::set_probed(&mut conn, video.id, &result).await?;
                 Ok(Outcome::done(&result))
             }
-            Err(e) if e.is_transient() => Err(JobError::Retryable(e.to_string())),
-            Err(e) => {
-                let reason = e.to_string();
-                videos::set_failed(&mut conn, video.id, &reason).await?;
-                // The video is marked failed; the job fails too, so it shows in the dead
-                // letters with the same reason.
-                Err(JobError::Permanent(reason))
-            }
+            Err(e) => match if is_stream {
+                media::stream_error(e)
+            } else {
+                media::file_error(e)
+            } {
+                JobError::Permanent(reason) => {
+                    videos::set_failed(&mut conn, video.id, &reason).await?;
+                    // The video is marked failed; the job fails too, so it shows in the dead
+                    // letters with the same reason.
+                    Err(JobError::Permanent(reason))
+                }
+                other => Err(other),
+            },
         }
     }
 }

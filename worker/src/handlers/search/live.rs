@@ -14,6 +14,7 @@ use vigil_video::SampleOptions;
 use super::{ChildSetup, FrameStore, build_matcher, record_appearances, setup};
 use crate::context::{JobContext, JobError, Outcome};
 use crate::frames::scan::{self, Event};
+use crate::media;
 use crate::registry::Handler;
 
 /// How long to wait for a frame before doing the periodic work anyway.
@@ -81,21 +82,25 @@ impl Handler for SearchLive {
                 ..SampleOptions::live()
             };
             job.progress(0.0, "connecting");
-            let scan = scan::start(url.clone(), options, setup.pipeline.clone(), matcher).await;
-            let mut scan = match scan {
+            // Checked before every connection: the name may resolve elsewhere by now.
+            let opened = match media::stream(job, &url).await {
+                Ok(input) => scan::start(input, options, setup.pipeline.clone(), matcher)
+                    .await
+                    .map_err(media::stream_error),
+                Err(e) => Err(e),
+            };
+            let mut scan = match opened {
                 Ok(scan) => scan,
-                Err(e) if !e.is_transient() => return Err(JobError::Permanent(e.to_string())),
-                Err(e) => {
+                Err(JobError::Retryable(reason)) => {
                     failures += 1;
-                    last_error = e.to_string();
+                    last_error = reason;
                     if failures > MAX_RECONNECTS {
-                        return Err(JobError::Retryable(format!(
-                            "stream unavailable: {last_error}"
-                        )));
+                        return Err(JobError::Retryable(last_error));
                     }
                     job.sleep(RECONNECT_DELAY).await?;
                     continue;
                 }
+                Err(e) => return Err(e),
             };
             let opened = scan.opened_at.unwrap_or_else(SystemTime::now);
             let mut store = FrameStore::new(setup.search.id, p.video_id);
@@ -114,7 +119,8 @@ impl Handler for SearchLive {
                         frames += 1;
                     }
                     Ok(Some(Event::Error(e))) => {
-                        last_error = e.to_string();
+                        tracing::warn!(video = %p.video_id, error = %e, "live stream failed");
+                        last_error = e.user_message().to_string();
                         break Ok(false);
                     }
                     Ok(Some(Event::End(_)) | None) => {

@@ -11,7 +11,7 @@ use vigil_video::SampleOptions;
 use super::{FrameStore, record_appearances, setup};
 use crate::context::{JobContext, JobError, Outcome};
 use crate::frames::scan::{self, Event};
-use crate::handlers::probe::MEDIA_URL_TTL;
+use crate::media;
 use crate::registry::Handler;
 
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
@@ -78,7 +78,7 @@ impl Handler for SearchSegment {
         report(&cp, "scanning");
         let mut ended_early = None;
         if end.is_none_or(|e| cp.next_secs < e) {
-            let location = job.app.storage.media_location(&key, MEDIA_URL_TTL).await?;
+            let input = media::upload(job, &key).await?;
             let options = SampleOptions {
                 fps,
                 start_secs: cp.next_secs,
@@ -89,9 +89,9 @@ impl Handler for SearchSegment {
                 skip_non_reference: true,
                 ..SampleOptions::default()
             };
-            let mut scan = scan::start(location, options, setup.pipeline.clone(), matcher)
+            let mut scan = scan::start(input, options, setup.pipeline.clone(), matcher)
                 .await
-                .map_err(video_error)?;
+                .map_err(media::file_error)?;
             let mut frames = FrameStore::new(setup.search.id, p.video_id);
             let mut last_save = Instant::now();
             loop {
@@ -131,7 +131,7 @@ impl Handler for SearchSegment {
                     }
                     Some(Event::Error(e)) => {
                         job.save_checkpoint(&cp).await.ok();
-                        return Err(video_error(e));
+                        return Err(media::file_error(e));
                     }
                     Some(Event::ModelError(e)) => return Err(JobError::Retryable(e)),
                     None => return Err(JobError::Retryable("frame pipeline stopped".into())),
@@ -162,14 +162,5 @@ impl Handler for SearchSegment {
             hits: cp.hits,
             appearances,
         }))
-    }
-}
-
-/// Bad footage fails the child for good with the decoder's reason; network trouble retries.
-pub fn video_error(e: vigil_video::VideoError) -> JobError {
-    if e.is_transient() {
-        JobError::Retryable(e.to_string())
-    } else {
-        JobError::Permanent(e.to_string())
     }
 }
