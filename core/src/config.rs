@@ -80,6 +80,15 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Uploads one API process reads at once; more get 429.
     pub max_concurrent_uploads: usize,
+    /// Largest photo (width × height) a worker decodes; larger ones are rejected with a reason
+    /// before any pixel memory is taken.
+    pub max_image_pixels: u64,
+    /// Largest video frame (width × height) a worker decodes.
+    pub max_video_pixels: u64,
+    /// Longest upload that can be searched; longer ones fail their probe with a reason.
+    pub max_video_duration_secs: u64,
+    /// Most search segments one video is split into (longer videos get longer segments).
+    pub max_segments_per_video: u32,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy); the same
@@ -176,6 +185,10 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024 * 1024,
             max_concurrent_uploads: 8,
+            max_image_pixels: 40_000_000,
+            max_video_pixels: 3840 * 2160 * 2,
+            max_video_duration_secs: 48 * 3600,
+            max_segments_per_video: 1000,
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
             trust_proxy_headers: false,
@@ -230,10 +243,9 @@ impl Config {
                 "VIGIL_S3_BUCKET must be set for S3 storage".into(),
             ));
         }
-        if self.secret_key.as_ref().is_some_and(|k| k.len() < 32) {
-            return Err(Error::Config(
-                "VIGIL_SECRET_KEY must be at least 32 characters".into(),
-            ));
+        if let Some(key) = &self.secret_key {
+            crate::auth::secrets::check_strength(key)
+                .map_err(|why| Error::Config(format!("VIGIL_SECRET_KEY {why}")))?;
         }
         if self.admin_email.is_some() != self.admin_password.is_some() {
             return Err(Error::Config(

@@ -65,7 +65,7 @@ pub fn test_config(storage_dir: &std::path::Path) -> Config {
         storage_backend: StorageBackend::Local,
         storage_dir: storage_dir.to_path_buf(),
         smtp_url: Some(Services::smtp_url()),
-        secret_key: Some(format!("test-secret-{id}")),
+        secret_key: Some(vigil_core::auth::secrets::generate_secret()),
         rate_limit_per_second: 1000,
         rate_limit_burst: 1000,
         job_retry_base_ms: 200,

@@ -872,7 +872,7 @@ async fn search_input_is_checked() {
         .unwrap();
     let live = json_ok(resp, 201).await;
     assert_eq!(
-        live["streamUrl"], "rtsp://10.0.0.5/stream1",
+        live["streamUrl"], "rtsp://***@10.0.0.5/stream1",
         "credentials are never shown"
     );
 

@@ -349,3 +349,72 @@ async fn stream_urls_to_internal_hosts_are_refused() {
         "{shown}"
     );
 }
+
+/// Waits until the video's probe has finished and returns the video.
+async fn probed(app: &TestApp, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let video: Value = app
+            .client
+            .get(app.url(&format!("/api/v1/videos/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let video = video["data"].clone();
+        if video["status"] == "ready" || video["status"] == "failed" {
+            return video;
+        }
+        assert!(Instant::now() < deadline, "probe did not finish: {video}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    let resp = app
+        .client
+        .post(app.url("/api/v1/videos"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    resp.json::<Value>().await.unwrap()["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_media_fails_its_probe_with_a_reason() {
+    let mut app = TestApp::spawn_with(|c| c.max_video_duration_secs = 5).await;
+    app.start_worker();
+    let admin = app.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Longer than a search may fan out over.
+    let clip = dir.path().join("long.mp4");
+    vigil_video::synth::ClipBuilder::new(320, 240, 10.0)
+        .colour("gray", 8.0)
+        .write_h264(&clip)
+        .unwrap();
+    let video = upload(&app, &admin, "long.mp4", std::fs::read(&clip).unwrap()).await;
+    let video = probed(&app, &admin, video["id"].as_str().unwrap()).await;
+    assert_eq!(video["status"], "failed", "{video}");
+    assert!(
+        video["error"].as_str().unwrap().contains("at most"),
+        "{video}"
+    );
+
+    // A playlist that would make FFmpeg fetch other URLs, uploaded as a video.
+    let playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nhttp://127.0.0.1:1/seg.ts\n#EXT-X-ENDLIST\n";
+    let video = upload(&app, &admin, "clip.m3u8", playlist.to_vec()).await;
+    let video = probed(&app, &admin, video["id"].as_str().unwrap()).await;
+    assert_eq!(video["status"], "failed", "{video}");
+    assert!(video["error"].as_str().unwrap().contains("not"), "{video}");
+}

@@ -52,6 +52,55 @@ impl Secrets {
     }
 }
 
+/// Words that mark a placeholder copied from documentation rather than a generated secret.
+const PLACEHOLDER_MARKERS: &[&str] = &[
+    "replace",
+    "change",
+    "example",
+    "placeholder",
+    "secret",
+    "password",
+    "your",
+    "todo",
+    "xxxx",
+    "0123",
+    "1234",
+    "abcd",
+    "qwerty",
+    "random",
+    "openssl",
+    "vigil",
+    "test",
+];
+
+/// Refuses secrets anyone could know: shorter than 32 characters, a placeholder from
+/// documentation, or too little variety to hold ~128 bits (e.g. one character repeated).
+pub fn check_strength(secret: &str) -> Result<(), String> {
+    if secret.chars().count() < 32 {
+        return Err("must be at least 32 characters (generate one: openssl rand -hex 32)".into());
+    }
+    let lower = secret.to_lowercase();
+    if let Some(word) = PLACEHOLDER_MARKERS.iter().find(|w| lower.contains(*w)) {
+        return Err(format!(
+            "looks like a placeholder (it contains {word:?}); generate one: openssl rand -hex 32"
+        ));
+    }
+    // Shannon entropy of the characters as drawn: a hex string of 32 random bytes scores
+    // ~250 bits; "aaaa…" scores 0.
+    let mut counts = std::collections::HashMap::<char, f64>::new();
+    for c in secret.chars() {
+        *counts.entry(c).or_default() += 1.0;
+    }
+    let n = secret.chars().count() as f64;
+    let per_char: f64 = counts.values().map(|k| -(k / n) * (k / n).log2()).sum();
+    if per_char * n < 128.0 {
+        return Err(
+            "has too little variety to be secret; generate one: openssl rand -hex 32".into(),
+        );
+    }
+    Ok(())
+}
+
 /// A fresh random secret (64 hex characters).
 pub fn generate_secret() -> String {
     use rand::RngCore;
@@ -63,6 +112,20 @@ pub fn generate_secret() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_and_weak_secrets_are_refused() {
+        assert!(check_strength(&generate_secret()).is_ok());
+        for weak in [
+            "short",
+            "replace-with-64-random-hex-characters-from-openssl-rand-hex-32",
+            "change-me-change-me-change-me-change-me",
+            &"a".repeat(64),
+            "abababababababababababababababababab",
+        ] {
+            assert!(check_strength(weak).is_err(), "{weak} accepted");
+        }
+    }
 
     #[test]
     fn signatures_verify_only_with_same_key_and_message() {

@@ -38,7 +38,11 @@ impl Handler for Enroll {
         drop(conn);
         job.progress(10.0, "reading photo");
         let bytes = job.app.storage.get_bytes(&photo.object_key).await?;
-        let image = match vision::blocking(move || vigil_models::decode_rgb(&bytes)).await? {
+        let limits = vigil_models::decode::DecodeLimits::new(job.app.config.max_image_pixels);
+        let decoded =
+            vision::blocking(move || vigil_models::decode::decode_rgb_with(&bytes, &limits))
+                .await?;
+        let image = match decoded {
             Ok(image) => image,
             Err(e) => {
                 let reason = format!("not a readable image: {e}");

@@ -138,7 +138,7 @@ async fn search_table(
             }
             Format::Pdf => {
                 let picture = match job.app.storage.get_bytes(&a.thumbnail_key).await {
-                    Ok(bytes) => image::load_from_memory(&bytes).ok().map(|i| i.to_rgb8()),
+                    Ok(bytes) => vigil_models::decode_rgb(&bytes).ok(),
                     Err(_) => None,
                 };
                 thumbnails.push(picture);

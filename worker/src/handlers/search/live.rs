@@ -79,6 +79,7 @@ impl Handler for SearchLive {
             let options = SampleOptions {
                 fps: setup.settings.sample_fps,
                 skip_non_reference: true,
+                max_pixels: job.app.config.max_video_pixels,
                 ..SampleOptions::live()
             };
             job.progress(0.0, "connecting");

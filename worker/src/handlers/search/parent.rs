@@ -52,7 +52,11 @@ impl Handler for Search {
         let priority = settings.priority.job_priority();
         let mut spawned_any = false;
         for video in &videos {
-            let plan = plan(video, settings.segment_secs);
+            let plan = plan(
+                video,
+                settings.segment_secs,
+                job.app.config.max_segments_per_video,
+            );
             let mut state = SearchVideoState {
                 status: JobStatus::Running,
                 segments: plan.len() as i32,
@@ -99,9 +103,10 @@ impl Handler for Search {
     }
 }
 
-/// The time ranges a video is searched in: segments of `segment_secs` for a probed file, one
-/// open-ended range for a live stream, none for a video that cannot be read.
-fn plan(video: &Video, segment_secs: f64) -> Vec<(f64, Option<f64>)> {
+/// The time ranges a video is searched in: segments of `segment_secs` (longer when that would
+/// make more than `max_segments`) for a probed file, one open-ended range for a live stream,
+/// none for a video that cannot be read.
+fn plan(video: &Video, segment_secs: f64, max_segments: u32) -> Vec<(f64, Option<f64>)> {
     if video.is_live() {
         return vec![(0.0, None)];
     }
@@ -110,6 +115,7 @@ fn plan(video: &Video, segment_secs: f64) -> Vec<(f64, Option<f64>)> {
     }
     match video.duration_secs.filter(|d| *d > 0.0) {
         Some(duration) => {
+            let segment_secs = segment_secs.max(duration / f64::from(max_segments.max(1)));
             let n = (duration / segment_secs).ceil().max(1.0) as usize;
             (0..n)
                 .map(|i| {

@@ -87,6 +87,7 @@ impl Handler for SearchSegment {
                 // of decoding; every segment of a video uses the same setting, so the sampled
                 // frames still agree (docs/benchmarks.md "Video decoding").
                 skip_non_reference: true,
+                max_pixels: job.app.config.max_video_pixels,
                 ..SampleOptions::default()
             };
             let mut scan = scan::start(input, options, setup.pipeline.clone(), matcher)
