@@ -140,27 +140,6 @@ impl TestApp {
         self.as_user(&self.token_for(role_id).await)
     }
 
-    /// Polls the job as the holder of `token`; see [`crate::jobs::wait_job`].
-    pub async fn wait_job(
-        &self,
-        token: &str,
-        id: &str,
-        timeout: std::time::Duration,
-        done: impl Fn(&Value) -> bool,
-    ) -> Value {
-        crate::jobs::wait_job(&self.as_user(token), id, timeout, done).await
-    }
-
-    /// Waits for the job as the holder of `token`; see [`crate::jobs::wait_finished`].
-    pub async fn wait_finished(
-        &self,
-        token: &str,
-        id: &str,
-        timeout: std::time::Duration,
-    ) -> Value {
-        crate::jobs::wait_finished(&self.as_user(token), id, timeout).await
-    }
-
     /// The absolute URL of a server path (`/health/live`): for routes outside the API root.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
