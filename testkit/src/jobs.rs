@@ -22,9 +22,10 @@ pub fn accepted(resp: Response) -> Value {
 }
 
 /// Submits a canary job (the job system's test kind: sleeps, checkpoints, fails or panics as
-/// `body` asks) and returns it.
-pub async fn submit_canary(caller: &Caller, body: Value) -> Value {
-    accepted(caller.post_json("/jobs/canary", body).await)
+/// `body` asks) and returns its id.
+pub async fn submit_canary(caller: &Caller, body: Value) -> String {
+    let job = accepted(caller.post_json("/jobs/canary", body).await);
+    job["id"].as_str().expect("job id").to_string()
 }
 
 /// Polls `/jobs/{id}` until `done` accepts the job or `timeout` passes; returns the job.

@@ -28,3 +28,9 @@ pub async fn wait_search(
         .wait_for(format!("/searches/{id}/status"), timeout, every, done)
         .await
 }
+
+/// Controls a search — `action` is `pause`, `resume`, `cancel` or `stop` — and returns it.
+pub async fn control(caller: &Caller, id: &str, action: &str) -> Value {
+    let path = format!("/searches/{id}/{action}");
+    caller.put(path).await.expect(200).data()
+}

@@ -96,8 +96,9 @@ async fn bad_credentials_and_tokens_are_401() {
         .await
         .expect_error(401, "UNAUTHORIZED");
     app.as_user("not.a.jwt").get("/auth/me").await.expect(401);
+    let unknown = json!({ "refreshToken": "unknown" });
     anonymous
-        .post_json("/auth/refresh", json!({ "refreshToken": "unknown" }))
+        .post_json("/auth/refresh", unknown)
         .await
         .expect(401);
 }

@@ -16,12 +16,8 @@ async fn a_sigkilled_worker_process_loses_no_job_and_repeats_no_effect() {
     let app = TestApp::spawn_with(use_s3).await;
     let admin = app.as_new_user("ROLE-ADMIN").await;
     let to = format!("kill9-{}@example.test", uuid::Uuid::new_v4().simple());
-    let job = submit_canary(
-        &admin,
-        json!({ "durationMs": 8000, "stepMs": 200, "notify": to }),
-    )
-    .await;
-    let id = job["id"].as_str().unwrap().to_string();
+    let canary = json!({ "durationMs": 8000, "stepMs": 200, "notify": to });
+    let id = submit_canary(&admin, canary).await;
 
     let mut first = app.start_worker_process(VIGIL);
     let running = wait_job(&admin, &id, Duration::from_secs(60), |j| {
@@ -81,8 +77,7 @@ async fn jobs_queued_when_redis_loses_its_data_still_complete() {
     let admin = app.as_new_user("ROLE-ADMIN").await;
     let mut ids = Vec::new();
     for _ in 0..20 {
-        let job = submit_canary(&admin, json!({})).await;
-        ids.push(job["id"].as_str().unwrap().to_string());
+        ids.push(submit_canary(&admin, json!({})).await);
     }
     assert_eq!(
         stream::depth(&app.ctx.redis, "default").await.unwrap(),
@@ -98,8 +93,7 @@ async fn jobs_queued_when_redis_loses_its_data_still_complete() {
     app.ctx.redis.delete_namespace().await.unwrap();
     let mut ids = Vec::new();
     for _ in 0..10 {
-        let job = submit_canary(&admin, json!({ "durationMs": 300 })).await;
-        ids.push(job["id"].as_str().unwrap().to_string());
+        ids.push(submit_canary(&admin, json!({ "durationMs": 300 })).await);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     app.ctx.redis.delete_namespace().await.unwrap();

@@ -42,21 +42,14 @@ async fn email_job_is_sent_once_even_when_resubmitted() {
     assert_eq!(copies, 1);
 
     // Bad addresses are refused up front; non-admins may not send.
+    let mail_to = |to: &str| json!({ "to": [to], "subject": "x", "text": "x" });
     admin
-        .post_json(
-            "/mail/send",
-            json!({ "to": ["nope"], "subject": "x", "text": "x" }),
-        )
+        .post_json("/mail/send", mail_to("nope"))
         .await
         .expect(422);
     let viewer = app.as_new_user("ROLE-VIEWER").await;
-    viewer
-        .post_json(
-            "/mail/send",
-            json!({ "to": ["a@example.test"], "subject": "x", "text": "x" }),
-        )
-        .await
-        .expect(403);
+    let mail = mail_to("a@example.test");
+    viewer.post_json("/mail/send", mail).await.expect(403);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,12 +67,8 @@ async fn audit_exports_to_csv_and_pdf_with_download_links() {
     }
     let export = |body: Value| admin.post_json("/audit/export", body);
     let csv_job = accepted(export(json!({ "format": "csv", "action": "users.create" })).await);
-    let job = wait_succeeded(
-        &admin,
-        csv_job["id"].as_str().unwrap(),
-        Duration::from_secs(20),
-    )
-    .await;
+    let csv_id = csv_job["id"].as_str().unwrap();
+    let job = wait_succeeded(&admin, csv_id, Duration::from_secs(20)).await;
     assert_eq!(job["result"]["rows"], 3);
     let url = job["result"]["downloadUrl"].as_str().unwrap();
     let csv = app.anonymous().get(url).await.text();
@@ -90,12 +79,8 @@ async fn audit_exports_to_csv_and_pdf_with_download_links() {
     assert!(rows.iter().all(|r| &r[3] == "users.create"));
 
     let pdf_job = accepted(export(json!({ "format": "pdf" })).await);
-    let job = wait_succeeded(
-        &admin,
-        pdf_job["id"].as_str().unwrap(),
-        Duration::from_secs(20),
-    )
-    .await;
+    let pdf_id = pdf_job["id"].as_str().unwrap();
+    let job = wait_succeeded(&admin, pdf_id, Duration::from_secs(20)).await;
     assert!(job["result"]["pages"].as_u64().unwrap() >= 1);
     let pdf = app
         .anonymous()
@@ -106,7 +91,7 @@ async fn audit_exports_to_csv_and_pdf_with_download_links() {
     assert_eq!(
         app.ctx
             .storage
-            .head(&format!("exports/{}.pdf", pdf_job["id"].as_str().unwrap()))
+            .head(&format!("exports/{pdf_id}.pdf"))
             .await
             .unwrap()
             .unwrap()
@@ -121,15 +106,14 @@ async fn audit_exports_to_csv_and_pdf_with_download_links() {
 async fn cancel_stops_a_running_job_quickly_and_it_is_never_retried() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.as_new_user("ROLE-ADMIN").await;
-    let job = submit_canary(&admin, json!({ "durationMs": 60000 })).await;
-    let id = job["id"].as_str().unwrap();
+    let id = &submit_canary(&admin, json!({ "durationMs": 60000 })).await;
     wait_job(&admin, id, Duration::from_secs(20), |j| {
         j["status"] == "running"
     })
     .await;
     let asked = std::time::Instant::now();
     let cancel = format!("/jobs/{id}/cancel");
-    admin.post_json(&cancel, json!({})).await.expect(200);
+    admin.post(&cancel).await.expect(200);
     let job = wait_job(&admin, id, Duration::from_secs(5), |j| {
         j["status"] == "cancelled"
     })
@@ -145,10 +129,7 @@ async fn cancel_stops_a_running_job_quickly_and_it_is_never_retried() {
     assert_eq!(job["status"], "cancelled");
     assert_eq!(job["attempts"], 1, "a cancelled job must not run again");
     // Cancelling again is a conflict; an admin may retry it, and then it runs to the end.
-    admin
-        .post_json(&cancel, json!({}))
-        .await
-        .expect_error(409, "CONFLICT");
+    admin.post(&cancel).await.expect_error(409, "CONFLICT");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,12 +138,11 @@ async fn failures_retry_with_backoff_then_dead_letter_and_admin_retry() {
     let admin = app.as_new_user("ROLE-ADMIN").await;
     let failing = submit_canary(&admin, json!({ "fail": true })).await;
     let panicking = submit_canary(&admin, json!({ "panic": true })).await;
-    for (job, message) in [
+    for (id, message) in [
         (&failing, "canary asked to fail"),
         (&panicking, "handler panicked"),
     ] {
-        let done =
-            wait_finished(&admin, job["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+        let done = wait_finished(&admin, id, Duration::from_secs(30)).await;
         assert_eq!(done["status"], "failed", "{done}");
         assert_eq!(done["attempts"], 3);
         assert!(done["error"].as_str().unwrap().contains(message), "{done}");
@@ -173,12 +153,12 @@ async fn failures_retry_with_backoff_then_dead_letter_and_admin_retry() {
     }
     // The worker survived the panics and takes the next job.
     let ok = submit_canary(&admin, json!({ "durationMs": 100 })).await;
-    wait_succeeded(&admin, ok["id"].as_str().unwrap(), Duration::from_secs(20)).await;
+    wait_succeeded(&admin, &ok, Duration::from_secs(20)).await;
 
     // Admin retry puts the dead-lettered job back with fresh attempts.
-    let id = failing["id"].as_str().unwrap();
+    let id = &failing;
     let retry = format!("/jobs/{id}/retry");
-    let retried = admin.post_json(&retry, json!({})).await.expect(200).data();
+    let retried = admin.post(&retry).await.expect(200).data();
     assert_eq!(retried["status"], "queued");
     assert_eq!(retried["attempts"], 0);
     let again = wait_job(&admin, id, Duration::from_secs(20), |j| {
@@ -187,23 +167,19 @@ async fn failures_retry_with_backoff_then_dead_letter_and_admin_retry() {
     .await;
     assert!(again["attempts"].as_i64().unwrap() >= 1);
     let operator = app.as_new_user("ROLE-OPERATOR").await;
-    operator.post_json(&retry, json!({})).await.expect(403);
+    operator.post(&retry).await.expect(403);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pause_and_resume_continue_from_the_checkpoint() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.as_new_user("ROLE-ADMIN").await;
-    let job = submit_canary(&admin, json!({ "durationMs": 4000 })).await;
-    let id = job["id"].as_str().unwrap();
+    let id = &submit_canary(&admin, json!({ "durationMs": 4000 })).await;
     wait_job(&admin, id, Duration::from_secs(20), |j| {
         j["progress"].as_f64() > Some(20.0)
     })
     .await;
-    admin
-        .post_json(format!("/jobs/{id}/pause"), json!({}))
-        .await
-        .expect(200);
+    admin.post(format!("/jobs/{id}/pause")).await.expect(200);
     let paused = wait_job(&admin, id, Duration::from_secs(5), |j| {
         j["status"] == "paused"
     })
@@ -213,10 +189,7 @@ async fn pause_and_resume_continue_from_the_checkpoint() {
         progress_at_pause > 20.0 && progress_at_pause < 100.0,
         "{paused}"
     );
-    admin
-        .post_json(format!("/jobs/{id}/resume"), json!({}))
-        .await
-        .expect(200);
+    admin.post(format!("/jobs/{id}/resume")).await.expect(200);
     let done = wait_succeeded(&admin, id, Duration::from_secs(20)).await;
     let resumed_from = done["result"]["resumedFromMs"].as_u64().unwrap();
     assert!(
@@ -232,25 +205,16 @@ async fn pause_and_resume_continue_from_the_checkpoint() {
             )
             .await,
     );
-    admin
-        .post_json(
-            format!("/jobs/{}/pause", mail["id"].as_str().unwrap()),
-            json!({}),
-        )
-        .await
-        .expect(409);
+    let pause = format!("/jobs/{}/pause", mail["id"].as_str().unwrap());
+    admin.post(pause).await.expect(409);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queues_show_workers_and_pause_holds_jobs_back() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.as_new_user("ROLE-ADMIN").await;
-    admin
-        .post_json("/queues/default/pause", json!({}))
-        .await
-        .expect(200);
-    let job = submit_canary(&admin, json!({ "durationMs": 10 })).await;
-    let id = job["id"].as_str().unwrap();
+    admin.post("/queues/default/pause").await.expect(200);
+    let id = &submit_canary(&admin, json!({ "durationMs": 10 })).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let held = wait_job(&admin, id, Duration::from_secs(1), |_| true).await;
     assert_eq!(
@@ -263,35 +227,21 @@ async fn queues_show_workers_and_pause_holds_jobs_back() {
     assert_eq!(default["queued"], 1);
     assert!(default["oldestQueuedAgeSecs"].as_i64().unwrap() >= 2);
     assert!(default["workers"].as_u64().unwrap() >= 1, "{default}");
-    admin
-        .post_json("/queues/default/resume", json!({}))
-        .await
-        .expect(200);
+    admin.post("/queues/default/resume").await.expect(200);
     wait_succeeded(&admin, id, Duration::from_secs(20)).await;
-    admin
-        .post_json("/queues/nope/pause", json!({}))
-        .await
-        .expect(404);
+    admin.post("/queues/nope/pause").await.expect(404);
 
     // Listing filters.
-    let list = admin
-        .get("/jobs")
-        .query(&[("kind", "canary"), ("status", "succeeded")])
-        .await;
+    let list = admin.get("/jobs?kind=canary&status=succeeded").await;
     assert_eq!(list.meta()["total"], 1);
-    admin
-        .get("/jobs")
-        .query(&[("status", "bogus")])
-        .await
-        .expect(422);
+    admin.get("/jobs?status=bogus").await.expect(422);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn progress_streams_as_server_sent_events() {
     let app = TestApp::spawn_with_worker().await;
     let admin = app.as_new_user("ROLE-ADMIN").await;
-    let job = submit_canary(&admin, json!({ "durationMs": 1500 })).await;
-    let id = job["id"].as_str().unwrap();
+    let id = &submit_canary(&admin, json!({ "durationMs": 1500 })).await;
     let resp = tokio::time::timeout(
         Duration::from_secs(20),
         admin.get(format!("/jobs/{id}/events")),

@@ -19,7 +19,7 @@ async fn queue_gauges_and_worker_pod_counters_are_exported() {
     .await;
     let admin = app.as_new_user("ROLE-ADMIN").await;
     // No worker yet: the job waits, and the gauges say so.
-    let job = submit_canary(&admin, json!({})).await;
+    let id = submit_canary(&admin, json!({})).await;
     let anonymous = app.anonymous();
     let api = anonymous.get(app.url("/metrics")).await.text();
     for gauge in [
@@ -35,7 +35,7 @@ async fn queue_gauges_and_worker_pod_counters_are_exported() {
 
     // A worker pod serves its own counters on VIGIL_METRICS_ADDR.
     let worker = app.start_worker_process(env!("CARGO_BIN_EXE_vigil"));
-    let done = wait_finished(&admin, job["id"].as_str().unwrap(), Duration::from_secs(60)).await;
+    let done = wait_finished(&admin, &id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "succeeded", "{}", worker.log_text());
     let pod = anonymous
         .get(format!("http://127.0.0.1:{port}/metrics"))

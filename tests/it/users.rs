@@ -39,21 +39,11 @@ async fn admin_manages_users_with_pagination() {
         ids.push(user["id"].as_str().unwrap().to_string());
     }
     // Duplicate email (case-insensitive) → 409.
-    admin
-        .post_json(
-            "/users",
-            json!({ "name": "Dup", "email": "REV0@example.test", "roleId": "ROLE-REVIEWER" }),
-        )
-        .await
-        .expect(409);
+    let dup = json!({ "name": "Dup", "email": "REV0@example.test", "roleId": "ROLE-REVIEWER" });
+    admin.post_json("/users", dup).await.expect(409);
     // Unknown role → 422.
-    admin
-        .post_json(
-            "/users",
-            json!({ "name": "Bad", "email": "bad@example.test", "roleId": "ROLE-NOPE" }),
-        )
-        .await
-        .expect(422);
+    let bad = json!({ "name": "Bad", "email": "bad@example.test", "roleId": "ROLE-NOPE" });
+    admin.post_json("/users", bad).await.expect(422);
 
     let page = admin
         .get("/users")

@@ -8,7 +8,7 @@ use vigil_testkit::TestApp;
 use vigil_testkit::jobs::is_finished;
 use vigil_testkit::media::media;
 use vigil_testkit::missing_persons::enroll;
-use vigil_testkit::search::{submit_search, wait_search};
+use vigil_testkit::search::{control, submit_search, wait_search};
 use vigil_testkit::videos::upload_probed;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -27,11 +27,7 @@ async fn pause_resumes_without_redoing_segments_and_cancel_stops_quickly() {
     })
     .await;
     assert_ne!(before["status"], "succeeded", "paused too late: {before}");
-    let paused = operator
-        .put(format!("/searches/{id}/pause"))
-        .await
-        .expect(200)
-        .data();
+    let paused = control(&operator, &id, "pause").await;
     assert_eq!(paused["status"], "paused");
     let search = operator.get_data(format!("/searches/{id}")).await;
     let job_id = search["jobId"].as_str().unwrap().to_string();
@@ -70,11 +66,7 @@ async fn pause_resumes_without_redoing_segments_and_cancel_stops_quickly() {
         .count();
     assert_eq!(still, done_then.len(), "no progress while paused");
 
-    let resumed = operator
-        .put(format!("/searches/{id}/resume"))
-        .await
-        .expect(200)
-        .data();
+    let resumed = control(&operator, &id, "resume").await;
     assert_ne!(resumed["status"], "paused");
     let status = wait_search(&operator, &id, Duration::from_secs(300), is_finished).await;
     assert_eq!(status["status"], "succeeded", "{status}");
@@ -102,10 +94,7 @@ async fn pause_resumes_without_redoing_segments_and_cancel_stops_quickly() {
     })
     .await;
     let started = tokio::time::Instant::now();
-    operator
-        .put(format!("/searches/{id}/cancel"))
-        .await
-        .expect(200);
+    control(&operator, &id, "cancel").await;
     let search = operator.get_data(format!("/searches/{id}")).await;
     let job_id = search["jobId"].as_str().unwrap().to_string();
     loop {

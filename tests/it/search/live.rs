@@ -7,7 +7,7 @@ use vigil_testkit::TestApp;
 use vigil_testkit::jobs::is_finished;
 use vigil_testkit::media::media;
 use vigil_testkit::missing_persons::enroll;
-use vigil_testkit::search::{submit_search, wait_search};
+use vigil_testkit::search::{control, submit_search, wait_search};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_live_stream_reports_hits_while_it_runs_and_stop_ends_it() {
@@ -40,10 +40,7 @@ async fn a_live_stream_reports_hits_while_it_runs_and_stop_ends_it() {
         "{summary}"
     );
 
-    operator
-        .put(format!("/searches/{id}/stop"))
-        .await
-        .expect(200);
+    control(&operator, &id, "stop").await;
     let status = wait_search(&operator, &id, Duration::from_secs(60), is_finished).await;
     assert_eq!(status["status"], "succeeded", "{status}");
     drop(server);
