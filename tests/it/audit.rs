@@ -1,46 +1,32 @@
-use serde_json::{Value, json};
+//! The audit log: every mutation is recorded with actor, resource and client, secrets never
+//! are, and only admins read it.
+
+use serde_json::json;
 use vigil_testkit::TestApp;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_mutation_is_audited_and_only_admins_read_it() {
     let app = TestApp::spawn().await;
-    let (admin_email, admin_password) = app.create_user("ROLE-ADMIN").await;
-    let admin = app.login(&admin_email, &admin_password).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let resp = app
-        .client
-        .post(app.url("/api/v1/users"))
-        .bearer_auth(&admin)
+    let user = app.new_user("ROLE-ADMIN").await;
+    let (admin, admin_email) = (&user.caller, &user.email);
+    let new_id = admin
+        .post_json(
+            "/users",
+            json!({ "name": "Audited", "email": "audited@example.test", "roleId": "ROLE-VIEWER", "password": "password123" }),
+        )
         .header("user-agent", "audit-test/1.0")
-        .json(&json!({ "name": "Audited", "email": "audited@example.test", "roleId": "ROLE-VIEWER", "password": "password123" }))
-        .send()
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let created: Value = resp.json().await.unwrap();
-    let new_id = created["data"]["id"].as_str().unwrap().to_string();
-    let failed = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": "audited@example.test", "password": "nope-nope" }))
-        .send()
+        .expect(201)
+        .id();
+    app.anonymous()
+        .post_json(
+            "/auth/login",
+            json!({ "username": "audited@example.test", "password": "nope-nope" }),
+        )
         .await
-        .unwrap();
-    assert_eq!(failed.status(), 401);
+        .expect(401);
 
-    let body: Value = app
-        .client
-        .get(app.url("/api/v1/audit?pageSize=100"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let rows = body["data"].as_array().unwrap();
+    let rows = admin.get("/audit?pageSize=100").await.items();
     let create = rows
         .iter()
         .find(|r| r["action"] == "users.create")
@@ -65,25 +51,9 @@ async fn every_mutation_is_audited_and_only_admins_read_it() {
     assert_eq!(failed_login["actor"], "audited@example.test");
     assert_eq!(failed_login["severity"], "warning");
 
-    let filtered: Value = app
-        .client
-        .get(app.url("/api/v1/audit?action=users.create"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(filtered["meta"]["total"], 1);
+    let filtered = admin.get("/audit?action=users.create").await;
+    assert_eq!(filtered.meta()["total"], 1);
 
-    let viewer = app.token_for("ROLE-VIEWER").await;
-    let resp = app
-        .client
-        .get(app.url("/api/v1/audit"))
-        .bearer_auth(&viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
+    let viewer = app.as_new_user("ROLE-VIEWER").await;
+    viewer.get("/audit").await.expect(403);
 }

@@ -1,7 +1,8 @@
+//! Sign-in and sessions: login, refresh-token rotation and theft detection, logout, bad
+//! credentials, suspension, and the first admin from configuration.
+
 use serde_json::{Value, json};
 use vigil_testkit::TestApp;
-
-use crate::assert_error_envelope;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_me_refresh_logout() {
@@ -15,16 +16,7 @@ async fn login_me_refresh_logout() {
     let access = data["accessToken"].as_str().unwrap().to_string();
     let refresh = data["refreshToken"].as_str().unwrap().to_string();
 
-    let me: Value = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = app.as_user(&access).get("/auth/me").await.json();
     assert_eq!(me["success"], true);
     assert_eq!(me["data"]["user"]["email"], email.as_str());
     let perms: Vec<&str> = me["data"]["permissions"]
@@ -36,47 +28,26 @@ async fn login_me_refresh_logout() {
     assert!(perms.contains(&"cameras:write"), "{perms:?}");
 
     // Rotation: the refresh token works once and yields a new pair.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({ "refreshToken": refresh }))
-        .send()
+    let anonymous = app.anonymous();
+    let rotated = anonymous
+        .post_json("/auth/refresh", json!({ "refreshToken": refresh }))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let rotated: Value = resp.json().await.unwrap();
-    let refresh2 = rotated["data"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .expect(200)
+        .data();
+    let refresh2 = rotated["refreshToken"].as_str().unwrap().to_string();
     assert_ne!(refresh2, refresh);
-    let access2 = rotated["data"]["accessToken"].as_str().unwrap();
-    let resp = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .bearer_auth(access2)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let access2 = rotated["accessToken"].as_str().unwrap();
+    app.as_user(access2).get("/auth/me").await.expect(200);
 
     // Logout revokes the session: the current refresh token stops working.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .json(&json!({ "refreshToken": refresh2 }))
-        .send()
+    anonymous
+        .post_json("/auth/logout", json!({ "refreshToken": refresh2 }))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
-    let resp = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({ "refreshToken": refresh2 }))
-        .send()
+        .expect(204);
+    anonymous
+        .post_json("/auth/refresh", json!({ "refreshToken": refresh2 }))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+        .expect(401);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,116 +58,73 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
         .as_str()
         .unwrap()
         .to_string();
-    let refresh = |token: String| {
-        let app = &app;
-        async move {
-            app.client
-                .post(app.url("/api/v1/auth/refresh"))
-                .json(&json!({ "refreshToken": token }))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let resp = refresh(first.clone()).await;
-    assert_eq!(resp.status(), 200);
-    let second = resp.json::<Value>().await.unwrap()["data"]["refreshToken"]
+    let anonymous = app.anonymous();
+    let refresh =
+        |token: &str| anonymous.post_json("/auth/refresh", json!({ "refreshToken": token }));
+    let second = refresh(&first).await.expect(200).data()["refreshToken"]
         .as_str()
         .unwrap()
         .to_string();
 
     // The stolen first token is replayed: rejected, and the legitimate second one dies too.
-    let resp = refresh(first).await;
-    assert_eq!(resp.status(), 401);
-    let body: Value = resp.json().await.unwrap();
+    let resp = refresh(&first).await.expect(401);
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("reuse"),
-        "{body}"
+        resp.error()["message"].as_str().unwrap().contains("reuse"),
+        "{}",
+        resp.text()
     );
-    assert_eq!(refresh(second).await.status(), 401);
+    refresh(&second).await.expect(401);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_credentials_and_tokens_are_401() {
     let app = TestApp::spawn().await;
     let (email, _) = app.create_user("ROLE-VIEWER").await;
+    let anonymous = app.anonymous();
     for (user, pass) in [
         (email.as_str(), "wrong password"),
         ("nobody@example.test", "whatever123"),
     ] {
-        let resp = app
-            .client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({ "username": user, "password": pass }))
-            .send()
+        let resp = anonymous
+            .post_json("/auth/login", json!({ "username": user, "password": pass }))
             .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
-        let body: Value = resp.json().await.unwrap();
-        let err = assert_error_envelope(&body, "UNAUTHORIZED");
-        assert_eq!(err["message"], "invalid username or password");
+            .expect_error(401, "UNAUTHORIZED");
+        assert_eq!(resp.error()["message"], "invalid username or password");
     }
-    let resp = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .send()
+    anonymous
+        .get("/auth/me")
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    assert_error_envelope(&resp.json().await.unwrap(), "UNAUTHORIZED");
-    let resp = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .bearer_auth("not.a.jwt")
-        .send()
+        .expect_error(401, "UNAUTHORIZED");
+    app.as_user("not.a.jwt").get("/auth/me").await.expect(401);
+    let unknown = json!({ "refreshToken": "unknown" });
+    anonymous
+        .post_json("/auth/refresh", unknown)
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let resp = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({ "refreshToken": "unknown" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+        .expect(401);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn suspended_user_loses_access_immediately() {
     let app = TestApp::spawn().await;
-    let admin = app.token_for("ROLE-ADMIN").await;
-    let (email, password) = app.create_user("ROLE-VIEWER").await;
-    let data = app.login(&email, &password).await;
-    let token = data["accessToken"].as_str().unwrap();
-    let id = data["user"]["id"].as_str().unwrap();
-    let resp = app
-        .client
-        .put(app.url(&format!("/api/v1/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({ "status": "suspended" }))
-        .send()
+    let admin = app.as_new_user("ROLE-ADMIN").await;
+    let viewer = app.new_user("ROLE-VIEWER").await;
+    admin
+        .put_json(
+            format!("/users/{}", viewer.id),
+            json!({ "status": "suspended" }),
+        )
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let resp = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let resp = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": email, "password": password }))
-        .send()
-        .await
-        .unwrap();
+        .expect(200);
+    viewer.caller.get("/auth/me").await.expect(401);
     // The same answer as a wrong password: a suspended account does not learn its password
     // was right.
-    assert_eq!(resp.status(), 401);
+    app.anonymous()
+        .post_json(
+            "/auth/login",
+            json!({ "username": viewer.email, "password": viewer.password }),
+        )
+        .await
+        .expect(401);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,39 +6,30 @@ use std::time::{Duration, Instant};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 use vigil_core::jobs::stream;
-use vigil_testkit::{TestApp, received_mail, use_s3, wait_for_mail};
-
-use crate::jobs::submit_canary;
+use vigil_testkit::jobs::{submit_canary, wait_finished, wait_job, wait_succeeded};
+use vigil_testkit::{Caller, TestApp, received_mail, use_s3, wait_for_mail};
 
 const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sigkilled_worker_process_loses_no_job_and_repeats_no_effect() {
     let app = TestApp::spawn_with(use_s3).await;
-    let admin = app.admin().await;
+    let admin = app.as_new_user("ROLE-ADMIN").await;
     let to = format!("kill9-{}@example.test", uuid::Uuid::new_v4().simple());
-    let job = submit_canary(
-        &app,
-        &admin,
-        json!({ "durationMs": 8000, "stepMs": 200, "notify": to }),
-    )
-    .await;
-    let id = job["id"].as_str().unwrap().to_string();
+    let canary = json!({ "durationMs": 8000, "stepMs": 200, "notify": to });
+    let id = submit_canary(&admin, canary).await;
 
     let mut first = app.start_worker_process(VIGIL);
-    let running = app
-        .wait_job(&admin, &id, Duration::from_secs(60), |j| {
-            j["status"] == "running" && j["progress"].as_f64().unwrap_or(0.0) >= 20.0
-        })
-        .await;
+    let running = wait_job(&admin, &id, Duration::from_secs(60), |j| {
+        j["status"] == "running" && j["progress"].as_f64().unwrap_or(0.0) >= 20.0
+    })
+    .await;
     first.kill9();
     let killed_at = Instant::now();
     assert!(running["leaseOwner"].is_string(), "{running}");
 
     let second = app.start_worker_process(VIGIL);
-    let done = app
-        .wait_finished(&admin, &id, Duration::from_secs(60))
-        .await;
+    let done = wait_finished(&admin, &id, Duration::from_secs(60)).await;
     let took = killed_at.elapsed();
     assert_eq!(
         done["status"],
@@ -74,21 +65,19 @@ async fn a_sigkilled_worker_process_loses_no_job_and_repeats_no_effect() {
     assert!(object.is_some(), "one object");
 }
 
-async fn all_succeed(app: &TestApp, token: &str, ids: &[String], timeout: Duration) {
+async fn all_succeed(caller: &Caller, ids: &[String], timeout: Duration) {
     for id in ids {
-        let job = app.wait_finished(token, id, timeout).await;
-        assert_eq!(job["status"], "succeeded", "{job}");
+        wait_succeeded(caller, id, timeout).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_queued_when_redis_loses_its_data_still_complete() {
     let mut app = TestApp::spawn().await;
-    let admin = app.admin().await;
+    let admin = app.as_new_user("ROLE-ADMIN").await;
     let mut ids = Vec::new();
     for _ in 0..20 {
-        let job = submit_canary(&app, &admin, json!({})).await;
-        ids.push(job["id"].as_str().unwrap().to_string());
+        ids.push(submit_canary(&admin, json!({})).await);
     }
     assert_eq!(
         stream::depth(&app.ctx.redis, "default").await.unwrap(),
@@ -98,18 +87,17 @@ async fn jobs_queued_when_redis_loses_its_data_still_complete() {
     // As after a Redis restart without persistence: streams, groups, everything gone.
     app.ctx.redis.delete_namespace().await.unwrap();
     app.start_worker();
-    all_succeed(&app, &admin, &ids, Duration::from_secs(30)).await;
+    all_succeed(&admin, &ids, Duration::from_secs(30)).await;
 
     // Again under a running worker: its consumer group vanishes with the data.
     app.ctx.redis.delete_namespace().await.unwrap();
     let mut ids = Vec::new();
     for _ in 0..10 {
-        let job = submit_canary(&app, &admin, json!({ "durationMs": 300 })).await;
-        ids.push(job["id"].as_str().unwrap().to_string());
+        ids.push(submit_canary(&admin, json!({ "durationMs": 300 })).await);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     app.ctx.redis.delete_namespace().await.unwrap();
-    all_succeed(&app, &admin, &ids, Duration::from_secs(30)).await;
+    all_succeed(&admin, &ids, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

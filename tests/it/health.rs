@@ -1,27 +1,16 @@
-use serde_json::Value;
-use vigil_testkit::TestApp;
+//! Health probes: liveness always, readiness only when every dependency answers, saying which
+//! one does not.
 
-use crate::assert_error_envelope;
+use vigil_testkit::TestApp;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_when_every_dependency_answers() {
     let app = TestApp::spawn().await;
-    let resp = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let resp = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["data"]["ready"], true, "{body}");
-    let names: Vec<&str> = body["data"]["components"]
+    let anonymous = app.anonymous();
+    anonymous.get(app.url("/health/live")).await.expect(200);
+    let ready = anonymous.get(app.url("/health/ready")).await.data();
+    assert_eq!(ready["ready"], true, "{ready}");
+    let names: Vec<&str> = ready["components"]
         .as_array()
         .unwrap()
         .iter()
@@ -34,16 +23,17 @@ async fn ready_when_every_dependency_answers() {
 async fn not_ready_when_redis_is_unreachable() {
     // Nothing listens on port 1: the process still starts, and readiness says why it is not ready.
     let app = TestApp::spawn_with(|c| c.redis_url = "redis://127.0.0.1:1".into()).await;
-    let resp = app
-        .client
+    let anonymous = app.anonymous();
+    let resp = anonymous
         .get(app.url("/health/ready"))
-        .send()
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 503);
-    let body: Value = resp.json().await.unwrap();
-    let err = assert_error_envelope(&body, "SERVICE_UNAVAILABLE");
-    assert!(err["message"].as_str().unwrap().contains("redis"), "{body}");
+        .expect_error(503, "SERVICE_UNAVAILABLE");
+    let err = resp.error();
+    assert!(
+        err["message"].as_str().unwrap().contains("redis"),
+        "{}",
+        resp.text()
+    );
     let redis = err["details"]["components"]
         .as_array()
         .unwrap()
@@ -53,15 +43,7 @@ async fn not_ready_when_redis_is_unreachable() {
         .clone();
     assert_eq!(redis["status"], "down");
     // Liveness is unaffected, and the API still serves what does not need Redis.
-    assert_eq!(
-        app.client
-            .get(app.url("/health/live"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    anonymous.get(app.url("/health/live")).await.expect(200);
     let (email, password) = app.create_user("ROLE-VIEWER").await;
     app.login(&email, &password).await;
 }

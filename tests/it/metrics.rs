@@ -4,12 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use vigil_testkit::TestApp;
-
-use crate::jobs::submit_canary;
-
-async fn scrape(client: &reqwest::Client, url: &str) -> String {
-    client.get(url).send().await.unwrap().text().await.unwrap()
-}
+use vigil_testkit::jobs::{submit_canary, wait_finished};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queue_gauges_and_worker_pod_counters_are_exported() {
@@ -22,10 +17,11 @@ async fn queue_gauges_and_worker_pod_counters_are_exported() {
         c.metrics_addr = Some(([127, 0, 0, 1], port).into());
     })
     .await;
-    let admin = app.admin().await;
+    let admin = app.as_new_user("ROLE-ADMIN").await;
     // No worker yet: the job waits, and the gauges say so.
-    let job = submit_canary(&app, &admin, json!({})).await;
-    let api = scrape(&app.client, &app.url("/metrics")).await;
+    let id = submit_canary(&admin, json!({})).await;
+    let anonymous = app.anonymous();
+    let api = anonymous.get(app.url("/metrics")).await.text();
     for gauge in [
         "vigil_queue_depth{queue=\"default\"}",
         "vigil_queue_running{queue=\"default\"}",
@@ -39,11 +35,12 @@ async fn queue_gauges_and_worker_pod_counters_are_exported() {
 
     // A worker pod serves its own counters on VIGIL_METRICS_ADDR.
     let worker = app.start_worker_process(env!("CARGO_BIN_EXE_vigil"));
-    let done = app
-        .wait_finished(&admin, job["id"].as_str().unwrap(), Duration::from_secs(60))
-        .await;
+    let done = wait_finished(&admin, &id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "succeeded", "{}", worker.log_text());
-    let pod = scrape(&app.client, &format!("http://127.0.0.1:{port}/metrics")).await;
+    let pod = anonymous
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .text();
     assert!(
         pod.contains("vigil_jobs_finished_total{kind=\"canary\",outcome=\"succeeded\"} 1"),
         "{pod}"
@@ -52,6 +49,9 @@ async fn queue_gauges_and_worker_pod_counters_are_exported() {
         pod.contains("vigil_job_duration_seconds_bucket{kind=\"canary\""),
         "{pod}"
     );
-    let live = scrape(&app.client, &format!("http://127.0.0.1:{port}/health/live")).await;
+    let live = anonymous
+        .get(format!("http://127.0.0.1:{port}/health/live"))
+        .await
+        .text();
     assert_eq!(live, "ok");
 }

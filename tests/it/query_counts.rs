@@ -7,7 +7,7 @@ use vigil_core::jobs::{NewJob, store};
 use vigil_core::missing_persons::{self, Details};
 use vigil_core::searches::{self, NewSearch, SearchJob, SearchSettings};
 use vigil_core::videos::{self, NewVideo, VideoKind, VideoStatus};
-use vigil_testkit::TestApp;
+use vigil_testkit::{Caller, TestApp};
 
 /// Inserts `n` searches of one person in one live stream, straight into the database.
 async fn searches(app: &TestApp, n: usize) {
@@ -63,46 +63,35 @@ async fn searches(app: &TestApp, n: usize) {
     }
 }
 
-/// The queries one GET costs, and its body.
-async fn queries_of(app: &TestApp, token: &str, path: &str) -> (u64, Value) {
+/// The queries one GET costs, and its items.
+async fn queries_of(app: &TestApp, caller: &Caller, path: &str) -> (u64, Vec<Value>) {
     let before = app.ctx.db_queries.get();
-    let resp = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{path}");
-    let body: Value = resp.json().await.unwrap();
-    (app.ctx.db_queries.get() - before, body)
+    let items = caller.get(path).await.expect(200).items();
+    (app.ctx.db_queries.get() - before, items)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn search_lists_cost_the_same_queries_for_3_or_40_searches() {
     let app = TestApp::spawn().await;
-    let token = app.admin().await;
+    let admin = app.as_user(&app.admin().await);
     searches(&app, 40).await;
     for (small, large) in [
+        ("/searches?pageSize=3", "/searches?pageSize=40"),
         (
-            "/api/v1/searches?pageSize=3",
-            "/api/v1/searches?pageSize=40",
-        ),
-        (
-            "/api/v1/dashboard/recent-searches?limit=3",
-            "/api/v1/dashboard/recent-searches?limit=40",
+            "/dashboard/recent-searches?limit=3",
+            "/dashboard/recent-searches?limit=40",
         ),
     ] {
-        let (few, body) = queries_of(&app, &token, small).await;
-        assert_eq!(body["data"].as_array().unwrap().len(), 3, "{body}");
-        let (many, body) = queries_of(&app, &token, large).await;
-        assert_eq!(body["data"].as_array().unwrap().len(), 40);
-        assert_eq!(body["data"][0]["persons"][0]["name"], "Query Count");
-        assert_eq!(body["data"][0]["videos"], 1);
+        let (few, items) = queries_of(&app, &admin, small).await;
+        assert_eq!(items.len(), 3);
+        let (many, items) = queries_of(&app, &admin, large).await;
+        assert_eq!(items.len(), 40);
+        assert_eq!(items[0]["persons"][0]["name"], "Query Count");
+        assert_eq!(items[0]["videos"], 1);
         assert_eq!(few, many, "{small}: {few} queries, {large}: {many}");
         // Authentication, the page and five batched reads of the read model.
         assert!(many <= 10, "{large} ran {many} queries");
     }
-    let (_, body) = queries_of(&app, &token, "/api/v1/dashboard/active-searches").await;
-    assert_eq!(body["data"].as_array().unwrap().len(), 40);
+    let (_, items) = queries_of(&app, &admin, "/dashboard/active-searches").await;
+    assert_eq!(items.len(), 40);
 }

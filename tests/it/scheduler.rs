@@ -1,9 +1,14 @@
+//! The scheduler: replicas enqueue each tick once, periodic health checks are recorded, and
+//! cleanup removes expired exports with their objects.
+
 use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
+use serde_json::json;
 use vigil_testkit::TestApp;
+use vigil_testkit::jobs::{accepted, wait_finished, wait_succeeded};
 
 #[derive(QueryableByName)]
 struct Count {
@@ -90,22 +95,18 @@ async fn two_schedulers_enqueue_each_tick_once_and_health_is_recorded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_deletes_expired_exports_with_their_objects() {
     let app = TestApp::spawn_with_worker().await;
-    let admin = app.admin().await;
-    let resp = app
-        .client
-        .post(app.url("/api/v1/audit/export"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "format": "csv" }))
-        .send()
-        .await
-        .unwrap();
-    let id = resp.json::<serde_json::Value>().await.unwrap()["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let job = app
-        .wait_finished(&admin, &id, Duration::from_secs(20))
-        .await;
+    let admin = app.as_new_user("ROLE-ADMIN").await;
+    let export = accepted(
+        admin
+            .post_json("/audit/export", json!({ "format": "csv" }))
+            .await,
+    );
+    let job = wait_finished(
+        &admin,
+        export["id"].as_str().unwrap(),
+        Duration::from_secs(20),
+    )
+    .await;
     let key = job["result"]["key"].as_str().unwrap().to_string();
     assert!(app.ctx.storage.head(&key).await.unwrap().is_some());
     {
@@ -121,10 +122,7 @@ async fn cleanup_deletes_expired_exports_with_their_objects() {
     )
     .await
     .unwrap();
-    let done = app
-        .wait_finished(&admin, &cleanup.id.to_string(), Duration::from_secs(20))
-        .await;
-    assert_eq!(done["status"], "succeeded", "{done}");
+    let done = wait_succeeded(&admin, &cleanup.id.to_string(), Duration::from_secs(20)).await;
     assert_eq!(done["result"]["exportsDeleted"], 1);
     assert!(app.ctx.storage.head(&key).await.unwrap().is_none());
     assert_eq!(count(&app, "SELECT count(*) AS n FROM exports").await, 0);

@@ -1,10 +1,13 @@
+//! Object storage, both backends: streaming small and multipart-sized objects, signed download
+//! links (and refusing tampered or expired ones), bad keys, and clear S3 credential errors.
+
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use vigil_core::Config;
 use vigil_core::auth::Secrets;
 use vigil_core::storage::{self, ByteStream, Storage};
-use vigil_testkit::{TestApp, use_s3};
+use vigil_testkit::{Caller, TestApp, use_s3};
 
 /// A deterministic pseudo-random body of `len` bytes, streamed in small reads so nothing holds
 /// it whole.
@@ -19,7 +22,7 @@ fn body(len: usize, seed: u8) -> (Vec<u8>, ByteStream) {
     )
 }
 
-async fn exercise(storage: &dyn Storage, client: &reqwest::Client) {
+async fn exercise(storage: &dyn Storage, anonymous: &Caller) {
     // Small object.
     let (small, stream) = body(1000, 1);
     assert_eq!(
@@ -57,12 +60,11 @@ async fn exercise(storage: &dyn Storage, client: &reqwest::Client) {
         .download_url("faces/p1/img-1.jpg", Duration::from_secs(60))
         .await
         .unwrap();
-    let resp = client.get(&url).send().await.unwrap();
-    assert_eq!(resp.status(), 200, "GET {url}");
-    assert_eq!(resp.bytes().await.unwrap().to_vec(), small);
+    let resp = anonymous.get(&url).await.expect(200);
+    assert_eq!(resp.bytes(), small);
     // A tampered link is refused.
     let tampered = url.replace("img-1.jpg", "img-2.jpg");
-    let resp = client.get(&tampered).send().await.unwrap();
+    let resp = anonymous.get(&tampered).await;
     assert!(
         resp.status() == 403 || resp.status() == 404,
         "tampered link gave {}",
@@ -94,7 +96,7 @@ async fn exercise(storage: &dyn Storage, client: &reqwest::Client) {
 async fn local_storage_streams_and_serves_signed_links() {
     let app = TestApp::spawn().await;
     assert_eq!(app.ctx.storage.backend(), "local");
-    exercise(app.ctx.storage.as_ref(), &app.client).await;
+    exercise(app.ctx.storage.as_ref(), &app.anonymous()).await;
 
     // An expired link is refused by the files route.
     let (_, stream) = body(10, 3);
@@ -110,15 +112,14 @@ async fn local_storage_streams_and_serves_signed_links() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let resp = app.client.get(&url).send().await.unwrap();
-    assert_eq!(resp.status(), 403);
+    app.anonymous().get(&url).await.expect(403);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_storage_against_a_signature_checking_server() {
     let app = TestApp::spawn_with(use_s3).await;
     assert_eq!(app.ctx.storage.backend(), "s3");
-    exercise(app.ctx.storage.as_ref(), &app.client).await;
+    exercise(app.ctx.storage.as_ref(), &app.anonymous()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

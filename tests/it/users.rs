@@ -1,187 +1,93 @@
-use serde_json::{Value, json};
-use vigil_testkit::TestApp;
+//! User management: who may manage users, creating, listing with pagination and filters,
+//! updating, passwords, and the rule that keeps one admin.
 
-use crate::assert_error_envelope;
+use serde_json::json;
+use vigil_testkit::TestApp;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rbac_viewer_cannot_manage_users() {
     let app = TestApp::spawn().await;
-    let viewer = app.token_for("ROLE-VIEWER").await;
-    let resp = app
-        .client
-        .post(app.url("/api/v1/users"))
-        .bearer_auth(&viewer)
-        .json(&json!({ "name": "X", "email": "x@example.test", "roleId": "ROLE-VIEWER", "password": "password123" }))
-        .send()
+    let viewer = app.as_new_user("ROLE-VIEWER").await;
+    let resp = viewer
+        .post_json(
+            "/users",
+            json!({ "name": "X", "email": "x@example.test", "roleId": "ROLE-VIEWER", "password": "password123" }),
+        )
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    let err = assert_error_envelope(&resp.json().await.unwrap(), "FORBIDDEN");
-    assert_eq!(err["details"]["required"], "users:write");
+        .expect_error(403, "FORBIDDEN");
+    assert_eq!(resp.error()["details"]["required"], "users:write");
 
-    let resp = app
-        .client
-        .get(app.url("/api/v1/users"))
-        .bearer_auth(&viewer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    let resp = app
-        .client
-        .get(app.url("/api/v1/users"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+    viewer.get("/users").await.expect(403);
+    app.anonymous().get("/users").await.expect(401);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_manages_users_with_pagination() {
     let app = TestApp::spawn().await;
-    let admin = app.token_for("ROLE-ADMIN").await;
+    let admin = app.as_new_user("ROLE-ADMIN").await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let resp = app
-            .client
-            .post(app.url("/api/v1/users"))
-            .bearer_auth(&admin)
-            .json(&json!({ "name": format!("Reviewer {i}"), "email": format!("Rev{i}@Example.test"), "roleId": "ROLE-REVIEWER", "password": "password123" }))
-            .send()
+        let user = admin
+            .post_json(
+                "/users",
+                json!({ "name": format!("Reviewer {i}"), "email": format!("Rev{i}@Example.test"), "roleId": "ROLE-REVIEWER", "password": "password123" }),
+            )
             .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["data"]["email"], format!("rev{i}@example.test"));
-        ids.push(body["data"]["id"].as_str().unwrap().to_string());
+            .expect(201)
+            .data();
+        assert_eq!(user["email"], format!("rev{i}@example.test"));
+        ids.push(user["id"].as_str().unwrap().to_string());
     }
     // Duplicate email (case-insensitive) → 409.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/users"))
-        .bearer_auth(&admin)
-        .json(&json!({ "name": "Dup", "email": "REV0@example.test", "roleId": "ROLE-REVIEWER" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 409);
+    let dup = json!({ "name": "Dup", "email": "REV0@example.test", "roleId": "ROLE-REVIEWER" });
+    admin.post_json("/users", dup).await.expect(409);
     // Unknown role → 422.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/users"))
-        .bearer_auth(&admin)
-        .json(&json!({ "name": "Bad", "email": "bad@example.test", "roleId": "ROLE-NOPE" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 422);
+    let bad = json!({ "name": "Bad", "email": "bad@example.test", "roleId": "ROLE-NOPE" });
+    admin.post_json("/users", bad).await.expect(422);
 
-    let body: Value = app
-        .client
-        .get(app.url("/api/v1/users?role=ROLE-REVIEWER&page=2&pageSize=2"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = admin
+        .get("/users")
+        .query(&[("role", "ROLE-REVIEWER"), ("page", "2"), ("pageSize", "2")])
+        .await;
     assert_eq!(
-        body["meta"],
+        page.meta(),
         json!({ "page": 2, "pageSize": 2, "total": 3, "totalPages": 2 })
     );
-    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page.items().len(), 1);
 
-    let body: Value = app
-        .client
-        .get(app.url("/api/v1/users?search=nobody-matches"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["meta"]["total"], 0);
-    let body: Value = app
-        .client
-        .get(app.url("/api/v1/users?search=Reviewer 1"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["meta"]["total"], 1);
+    let search = |text: &'static str| admin.get("/users").query(&[("search", text)]);
+    assert_eq!(search("nobody-matches").await.meta()["total"], 0);
+    assert_eq!(search("Reviewer 1").await.meta()["total"], 1);
 
-    let resp = app
-        .client
-        .put(app.url(&format!("/api/v1/users/{}", ids[0])))
-        .bearer_auth(&admin)
-        .json(&json!({ "name": "Renamed", "roleId": "ROLE-OPERATOR" }))
-        .send()
+    let renamed = admin
+        .put_json(
+            format!("/users/{}", ids[0]),
+            json!({ "name": "Renamed", "roleId": "ROLE-OPERATOR" }),
+        )
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["data"]["name"], "Renamed");
-    assert_eq!(body["data"]["roleId"], "ROLE-OPERATOR");
+        .expect(200)
+        .data();
+    assert_eq!(renamed["name"], "Renamed");
+    assert_eq!(renamed["roleId"], "ROLE-OPERATOR");
 
     // Admin sets a password; the user logs in with it.
-    let resp = app
-        .client
-        .patch(app.url(&format!("/api/v1/users/{}/password", ids[1])))
-        .bearer_auth(&admin)
-        .json(&json!({ "password": "brand new password" }))
-        .send()
+    let password = format!("/users/{}/password", ids[1]);
+    admin
+        .patch_json(&password, json!({ "password": "brand new password" }))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+        .expect(204);
     app.login("rev1@example.test", "brand new password").await;
-    let resp = app
-        .client
-        .patch(app.url(&format!("/api/v1/users/{}/password", ids[1])))
-        .bearer_auth(&admin)
-        .json(&json!({ "password": "short" }))
-        .send()
+    admin
+        .patch_json(&password, json!({ "password": "short" }))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 422);
+        .expect(422);
 
-    let resp = app
-        .client
-        .delete(app.url(&format!("/api/v1/users/{}", ids[2])))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
-    let resp = app
-        .client
-        .get(app.url(&format!("/api/v1/users/{}", ids[2])))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
+    let removed = format!("/users/{}", ids[2]);
+    admin.delete(&removed).await.expect(204);
+    admin.get(&removed).await.expect(404);
 
-    let roles: Value = app
-        .client
-        .get(app.url("/api/v1/roles"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = roles["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["id"].as_str())
-        .collect();
+    let roles = admin.get("/roles").await.items();
+    let ids: Vec<&str> = roles.iter().filter_map(|r| r["id"].as_str()).collect();
     assert_eq!(
         ids,
         [
@@ -191,78 +97,49 @@ async fn admin_manages_users_with_pagination() {
             "ROLE-VIEWER"
         ]
     );
-    assert_eq!(roles["data"][0]["permissions"], json!(["*"]));
+    assert_eq!(roles[0]["permissions"], json!(["*"]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_last_admin_cannot_be_removed() {
     let app = TestApp::spawn().await;
-    let (email, password) = app.create_user("ROLE-ADMIN").await;
-    let data = app.login(&email, &password).await;
-    let token = data["accessToken"].as_str().unwrap();
-    let id = data["user"]["id"].as_str().unwrap();
-    let resp = app
-        .client
-        .put(app.url(&format!("/api/v1/users/{id}")))
-        .bearer_auth(token)
-        .json(&json!({ "roleId": "ROLE-VIEWER" }))
-        .send()
+    let admin = app.new_user("ROLE-ADMIN").await;
+    let path = format!("/users/{}", admin.id);
+    let me = admin.caller;
+    me.put_json(&path, json!({ "roleId": "ROLE-VIEWER" }))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 409);
-    let resp = app
-        .client
-        .delete(app.url(&format!("/api/v1/users/{id}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 409);
+        .expect(409);
+    me.delete(&path).await.expect(409);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_change_their_own_password_with_the_current_one() {
     let app = TestApp::spawn().await;
-    let (email, password) = app.create_user("ROLE-VIEWER").await;
-    let data = app.login(&email, &password).await;
-    let token = data["accessToken"].as_str().unwrap();
-    let id = data["user"]["id"].as_str().unwrap();
-    let url = app.url(&format!("/api/v1/users/{id}/password"));
-    let resp = app
-        .client
-        .patch(&url)
-        .bearer_auth(token)
-        .json(&json!({ "password": "a new password" }))
-        .send()
+    let user = app.new_user("ROLE-VIEWER").await;
+    let (me, password) = (&user.caller, &user.password);
+    let path = format!("/users/{}/password", user.id);
+    me.patch_json(&path, json!({ "password": "a new password" }))
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 422);
-    let resp = app
-        .client
-        .patch(&url)
-        .bearer_auth(token)
-        .json(&json!({ "password": "a new password", "currentPassword": "wrong" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    let resp = app
-        .client
-        .patch(&url)
-        .bearer_auth(token)
-        .json(&json!({ "password": "a new password", "currentPassword": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
-    app.login(&email, "a new password").await;
+        .expect(422);
+    me.patch_json(
+        &path,
+        json!({ "password": "a new password", "currentPassword": "wrong" }),
+    )
+    .await
+    .expect(403);
+    me.patch_json(
+        &path,
+        json!({ "password": "a new password", "currentPassword": password }),
+    )
+    .await
+    .expect(204);
+    app.login(&user.email, "a new password").await;
     // Every earlier session was revoked with the password change.
-    let resp = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({ "refreshToken": data["refreshToken"] }))
-        .send()
+    app.anonymous()
+        .post_json(
+            "/auth/refresh",
+            json!({ "refreshToken": user.login["refreshToken"] }),
+        )
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+        .expect(401);
 }

