@@ -52,6 +52,13 @@ impl AppContext {
             None => stored_secret(&db).await?,
         };
         let secrets = Secrets::from_secret(&secret);
+        {
+            let mut conn = db.get().await?;
+            let sealed = crate::videos::seal_clear_stream_urls(&mut conn, secrets.sealer()).await?;
+            if sealed > 0 {
+                tracing::info!(sealed, "sealed stream URLs stored in clear");
+            }
+        }
         let redis = Redis::new(&config.redis_url, &config.redis_prefix)?;
         let storage = storage::from_config(&config, &secrets).await?;
         let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?;

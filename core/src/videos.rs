@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::Sealer;
 use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::videos;
 use crate::db::text_enum::text_enum;
@@ -43,6 +44,8 @@ pub struct Video {
     pub original_filename: Option<String>,
     pub content_type: Option<String>,
     pub size_bytes: Option<i64>,
+    /// Sealed (see [`Video::stream_url`]): stream URLs carry camera credentials.
+    #[serde(skip)]
     pub stream_url: Option<String>,
     pub status: VideoStatus,
     pub error: Option<String>,
@@ -59,9 +62,21 @@ pub struct Video {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What sealed stream URLs are bound to (see `auth::sealed`).
+pub const STREAM_URL_SEAL: &str = "stream-url";
+
 impl Video {
     pub fn is_live(&self) -> bool {
         self.kind == VideoKind::Live
+    }
+
+    /// The live stream's URL, credentials included, opened from its sealed form. URLs stored
+    /// before sealing existed are read as they are.
+    pub fn stream_url(&self, sealer: &Sealer) -> Result<Option<String>> {
+        match &self.stream_url {
+            Some(url) if Sealer::is_sealed(url) => Ok(Some(sealer.open_str(url, STREAM_URL_SEAL)?)),
+            other => Ok(other.clone()),
+        }
     }
 }
 
@@ -98,6 +113,7 @@ pub struct NewVideo<'a> {
     pub original_filename: Option<&'a str>,
     pub content_type: Option<&'a str>,
     pub size_bytes: Option<i64>,
+    /// Sealed by the caller (`Sealer::seal_str(url, STREAM_URL_SEAL)`).
     pub stream_url: Option<&'a str>,
     pub status: VideoStatus,
     pub created_by: Option<Uuid>,
@@ -207,6 +223,27 @@ pub async fn set_failed(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) ->
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Seals stream URLs stored in clear by versions before sealing (run at start-up; a no-op once
+/// done).
+pub async fn seal_clear_stream_urls(
+    conn: &mut AsyncPgConnection,
+    sealer: &Sealer,
+) -> Result<usize> {
+    let clear: Vec<(Uuid, String)> = videos::table
+        .filter(videos::stream_url.is_not_null())
+        .filter(diesel::dsl::not(videos::stream_url.like("v1.%")))
+        .select((videos::id, videos::stream_url.assume_not_null()))
+        .load(conn)
+        .await?;
+    for (id, url) in &clear {
+        diesel::update(videos::table.find(id))
+            .set(videos::stream_url.eq(sealer.seal_str(url, STREAM_URL_SEAL)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(clear.len())
 }
 
 /// Deletes the video (and its search results); returns its object key, if any, to delete.

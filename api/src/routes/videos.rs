@@ -10,11 +10,13 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use tokio_util::io::StreamReader;
 use uuid::Uuid;
-use vigil_core::auth::Permission;
+use vigil_core::auth::{Permission, Sealer};
 use vigil_core::egress;
 use vigil_core::jobs::{self, NewJob};
 use vigil_core::storage::ObjectKey;
-use vigil_core::videos::{self, Filter, NewVideo, ProbeRequest, Video, VideoKind, VideoStatus};
+use vigil_core::videos::{
+    self, Filter, NewVideo, ProbeRequest, STREAM_URL_SEAL, Video, VideoKind, VideoStatus,
+};
 
 use super::Tag;
 use crate::auth::BearerAuth;
@@ -56,8 +58,16 @@ pub struct VideoDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Video> for VideoDto {
-    fn from(v: Video) -> Self {
+impl VideoDto {
+    /// The video as shown: its stream URL opened and redacted.
+    pub fn new(v: Video, sealer: &Sealer) -> Self {
+        let stream_url = match v.stream_url(sealer) {
+            Ok(url) => url.as_deref().map(egress::redact),
+            Err(e) => {
+                tracing::error!(video = %v.id, error = %e, "stream URL does not open");
+                Some("(unreadable)".into())
+            }
+        };
         Self {
             id: v.id,
             kind: v.kind,
@@ -75,7 +85,7 @@ impl From<Video> for VideoDto {
             size_bytes: v.size_bytes,
             original_filename: v.original_filename,
             content_type: v.content_type,
-            stream_url: v.stream_url.as_deref().map(egress::redact),
+            stream_url,
             probe_job_id: v.probe_job_id,
             created_by: v.created_by,
             created_at: v.created_at,
@@ -248,7 +258,7 @@ impl VideosApi {
         let video = videos::get(&mut conn, id).await?;
         note(req, |n| n.resource_id = Some(video.id.to_string()));
         Ok(VideoAccepted::Accepted(
-            envelope::ok(video.into()),
+            envelope::ok(VideoDto::new(video, self.state.ctx.secrets.sealer())),
             format!("/api/v1/videos/{id}"),
         ))
     }
@@ -283,14 +293,24 @@ impl VideosApi {
                 original_filename: None,
                 content_type: None,
                 size_bytes: None,
-                stream_url: Some(url.as_str()),
+                stream_url: Some(
+                    &self
+                        .state
+                        .ctx
+                        .secrets
+                        .sealer()
+                        .seal_str(url.as_str(), STREAM_URL_SEAL),
+                ),
                 status: VideoStatus::Ready,
                 created_by: Some(auth.0.user.id),
             },
         )
         .await?;
         note(req, |n| n.resource_id = Some(video.id.to_string()));
-        Ok(envelope::created(video.into()))
+        Ok(envelope::created(VideoDto::new(
+            video,
+            self.state.ctx.secrets.sealer(),
+        )))
     }
 
     /// List videos and streams, filtered by kind (`file`, `live`) or status.
@@ -309,14 +329,19 @@ impl VideosApi {
         };
         let mut conn = super::conn(&self.state).await?;
         let page = videos::list(&mut conn, &filter, paging.0).await?;
-        Ok(envelope::page(page.map(Into::into)))
+        let sealer = self.state.ctx.secrets.sealer();
+        Ok(envelope::page(page.map(|v| VideoDto::new(v, sealer))))
     }
 
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<VideoDto>> {
         auth.0.require(Permission::VideosRead)?;
         let mut conn = super::conn(&self.state).await?;
-        Ok(envelope::ok(videos::get(&mut conn, id.0).await?.into()))
+        let video = videos::get(&mut conn, id.0).await?;
+        Ok(envelope::ok(VideoDto::new(
+            video,
+            self.state.ctx.secrets.sealer(),
+        )))
     }
 
     /// Delete a video (its file and every search result in it).

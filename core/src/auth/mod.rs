@@ -4,10 +4,12 @@
 pub mod password;
 pub mod permissions;
 pub mod refresh;
+pub mod sealed;
 pub mod secrets;
 pub mod throttle;
 pub mod tokens;
 
 pub use permissions::{Permission, Permissions};
+pub use sealed::Sealer;
 pub use secrets::Secrets;
 pub use tokens::AccessClaims;

@@ -5,11 +5,14 @@ use hmac::{Hmac, Mac};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use sha2::Sha256;
 
+use super::Sealer;
+
 #[derive(Clone)]
 pub struct Secrets {
     pub(crate) jwt_encoding: EncodingKey,
     pub(crate) jwt_decoding: DecodingKey,
     url_signing: Vec<u8>,
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -31,7 +34,18 @@ impl Secrets {
             jwt_encoding: EncodingKey::from_secret(&jwt),
             jwt_decoding: DecodingKey::from_secret(&jwt),
             url_signing: derive(secret.as_bytes(), "vigil/signed-url/v1"),
+            sealer: Sealer::new(
+                &derive(secret.as_bytes(), "vigil/sealed/v1")
+                    .try_into()
+                    .expect("HMAC-SHA256 gives 32 bytes"),
+            ),
         }
+    }
+
+    /// Seals and opens secrets kept at rest (camera passwords, stream credentials, face
+    /// embeddings). Changing the deployment secret makes them unreadable: rotate with care.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     /// HMAC-SHA256 of `message` with the URL-signing key, hex encoded.

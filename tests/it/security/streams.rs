@@ -50,4 +50,25 @@ async fn stream_urls_to_internal_hosts_are_refused() {
         !shown.contains("s3cret") && !shown.contains("abc"),
         "{shown}"
     );
+    // Sealed at rest: a database dump does not give the camera's password away.
+    let stored: Vec<Stored> = {
+        use diesel_async::RunQueryDsl;
+        let mut conn = app.ctx.db.get().await.unwrap();
+        diesel::sql_query("SELECT stream_url FROM videos")
+            .load(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].stream_url.contains("s3cret"),
+        "{}",
+        stored[0].stream_url
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    stream_url: String,
 }

@@ -22,7 +22,8 @@ impl Handler for Probe {
             .await
             .or_skip("video deleted")?;
         drop(conn);
-        let (input, is_stream) = match (&video.object_key, &video.stream_url) {
+        let stream_url = video.stream_url(job.app.secrets.sealer())?;
+        let (input, is_stream) = match (&video.object_key, &stream_url) {
             (Some(key), _) => (media::upload(job, key).await?, false),
             (None, Some(url)) => (media::stream(job, url).await?, true),
             (None, None) => return Err(JobError::Permanent("video has no source".into())),

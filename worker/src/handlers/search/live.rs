@@ -55,8 +55,7 @@ impl Handler for SearchLive {
         let (setup, matcher) = setup(job, p.search_id, p.video_id).await?;
         let url = setup
             .video
-            .stream_url
-            .clone()
+            .stream_url(job.app.secrets.sealer())?
             .ok_or_else(|| JobError::Permanent("not a live stream".into()))?;
         let mut first_matcher = Some(matcher);
         let watch_started = Instant::now();
