@@ -11,8 +11,12 @@ use crate::db::schema::audit_logs;
 use crate::error::Result;
 pub use crate::severity::Severity;
 
+/// One audit row, as stored and as the API shows it.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = audit_logs, check_for_backend(diesel::pg::Pg))]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct AuditEntry {
     pub id: Uuid,
     pub actor: String,

@@ -230,6 +230,18 @@ async fn other_active_admins(conn: &mut AsyncPgConnection, except: Uuid) -> Resu
         .await?)
 }
 
+/// The user, row-locked until the transaction ends (admin-count checks must not race).
+async fn locked_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<User> {
+    users::table
+        .find(id)
+        .for_update()
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::not_found("user not found"))
+}
+
 pub async fn update_user(
     conn: &mut AsyncPgConnection,
     id: Uuid,
@@ -245,14 +257,7 @@ pub async fn update_user(
             .map_err(|_| Error::validation("roleId", format!("role {role} does not exist")))?;
     }
     conn.transaction(async |conn| {
-        let current = users::table
-            .find(id)
-            .for_update()
-            .select(User::as_select())
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or_else(|| Error::not_found("user not found"))?;
+        let current = locked_user(conn, id).await?;
         let loses_admin = current.role_id == ADMIN_ROLE
             && (changes.role_id.as_deref().is_some_and(|r| r != ADMIN_ROLE)
                 || changes.status.is_some_and(|s| s != UserStatus::Active));
@@ -289,14 +294,7 @@ pub async fn update_user(
 
 pub async fn delete_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
     conn.transaction(async |conn| {
-        let user = users::table
-            .find(id)
-            .for_update()
-            .select(User::as_select())
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or_else(|| Error::not_found("user not found"))?;
+        let user = locked_user(conn, id).await?;
         if user.role_id == ADMIN_ROLE && other_active_admins(conn, id).await? == 0 {
             return Err(Error::conflict("the last active admin cannot be deleted"));
         }

@@ -23,48 +23,6 @@ use crate::state::ApiState;
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
-pub struct AuditEntryDto {
-    pub id: Uuid,
-    pub actor: String,
-    pub actor_id: Option<Uuid>,
-    pub actor_role: Option<String>,
-    pub action: String,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub message: String,
-    pub context: Option<serde_json::Value>,
-    pub severity: Severity,
-    pub status_code: i32,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: String,
-    pub timestamp: DateTime<Utc>,
-}
-
-impl From<AuditEntry> for AuditEntryDto {
-    fn from(e: AuditEntry) -> Self {
-        Self {
-            id: e.id,
-            actor: e.actor,
-            actor_id: e.actor_id,
-            actor_role: e.actor_role,
-            action: e.action,
-            resource_type: e.resource_type,
-            resource_id: e.resource_id,
-            message: e.message,
-            context: e.context,
-            severity: e.severity,
-            status_code: e.status_code,
-            ip_address: e.ip_address,
-            user_agent: e.user_agent,
-            request_id: e.request_id,
-            timestamp: e.timestamp,
-        }
-    }
-}
-
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
 pub struct AuditExportRequest {
     pub format: Choice<ExportFormat>,
     pub actor: Option<String>,
@@ -96,7 +54,7 @@ impl AuditApi {
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
         paging: Paging,
-    ) -> ApiResult<Ok<Vec<AuditEntryDto>>> {
+    ) -> ApiResult<Ok<Vec<AuditEntry>>> {
         auth.0.require(Permission::AuditRead)?;
         let filter = AuditFilter {
             actor: actor.0,
@@ -109,7 +67,7 @@ impl AuditApi {
         };
         let mut conn = conn(&self.state).await?;
         let page = audit::list(&mut conn, &filter, paging.0).await?;
-        Ok(envelope::page(page.map(Into::into)))
+        Ok(envelope::page(page))
     }
 
     /// Export the audit log as CSV or PDF (an `export` job); the job's result holds the
