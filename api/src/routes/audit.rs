@@ -7,7 +7,6 @@ use poem::Request;
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use uuid::Uuid;
 use vigil_core::audit::{self, AuditEntry, AuditFilter, Severity};
 use vigil_core::auth::Permission;
 use vigil_core::exports::{ExportFormat, ExportRequest, ExportSource};
