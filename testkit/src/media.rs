@@ -90,6 +90,63 @@ impl Media {
         })
     }
 
+    /// 8 s at 1280×720 of a crowd of ten small, blurred faces (~100 px, a 3 px blur): the
+    /// target among nine other people from the samples. Too blurred to confirm (the target's
+    /// faces measure ~0.5 from its photo, over the 0.4 threshold) but closer than everyone
+    /// else (0.6–0.8): a possible sighting, not an appearance.
+    pub fn blurred_crowd(&self) -> PathBuf {
+        static CLIP: OnceLock<PathBuf> = OnceLock::new();
+        self.clip(&CLIP, "blurred-crowd.mp4", |m, out| {
+            let scene = m.path("blurred-crowd.png");
+            m.crowd(100, 3.0).save(&scene).unwrap();
+            ClipBuilder::new(1280, 720, 25.0)
+                .still(&scene, 8.0)
+                .noise(4)
+                .write_h264(out)
+        })
+    }
+
+    /// A 1280×720 picture of ten faces scaled to about `size` px and blurred by `blur`: the
+    /// target first (top left), then the other people of the samples.
+    fn crowd(&self, size: u32, blur: f32) -> image::RgbImage {
+        use image::imageops;
+        let cache = vigil_models::default_cache_dir();
+        let pipeline = vigil_models::FacePipeline::load(&cache).unwrap();
+        let (x, y, w, h) = TARGET_BOX;
+        let target = image::open(self.sample(TARGET_SAMPLE)).unwrap().to_rgb8();
+        let mut faces = vec![imageops::crop_imm(&target, x, y, w, h).to_image()];
+        for n in (1..=6).filter(|n| *n != TARGET_SAMPLE) {
+            let img = image::open(self.sample(n)).unwrap().to_rgb8();
+            for f in pipeline.detect_faces(&img).unwrap() {
+                let b = f.bbox;
+                faces.push(
+                    imageops::crop_imm(
+                        &img,
+                        b.x.max(0.0) as u32,
+                        b.y.max(0.0) as u32,
+                        b.width as u32,
+                        b.height as u32,
+                    )
+                    .to_image(),
+                );
+            }
+        }
+        let mut canvas = image::RgbImage::from_pixel(1280, 720, image::Rgb([90, 95, 100]));
+        for (i, face) in faces.iter().take(10).enumerate() {
+            // The crop is the face box; scaled so the detector's box comes out near `size`.
+            let scale = size as f32 * 1.25 / face.width() as f32;
+            let (fw, fh) = (
+                (face.width() as f32 * scale) as u32,
+                (face.height() as f32 * scale) as u32,
+            );
+            let mut small = imageops::resize(face, fw, fh, imageops::FilterType::Triangle);
+            small = imageops::blur(&small, blur);
+            let (cx, cy) = (40 + (i as i64 % 5) * 240, 60 + (i as i64 / 5) * 320);
+            imageops::overlay(&mut canvas, &small, cx, cy);
+        }
+        canvas
+    }
+
     /// 1280×720 at 25 fps: other people (sample 4), the target, other people (sample 5).
     fn scenes(&self, before: f64, target: f64, after: f64) -> ClipBuilder {
         ClipBuilder::new(1280, 720, 25.0)

@@ -348,6 +348,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    face_tracks (id) {
+        id -> Uuid,
+        search_id -> Uuid,
+        video_id -> Uuid,
+        missing_person_id -> Uuid,
+        start_ms -> Int8,
+        track_no -> Int4,
+        end_ms -> Int8,
+        frames -> Int4,
+        max_px -> Float4,
+        distance -> Float4,
+        best_distance -> Float4,
+        best_ms -> Int8,
+        best_px -> Float4,
+        thumbnail_key -> Nullable<Text>,
+        sighting_rank -> Nullable<Int4>,
+        sighting_standout -> Nullable<Float4>,
+        review_status -> Nullable<Text>,
+        review_note -> Nullable<Text>,
+        reviewed_by -> Nullable<Uuid>,
+        reviewed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(face_photos -> face_profiles (profile_id));
@@ -382,5 +408,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_persons,
     search_videos,
     appearances,
-    detections
+    detections,
+    face_tracks
 );

@@ -7,9 +7,11 @@
 
 pub mod control;
 pub mod dashboard;
+pub mod face_tracks;
 pub mod read;
 pub mod request;
 pub mod results;
+pub mod sightings;
 pub mod tracks;
 
 use chrono::{DateTime, Utc};
@@ -36,6 +38,11 @@ pub const DEFAULT_THRESHOLD: f32 = 0.4;
 pub const DEFAULT_MIN_MARGIN: f32 = 0.05;
 /// Sampled frames that must vote for a person before a track becomes an appearance.
 pub const DEFAULT_MIN_VOTES: u32 = 2;
+/// Farthest a track's best faces may lie from the person to be listed as a possible sighting.
+/// The person's own small, blurred faces measured 0.56–0.69 in CCTV-grade footage (docs/search.md
+/// "Small faces"); strangers' tracks of the same size start around 0.56 too, which is why a
+/// track must also stand out from the video's other tracks.
+pub const DEFAULT_SIGHTING_DISTANCE: f32 = 0.75;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
@@ -55,6 +62,9 @@ pub struct SearchSettings {
     pub segment_secs: f64,
     /// Faces smaller than this (box side, pixels) are ignored: too small to recognise.
     pub min_face_px: f32,
+    /// Face tracks whose best faces lie within this distance of the person, and stand out from
+    /// the video's other tracks, are listed as possible sightings for review.
+    pub sighting_distance: f32,
     /// Queue priority of the search's jobs.
     pub priority: Priority,
     /// Email users with the reviewer role about each appearance.
@@ -72,6 +82,7 @@ impl Default for SearchSettings {
             max_gap_secs: 1.5,
             segment_secs: 30.0,
             min_face_px: 20.0,
+            sighting_distance: DEFAULT_SIGHTING_DISTANCE,
             priority: Priority::Normal,
             notify_reviewers: true,
         }
@@ -114,7 +125,21 @@ impl SearchSettings {
         if !(0.0..=1000.0).contains(&self.min_face_px) {
             return bad("settings.minFacePx", "minFacePx must be between 0 and 1000");
         }
+        if self.sighting_distance < self.threshold || self.sighting_distance > 1.2 {
+            return bad(
+                "settings.sightingDistance",
+                "sightingDistance must be between threshold and 1.2",
+            );
+        }
         Ok(())
+    }
+
+    /// How far from a person a track may lie to be listed as a possible sighting.
+    pub fn sighting_bounds(&self) -> sightings::Bounds {
+        sightings::Bounds {
+            threshold: self.threshold,
+            max_distance: self.sighting_distance,
+        }
     }
 }
 
@@ -381,6 +406,9 @@ pub struct SearchSummary {
     pub videos_failed: usize,
     pub videos_cancelled: usize,
     pub appearances: usize,
+    /// Tracks listed for review as possible sightings (not confirmed appearances).
+    #[serde(default)]
+    pub possible_sightings: usize,
 }
 
 /// Updates one video's line of a search.
@@ -507,11 +535,17 @@ pub async fn stop_requested(
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Vec<String>> {
     use crate::db::schema::detections;
     get(conn, id).await?;
-    let keys: Vec<Option<String>> = detections::table
+    let mut keys: Vec<Option<String>> = detections::table
         .filter(detections::search_id.eq(id))
         .select(detections::frame_key)
         .load(conn)
         .await?;
+    keys.extend(
+        face_tracks::thumbnail_keys(conn, id)
+            .await?
+            .into_iter()
+            .map(Some),
+    );
     diesel::delete(searches::table.find(id))
         .execute(conn)
         .await?;

@@ -62,6 +62,15 @@ pub enum ObjectKey {
         person: Uuid,
         frame_ms: i64,
     },
+    /// `frames/{search}/{video}/{person}/t{start_ms}-{track}.jpg`: the closest face of a face
+    /// track (possible sightings).
+    TrackFace {
+        search: Uuid,
+        video: Uuid,
+        person: Uuid,
+        start_ms: i64,
+        track: u32,
+    },
     /// `snapshots/{camera}/{unix ms}.jpg`
     Snapshot { camera: String, at: DateTime<Utc> },
     /// `recordings/{camera}/{yyyy-mm-dd}/{segment}.mp4`
@@ -81,7 +90,7 @@ impl ObjectKey {
         match self {
             ObjectKey::FacePhoto { .. } => KeyKind::Faces,
             ObjectKey::Video { .. } => KeyKind::Videos,
-            ObjectKey::SearchFrame { .. } => KeyKind::Frames,
+            ObjectKey::SearchFrame { .. } | ObjectKey::TrackFace { .. } => KeyKind::Frames,
             ObjectKey::Snapshot { .. } => KeyKind::Snapshots,
             ObjectKey::Recording { .. } => KeyKind::Recordings,
             ObjectKey::Export { .. } => KeyKind::Exports,
@@ -106,6 +115,16 @@ impl fmt::Display for ObjectKey {
                 person,
                 frame_ms,
             } => write!(f, "{prefix}{search}/{video}/{person}/{frame_ms}.jpg"),
+            ObjectKey::TrackFace {
+                search,
+                video,
+                person,
+                start_ms,
+                track,
+            } => write!(
+                f,
+                "{prefix}{search}/{video}/{person}/t{start_ms}-{track}.jpg"
+            ),
             ObjectKey::Snapshot { camera, at } => {
                 write!(f, "{prefix}{camera}/{}.jpg", at.timestamp_millis())
             }
@@ -167,6 +186,13 @@ mod tests {
                 video: id,
                 person: id,
                 frame_ms: 4500,
+            },
+            ObjectKey::TrackFace {
+                search: id,
+                video: id,
+                person: id,
+                start_ms: 4500,
+                track: 3,
             },
             ObjectKey::Snapshot {
                 camera: "CAM-01".into(),

@@ -168,6 +168,11 @@ async fn a_search_reports_when_the_person_appears_and_nowhere_else() {
     assert_eq!(dashboard["searches"]["byStatus"]["succeeded"], 1);
     let recent = operator.get_data("/dashboard/recent-searches").await;
     assert_eq!(recent[0]["id"], json!(id));
+    // Strangers' clear faces are not passed off as possible sightings.
+    let sightings = operator
+        .get_data(format!("/searches/{id}/possible-sightings"))
+        .await;
+    assert_eq!(sightings, json!([]), "{sightings}");
 
     // The export job renders the appearances, with thumbnails in the PDF.
     let job = operator

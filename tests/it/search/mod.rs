@@ -8,4 +8,5 @@ mod control;
 mod enrollment;
 mod input;
 mod live;
+mod sightings;
 mod worker_loss;

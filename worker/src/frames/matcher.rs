@@ -26,8 +26,11 @@ pub struct Matcher {
     rows: Vec<Uuid>,
     /// Searched profiles → their missing-person ids.
     searched: HashMap<Uuid, Uuid>,
+    /// The searched persons in a fixed order: the order of per-person distances.
+    persons: Vec<Uuid>,
     track_threshold: f32,
     min_face_px: f32,
+    sighting_distance: f32,
 }
 
 impl Matcher {
@@ -37,6 +40,7 @@ impl Matcher {
         searched: HashMap<Uuid, Uuid>,
         track_threshold: f32,
         min_face_px: f32,
+        sighting_distance: f32,
     ) -> Result<Self, JobError> {
         let mut gallery = Gallery::new(track_threshold);
         let mut rows = Vec::with_capacity(enrolled.len());
@@ -54,12 +58,17 @@ impl Matcher {
                 "none of the searched persons has an enrolled photo".into(),
             ));
         }
+        let mut persons: Vec<Uuid> = searched.values().copied().collect();
+        persons.sort_unstable();
+        persons.dedup();
         Ok(Self {
             gallery,
             rows,
+            persons,
             searched,
             track_threshold,
             min_face_px,
+            sighting_distance,
         })
     }
 
@@ -68,13 +77,20 @@ impl Matcher {
         self.track_threshold
     }
 
+    /// Faces within this distance of a searched person may become possible sightings.
+    pub fn sighting_distance(&self) -> f32 {
+        self.sighting_distance
+    }
+
+    /// The searched persons, in the order of [`FrameMatch::distances`].
+    pub fn persons(&self) -> &[Uuid] {
+        &self.persons
+    }
+
     /// The best face per searched person in one frame, if within the track threshold, and
-    /// for every face its distance to the nearest searched person (`None` for faces too small
-    /// to judge).
-    pub fn frame(
-        &mut self,
-        faces: &[Face],
-    ) -> Result<(Vec<Candidate>, Vec<Option<f32>>), JobError> {
+    /// for every face its distance to each searched person (`None` for faces too small to
+    /// judge).
+    pub fn frame(&mut self, faces: &[Face]) -> Result<FrameMatch, JobError> {
         let judged: Vec<usize> = (0..faces.len())
             .filter(|&i| faces[i].bbox.width.min(faces[i].bbox.height) >= self.min_face_px)
             .collect();
@@ -83,10 +99,9 @@ impl Matcher {
             .gallery
             .distances(&queries)
             .map_err(|e| JobError::Retryable(format!("matching failed: {e}")))?;
-        let mut nearest = vec![None; faces.len()];
+        let mut per_face = vec![vec![None; self.persons.len()]; faces.len()];
         let mut best: HashMap<Uuid, Candidate> = HashMap::new();
         for (&i, row) in judged.iter().zip(distances) {
-            let nearest = nearest[i].insert(f32::INFINITY);
             // Nearest distance per profile.
             let mut per_profile: HashMap<Uuid, f32> = HashMap::new();
             for (d, profile) in row.iter().zip(&self.rows) {
@@ -97,7 +112,10 @@ impl Matcher {
                 let Some(&distance) = per_profile.get(profile) else {
                     continue;
                 };
-                *nearest = nearest.min(distance);
+                if let Some(p) = self.persons.iter().position(|x| x == person) {
+                    let slot = &mut per_face[i][p];
+                    *slot = Some(slot.map_or(distance, |d: f32| d.min(distance)));
+                }
                 if distance > self.track_threshold {
                     continue;
                 }
@@ -120,6 +138,28 @@ impl Matcher {
                 }
             }
         }
-        Ok((best.into_values().collect(), nearest))
+        Ok(FrameMatch {
+            candidates: best.into_values().collect(),
+            distances: per_face,
+        })
+    }
+}
+
+/// What matching found in one frame.
+#[derive(Debug, Clone, Default)]
+pub struct FrameMatch {
+    /// The best face per searched person within the track threshold.
+    pub candidates: Vec<Candidate>,
+    /// Per face, its distance to each searched person (in [`Matcher::persons`] order).
+    pub distances: Vec<Vec<Option<f32>>>,
+}
+
+impl FrameMatch {
+    /// Per face, its distance to the nearest searched person (`None`: not judged).
+    pub fn nearest(&self) -> Vec<Option<f32>> {
+        self.distances
+            .iter()
+            .map(|d| d.iter().flatten().copied().reduce(f32::min))
+            .collect()
     }
 }

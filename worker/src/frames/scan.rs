@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::mpsc;
-use vigil_models::FacePipeline;
+use vigil_models::{BBox, FacePipeline};
 use vigil_video::{
     CancelHandle, CropBox, FrameSampler, Input, SampleOptions, SamplerStats, Sketch, VideoError,
 };
 
 use super::face_memory::{Described, FaceMemory, shifted};
 use super::matcher::{Candidate, Matcher};
+use super::tracker::Observation;
 
 /// Frames decoded ahead of inference. Small: frames are 2.7 MB each at 720p.
 const DECODE_AHEAD: usize = 4;
@@ -37,6 +38,9 @@ pub struct FrameResult {
     /// frame stand for it).
     pub analysed: bool,
     pub candidates: Vec<Hit>,
+    /// Every judged face with its distance to each searched person (for the face tracker);
+    /// faces within the sighting distance carry a thumbnail on analysed frames.
+    pub faces: Vec<Observation>,
 }
 
 pub enum Event {
@@ -124,6 +128,7 @@ const MAX_SHIFT_OF_WIDTH: f32 = 1.0 / 32.0;
 struct Reference {
     sketch: Sketch,
     hits: Vec<Hit>,
+    faces: Vec<Observation>,
 }
 
 fn infer(
@@ -134,6 +139,7 @@ fn infer(
 ) {
     let mut reference: Option<Reference> = None;
     let mut memory = FaceMemory::default();
+    let sighting_distance = matcher.sighting_distance();
     loop {
         let frame = match rx.recv() {
             Ok(Decoded::Frame(frame)) => frame,
@@ -163,16 +169,26 @@ fn infer(
                     (Candidate { face, ..c.clone() }, None)
                 })
                 .collect();
-            Some((shift, hits))
+            let faces: Vec<Observation> = r
+                .faces
+                .iter()
+                .map(|o| Observation {
+                    bbox: shifted_bbox(o.bbox, shift)
+                        .clamped(frame.image.width(), frame.image.height()),
+                    distances: o.distances.clone(),
+                    thumbnail: None,
+                })
+                .collect();
+            Some((shift, hits, faces))
         });
         let analysed = moved.is_none();
-        let candidates = match moved {
-            Some((shift, hits)) => {
+        let (candidates, faces) = match moved {
+            Some((shift, hits, faces)) => {
                 memory.follow(shift);
-                hits
+                (hits, faces)
             }
             None => {
-                let candidates = match analyse(pipeline, matcher, &mut memory, &frame) {
+                let (candidates, judged) = match analyse(pipeline, matcher, &mut memory, &frame) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = tx.blocking_send(Event::ModelError(e));
@@ -182,15 +198,35 @@ fn infer(
                 let candidates: Vec<_> = candidates
                     .into_iter()
                     .map(|c| {
-                        let thumb = thumbnail(&frame.image, &c);
+                        let thumb = thumbnail(&frame.image, c.face.bbox);
                         (c, thumb)
+                    })
+                    .collect();
+                // Thumbnails only of faces a reviewer might be shown: close enough to the
+                // person to become a possible sighting.
+                let faces: Vec<Observation> = judged
+                    .into_iter()
+                    .map(|(bbox, distances)| {
+                        let close = distances.iter().flatten().any(|d| *d <= sighting_distance);
+                        Observation {
+                            thumbnail: close.then(|| thumbnail(&frame.image, bbox)).flatten(),
+                            bbox,
+                            distances,
+                        }
                     })
                     .collect();
                 reference = Some(Reference {
                     sketch,
                     hits: candidates.clone(),
+                    faces: faces
+                        .iter()
+                        .map(|o| Observation {
+                            thumbnail: None,
+                            ..o.clone()
+                        })
+                        .collect(),
                 });
-                candidates
+                (candidates, faces)
             }
         };
         let result = FrameResult {
@@ -198,12 +234,16 @@ fn infer(
             sample_index: frame.sample_index,
             analysed,
             candidates,
+            faces,
         };
         if tx.blocking_send(Event::Frame(result)).is_err() {
             return;
         }
     }
 }
+
+/// A face's box and its distance to each searched person.
+type Judged = (BBox, Vec<Option<f32>>);
 
 /// Faces of one frame matched against the gallery: the detector on the whole frame, landmarks
 /// and descriptors only for faces not carried over from the last analysed frame.
@@ -212,7 +252,7 @@ fn analyse(
     matcher: &mut Matcher,
     memory: &mut FaceMemory,
     frame: &vigil_video::Frame,
-) -> Result<Vec<Candidate>, String> {
+) -> Result<(Vec<Candidate>, Vec<Judged>), String> {
     let model_error = |e: vigil_models::Error| format!("face detection failed: {e}");
     let now = frame.timestamp_secs;
     let boxes = pipeline.detect_boxes(&frame.image).map_err(model_error)?;
@@ -227,13 +267,25 @@ fn analyse(
         }));
     }
     let plain: Vec<_> = faces.iter().map(|d| d.face.clone()).collect();
-    let (candidates, nearest) = matcher.frame(&plain).map_err(|e| e.to_string())?;
-    memory.remember(&faces, &nearest);
-    Ok(candidates)
+    let matched = matcher.frame(&plain).map_err(|e| e.to_string())?;
+    memory.remember(&faces, &matched.nearest());
+    let judged = plain
+        .iter()
+        .zip(matched.distances)
+        .map(|(face, distances)| (face.bbox, distances))
+        .collect();
+    Ok((matched.candidates, judged))
 }
 
-fn thumbnail(image: &image::RgbImage, c: &Candidate) -> Option<Vec<u8>> {
-    let b = c.face.bbox;
+fn shifted_bbox(b: BBox, shift: vigil_video::Shift) -> BBox {
+    BBox {
+        x: b.x + shift.dx,
+        y: b.y + shift.dy,
+        ..b
+    }
+}
+
+fn thumbnail(image: &image::RgbImage, b: BBox) -> Option<Vec<u8>> {
     let crop = CropBox {
         x: b.x,
         y: b.y,

@@ -1,5 +1,6 @@
 use chrono::Utc;
 use serde_json::json;
+use uuid::Uuid;
 use vigil_core::audit;
 use vigil_core::audit::AuditFilter;
 use vigil_core::db::PageRequest;
@@ -86,14 +87,31 @@ async fn audit_table(job: &JobContext, filter: AuditFilter) -> Result<Table, Job
     })
 }
 
-/// A search's appearances, one row each, with the best frame's thumbnail (pictures in PDF, a
-/// download link in CSV).
+/// One reported item of a search, as an export row: a confirmed appearance, or a possible
+/// sighting (ranked, for review; never counted as an appearance).
+struct Reported {
+    kind: String,
+    video: Uuid,
+    person: Uuid,
+    /// Times are Unix seconds for live streams.
+    live: bool,
+    start_secs: f64,
+    end_secs: f64,
+    frames: i32,
+    similarity: Option<f32>,
+    distance: f32,
+    best_secs: f64,
+    thumbnail_key: Option<String>,
+}
+
+/// A search's appearances, then its possible sightings, one row each, with the best face's
+/// thumbnail (pictures in PDF, a download link in CSV).
 async fn search_table(
     job: &JobContext,
-    search_id: uuid::Uuid,
+    search_id: Uuid,
     format: Format,
 ) -> Result<Table, JobError> {
-    use vigil_core::searches;
+    use vigil_core::searches::{self, face_tracks};
 
     let mut conn = job.db().await?;
     let search = searches::get(&mut conn, search_id).await?;
@@ -102,55 +120,121 @@ async fn search_table(
         titles,
         names,
     } = searches::read::findings(&mut conn, &search).await?;
-    let videos = searches::videos(&mut conn, search.id).await?.len();
+    let mut sightings = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = face_tracks::list_sightings(
+            &mut conn,
+            search.id,
+            &face_tracks::SightingFilter::default(),
+            PageRequest::at_offset(offset, PAGE),
+        )
+        .await?;
+        let fetched = page.items.len() as i64;
+        sightings.extend(page.items);
+        offset += fetched;
+        if fetched < i64::from(PAGE) || offset >= MAX_ROWS {
+            break;
+        }
+    }
+    let lines = searches::videos(&mut conn, search.id).await?;
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.video_id).collect();
+    let live: std::collections::HashSet<Uuid> = vigil_core::videos::get_many(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .filter(|v| v.is_live())
+        .map(|v| v.id)
+        .collect();
+    let videos = lines.len();
     drop(conn);
+    let confirmed = appearances.len();
+    let items: Vec<Reported> = appearances
+        .into_iter()
+        .map(|a| Reported {
+            kind: "appearance".into(),
+            video: a.video_id,
+            person: a.missing_person_id,
+            live: live.contains(&a.video_id),
+            start_secs: a.start_secs,
+            end_secs: a.end_secs,
+            frames: a.frames,
+            similarity: Some(a.best_score),
+            distance: a.best_distance,
+            best_secs: a.best_secs,
+            thumbnail_key: Some(a.thumbnail_key),
+        })
+        .chain(sightings.into_iter().map(|t| Reported {
+            kind: format!(
+                "possible sighting #{} ({})",
+                t.sighting_rank.unwrap_or_default(),
+                t.review_status.map_or("pending", |s| s.as_str())
+            ),
+            video: t.video_id,
+            person: t.missing_person_id,
+            live: live.contains(&t.video_id),
+            start_secs: t.start_ms as f64 / 1000.0,
+            end_secs: t.end_ms as f64 / 1000.0,
+            frames: t.frames,
+            similarity: None,
+            distance: t.distance,
+            best_secs: t.best_ms as f64 / 1000.0,
+            thumbnail_key: t.thumbnail_key,
+        }))
+        .collect();
     let url_ttl = job.app.config.download_url_ttl();
-    let mut rows = Vec::with_capacity(appearances.len());
-    let mut thumbnails = Vec::with_capacity(appearances.len());
-    for (i, a) in appearances.iter().enumerate() {
+    let mut rows = Vec::with_capacity(items.len());
+    let mut thumbnails = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
         job.check()?;
-        let seen = |secs: f64| match a.started_at {
-            Some(_) => chrono::DateTime::from_timestamp(secs as i64, 0)
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default(),
-            None => format!("{secs:.1} s"),
+        let seen = |secs: f64| {
+            if item.live {
+                chrono::DateTime::from_timestamp(secs as i64, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default()
+            } else {
+                format!("{secs:.1} s")
+            }
         };
         let mut row = vec![
-            titles.get(&a.video_id).cloned().unwrap_or_default(),
-            names.get(&a.missing_person_id).cloned().unwrap_or_default(),
-            seen(a.start_secs),
-            seen(a.end_secs),
-            a.frames.to_string(),
-            format!("{:.2}", a.best_score),
-            format!("{:.3}", a.best_distance),
-            seen(a.best_secs),
+            item.kind.clone(),
+            titles.get(&item.video).cloned().unwrap_or_default(),
+            names.get(&item.person).cloned().unwrap_or_default(),
+            seen(item.start_secs),
+            seen(item.end_secs),
+            item.frames.to_string(),
+            item.similarity
+                .map(|s| format!("{s:.2}"))
+                .unwrap_or_default(),
+            format!("{:.3}", item.distance),
+            seen(item.best_secs),
         ];
-        match format {
-            Format::Csv => {
-                row.push(
-                    job.app
-                        .storage
-                        .download_url(&a.thumbnail_key, url_ttl)
-                        .await
-                        .unwrap_or_default(),
-                );
+        let key = item.thumbnail_key.as_deref().filter(|k| !k.is_empty());
+        match (format, key) {
+            (Format::Csv, key) => {
+                let url = match key {
+                    Some(key) => job.app.storage.download_url(key, url_ttl).await.ok(),
+                    None => None,
+                };
+                row.push(url.unwrap_or_default());
                 thumbnails.push(None);
             }
-            Format::Pdf => {
-                let picture = match job.app.storage.get_bytes(&a.thumbnail_key).await {
+            (Format::Pdf, Some(key)) => {
+                let picture = match job.app.storage.get_bytes(key).await {
                     Ok(bytes) => vigil_models::decode_rgb(&bytes).ok(),
                     Err(_) => None,
                 };
                 thumbnails.push(picture);
             }
+            (Format::Pdf, None) => thumbnails.push(None),
         }
         rows.push(row);
         job.progress(
-            80.0 * (i + 1) as f32 / appearances.len() as f32,
+            80.0 * (i + 1) as f32 / items.len() as f32,
             "collecting rows",
         );
     }
     let mut columns: Vec<String> = [
+        "kind",
         "video",
         "person",
         "first seen",
@@ -171,9 +255,8 @@ async fn search_table(
             search.name.clone().unwrap_or_else(|| search.id.to_string())
         ),
         subtitle: format!(
-            "{} appearance(s) in {} video(s); generated {}",
-            rows.len(),
-            videos,
+            "{confirmed} appearance(s) and {} possible sighting(s) for review in {videos} video(s); generated {}",
+            rows.len() - confirmed,
             Utc::now().format("%Y-%m-%d %H:%M UTC")
         ),
         columns,

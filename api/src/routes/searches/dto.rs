@@ -6,6 +6,7 @@ use poem_openapi::Object;
 use uuid::Uuid;
 use vigil_core::geometry::BoxPx;
 use vigil_core::jobs::JobStatus;
+use vigil_core::searches::face_tracks::{FaceTrack, ReviewStatus};
 use vigil_core::searches::read::{SearchView, VideoLine};
 use vigil_core::searches::results::{Appearance, Detection, DetectionSummary};
 use vigil_core::searches::{Priority, SearchSettings};
@@ -33,6 +34,9 @@ pub struct SettingsInput {
     pub segment_secs: Option<f64>,
     /// Faces smaller than this many pixels are ignored (default 20).
     pub min_face_px: Option<f32>,
+    /// Tracks whose best faces lie within this distance and stand out from the video's other
+    /// tracks are listed as possible sightings (default 0.75).
+    pub sighting_distance: Option<f32>,
     /// Queue priority (default `normal`).
     pub priority: Option<Choice<Priority>>,
     /// Email reviewers about each appearance (default true).
@@ -52,6 +56,9 @@ impl SettingsInput {
             max_gap_secs: self.max_gap_secs.unwrap_or(d.max_gap_secs),
             segment_secs: self.segment_secs.unwrap_or(d.segment_secs),
             min_face_px: self.min_face_px.unwrap_or(d.min_face_px),
+            sighting_distance: self
+                .sighting_distance
+                .unwrap_or(d.sighting_distance.max(threshold + 0.1)),
             priority: match self.priority {
                 Some(p) => p.get("settings.priority")?,
                 None => d.priority,
@@ -304,6 +311,72 @@ impl AppearanceDto {
     }
 }
 
+/// A possible sighting: a face track too small or unclear to confirm, but nearer the person
+/// than the video's other tracks. Never an appearance until a reviewer confirms it.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SightingDto {
+    pub id: Uuid,
+    pub video_id: Uuid,
+    pub missing_person_id: Uuid,
+    /// 1 = the most likely in its video.
+    pub rank: i32,
+    /// How far the track stands out from the video's other tracks (robust standard
+    /// deviations; more negative = closer to the person than the others).
+    pub standout: f32,
+    /// First and last seen (seconds into the video; Unix seconds for live streams).
+    pub start_secs: f64,
+    pub end_secs: f64,
+    pub frames: i32,
+    /// Mean distance of the track's best faces to the person, and the best one.
+    pub distance: f32,
+    pub best_distance: f32,
+    pub best_secs: f64,
+    /// Quality: the best face's size and the largest face seen (shorter box side, pixels).
+    pub face_px: f32,
+    pub max_face_px: f32,
+    pub thumbnail_url: Option<String>,
+    pub review_status: Option<ReviewStatus>,
+    pub review_note: Option<String>,
+    pub reviewed_by: Option<Uuid>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+impl SightingDto {
+    pub fn new(t: FaceTrack, thumbnail_url: Option<String>) -> Self {
+        SightingDto {
+            id: t.id,
+            video_id: t.video_id,
+            missing_person_id: t.missing_person_id,
+            rank: t.sighting_rank.unwrap_or_default(),
+            standout: t.sighting_standout.unwrap_or_default(),
+            start_secs: t.start_ms as f64 / 1000.0,
+            end_secs: t.end_ms as f64 / 1000.0,
+            frames: t.frames,
+            distance: t.distance,
+            best_distance: t.best_distance,
+            best_secs: t.best_ms as f64 / 1000.0,
+            face_px: t.best_px,
+            max_face_px: t.max_px,
+            thumbnail_url,
+            review_status: t.review_status,
+            review_note: t.review_note,
+            reviewed_by: t.reviewed_by,
+            reviewed_at: t.reviewed_at,
+        }
+    }
+}
+
+/// A reviewer's verdict on a possible sighting.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SightingReview {
+    /// `confirmed` (it is the person) or `dismissed` (it is not); `pending` reopens it.
+    pub status: Choice<ReviewStatus>,
+    #[oai(validator(max_length = 2000))]
+    pub note: Option<String>,
+}
+
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct VideoSummaryDto {
@@ -320,6 +393,8 @@ pub struct SearchSummaryDto {
     pub id: Uuid,
     pub status: JobStatus,
     pub appearances: i64,
+    /// Possible sightings listed for review (see `/searches/{id}/possible-sightings`).
+    pub possible_sightings: i64,
     pub videos: Vec<VideoSummaryDto>,
 }
 

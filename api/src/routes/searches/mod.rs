@@ -12,10 +12,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 use vigil_core::auth::Permission;
-use vigil_core::db::Paged;
+use vigil_core::db::{PageRequest, Paged};
 use vigil_core::exports::{ExportFormat, ExportRequest, ExportSource};
 use vigil_core::jobs::{JobStatus, NewJob};
 use vigil_core::searches::control::{self, Control};
+use vigil_core::searches::face_tracks::{self, ReviewStatus, SightingFilter};
 use vigil_core::searches::request::SearchRequest;
 use vigil_core::searches::results::{self, DetectionFilter};
 use vigil_core::searches::{self, read};
@@ -30,7 +31,7 @@ use crate::params::{Choice, Paging};
 use crate::state::ApiState;
 use dto::{
     AppearanceDto, CreateSearch, DetectionDto, DetectionSummaryDto, SearchDto, SearchStatusDto,
-    SearchSummaryDto, SearchVideoDto, VideoSummaryDto,
+    SearchSummaryDto, SearchVideoDto, SightingDto, SightingReview, VideoSummaryDto,
 };
 
 #[derive(ApiResponse)]
@@ -293,12 +294,86 @@ impl SearchesApi {
                     .push(AppearanceDto::new(a, title, name, thumbnail));
             }
         }
+        let mut conn = super::conn(&self.state).await?;
+        let sightings = face_tracks::list_sightings(
+            &mut conn,
+            search.id,
+            &SightingFilter::default(),
+            PageRequest::new(Some(1), Some(1))?,
+        )
+        .await?
+        .total;
         Ok(envelope::ok(SearchSummaryDto {
             id: search.id,
             status,
             appearances: total,
+            possible_sightings: sightings,
             videos,
         }))
+    }
+
+    /// Possible sightings: face tracks too small or unclear to confirm, but nearer the person
+    /// than the video's other tracks, those standing out most first. For a reviewer to confirm
+    /// or dismiss; never counted as appearances.
+    #[oai(path = "/:id/possible-sightings", method = "get")]
+    async fn sightings(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        #[oai(name = "videoId")] video_id: Query<Option<Uuid>>,
+        #[oai(name = "missingPersonId")] person_id: Query<Option<Uuid>>,
+        status: Query<Option<Choice<ReviewStatus>>>,
+        paging: Paging,
+    ) -> ApiResult<Ok<Vec<SightingDto>>> {
+        auth.0.require(Permission::SearchesRead)?;
+        let filter = SightingFilter {
+            video: video_id.0,
+            person: person_id.0,
+            status: status.0.map(|s| s.get("status")).transpose()?,
+        };
+        let mut conn = super::conn(&self.state).await?;
+        searches::get(&mut conn, id.0).await?;
+        let page = face_tracks::list_sightings(&mut conn, id.0, &filter, paging.0).await?;
+        drop(conn);
+        let mut urls = Vec::with_capacity(page.items.len());
+        for t in &page.items {
+            urls.push(self.thumbnail_url(t.thumbnail_key.as_deref()).await);
+        }
+        let mut urls = urls.into_iter();
+        Ok(envelope::page(
+            page.map(|t| SightingDto::new(t, urls.next().flatten())),
+        ))
+    }
+
+    /// Confirm or dismiss a possible sighting (reviewers: `searches:review`).
+    #[oai(
+        path = "/:id/possible-sightings/:sighting_id/review",
+        method = "put",
+        operation_id = "searches.possible_sightings.review"
+    )]
+    async fn review_sighting(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        sighting_id: Path<Uuid>,
+        body: Json<SightingReview>,
+    ) -> ApiResult<Ok<SightingDto>> {
+        auth.0.require(Permission::SearchesReview)?;
+        let b = body.0;
+        let status = b.status.get("status")?;
+        let mut conn = super::conn(&self.state).await?;
+        let track = face_tracks::review(
+            &mut conn,
+            id.0,
+            sighting_id.0,
+            status,
+            b.note.as_deref(),
+            auth.0.user.id,
+        )
+        .await?;
+        drop(conn);
+        let url = self.thumbnail_url(track.thumbnail_key.as_deref()).await;
+        Ok(envelope::ok(SightingDto::new(track, url)))
     }
 
     /// Delete a search with its detections, appearances and thumbnails; a running one is

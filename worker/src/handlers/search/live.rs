@@ -82,6 +82,7 @@ impl Handler for SearchLive {
                 ..SampleOptions::live()
             };
             job.progress(0.0, "connecting");
+            let persons = matcher.persons().to_vec();
             // Checked before every connection: the name may resolve elsewhere by now.
             let opened = match media::stream(job, &url).await {
                 Ok(input) => scan::start(input, options, setup.pipeline.clone(), matcher)
@@ -103,7 +104,7 @@ impl Handler for SearchLive {
                 Err(e) => return Err(e),
             };
             let opened = scan.opened_at.unwrap_or_else(SystemTime::now);
-            let mut store = FrameStore::new(setup.search.id, p.video_id);
+            let mut store = FrameStore::new(&setup, persons);
             let mut last_review = Instant::now();
             let outcome: Result<bool, JobError> = loop {
                 job.check()?;
@@ -149,6 +150,7 @@ impl Handler for SearchLive {
                 }
             };
             drop(scan);
+            store.finish(job).await?;
             review(job, &setup).await?;
             if outcome? {
                 break;

@@ -14,8 +14,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vigil_core::geometry::BoxPx;
+use vigil_core::searches::face_tracks::{self, NewFaceTrack};
 use vigil_core::searches::results::{self, FoundAppearance, NewDetection};
+use vigil_core::searches::sightings;
 use vigil_core::searches::{self, Search, SearchSettings, tracks};
+use vigil_core::storage::ObjectKey;
 use vigil_core::videos::{self, Video};
 use vigil_core::{faces, missing_persons};
 use vigil_models::FacePipeline;
@@ -23,6 +26,7 @@ use vigil_models::FacePipeline;
 use crate::context::{JobContext, JobError, OrSkip};
 use crate::frames::matcher::Matcher;
 use crate::frames::scan::FrameResult;
+use crate::frames::tracker::{FaceTrack, FaceTracker};
 use crate::vision::{self, FACE_MODEL_ID};
 
 /// When a child rebuilds appearances, it also reads this much of its neighbours' detections,
@@ -87,27 +91,43 @@ pub async fn build_matcher(
         searched,
         settings.track_threshold,
         settings.min_face_px,
+        settings.sighting_distance,
     )?;
     Ok((matcher, names))
 }
 
 /// Stores a child's frames: thumbnails first, then the detection rows (idempotent). A frame
 /// that took over the last analysis points at that frame's thumbnails instead of storing
-/// the same picture again.
+/// the same picture again. Every judged face also goes to the face tracker, whose finished
+/// tracks are stored as evidence for possible sightings.
 pub struct FrameStore {
     search: Uuid,
     video: Uuid,
     /// Thumbnail key of each person's face in the last analysed frame.
     thumbnails: HashMap<Uuid, String>,
+    /// The searched persons, in the matcher's order (the tracker's per-person slots).
+    persons: Vec<Uuid>,
+    tracker: FaceTracker,
+    sighting_bounds: sightings::Bounds,
 }
 
 impl FrameStore {
-    pub fn new(search: Uuid, video: Uuid) -> Self {
+    pub fn new(setup: &ChildSetup, persons: Vec<Uuid>) -> Self {
+        let max_gap_ms = (setup.settings.max_gap_secs * 1000.0).round() as i64;
         Self {
-            search,
-            video,
+            search: setup.search.id,
+            video: setup.video.id,
             thumbnails: HashMap::new(),
+            tracker: FaceTracker::new(persons.len(), max_gap_ms),
+            persons,
+            sighting_bounds: setup.settings.sighting_bounds(),
         }
+    }
+
+    /// Stores the tracks still open (the end of a segment, a stop, a dropped stream).
+    pub async fn finish(mut self, job: &JobContext) -> Result<(), JobError> {
+        let open = std::mem::replace(&mut self.tracker, FaceTracker::new(0, 0)).finish();
+        self.store_tracks(job, open).await
     }
 
     /// Returns the number of detections stored.
@@ -121,6 +141,8 @@ impl FrameStore {
         if frame.analysed {
             self.thumbnails.clear();
         }
+        let ended = self.tracker.observe(frame_ms, frame.faces);
+        self.store_tracks(job, ended).await?;
         if frame.candidates.is_empty() {
             return Ok(0);
         }
@@ -128,10 +150,13 @@ impl FrameStore {
         for (c, thumb) in frame.candidates {
             let key = match thumb {
                 Some(jpeg) => {
-                    let key = format!(
-                        "searches/{}/frames/{}/{}/{frame_ms}.jpg",
-                        self.search, self.video, c.person
-                    );
+                    let key = ObjectKey::SearchFrame {
+                        search: self.search,
+                        video: self.video,
+                        person: c.person,
+                        frame_ms,
+                    }
+                    .to_string();
                     job.app.storage.put_bytes(&key, jpeg, "image/jpeg").await?;
                     self.thumbnails.insert(c.person, key.clone());
                     Some(key)
@@ -162,6 +187,60 @@ impl FrameStore {
         let mut conn = job.db().await?;
         results::insert_detections(&mut conn, &rows).await?;
         Ok(n)
+    }
+
+    /// Stores finished face tracks, one row per searched person the track was judged against; the
+    /// closest face's thumbnail only where it is close enough to be shown as a possible sighting.
+    async fn store_tracks(&self, job: &JobContext, tracks: Vec<FaceTrack>) -> Result<(), JobError> {
+        let (search, video) = (self.search, self.video);
+        let mut rows = Vec::new();
+        for track in tracks {
+            for (p, &person) in self.persons.iter().enumerate() {
+                let (Some(distance), Some(best)) = (track.distance(p), track.best[p].first())
+                else {
+                    continue;
+                };
+                let thumbnail_key = match &track.thumbnails[p] {
+                    Some(jpeg) if distance <= self.sighting_bounds.for_face(track.max_px) => {
+                        let key = ObjectKey::TrackFace {
+                            search,
+                            video,
+                            person,
+                            start_ms: track.start_ms,
+                            track: track.no,
+                        }
+                        .to_string();
+                        job.app
+                            .storage
+                            .put_bytes(&key, jpeg.clone(), "image/jpeg")
+                            .await?;
+                        Some(key)
+                    }
+                    _ => None,
+                };
+                rows.push(NewFaceTrack {
+                    id: Uuid::now_v7(),
+                    search_id: search,
+                    video_id: video,
+                    missing_person_id: person,
+                    start_ms: track.start_ms,
+                    track_no: track.no as i32,
+                    end_ms: track.end_ms,
+                    frames: track.frames as i32,
+                    max_px: track.max_px,
+                    distance,
+                    best_distance: best.distance,
+                    best_ms: best.at_ms,
+                    best_px: best.face_px,
+                    thumbnail_key,
+                });
+            }
+        }
+        if !rows.is_empty() {
+            let mut conn = job.db().await?;
+            face_tracks::record(&mut conn, &rows).await?;
+        }
+        Ok(())
     }
 }
 

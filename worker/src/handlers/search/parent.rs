@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_core::jobs::{Job, JobStatus, NewJob, family};
 use vigil_core::searches::{
-    self, LiveWatchJob, SearchJob, SearchSummary, SearchVideoState, SegmentJob, results,
+    self, LiveWatchJob, SearchJob, SearchSummary, SearchVideoState, SegmentJob, face_tracks,
+    results,
 };
 use vigil_core::videos::{self, Video, VideoStatus};
 
@@ -198,6 +199,16 @@ async fn summarise(
     } else {
         JobStatus::Failed
     };
+    summary.possible_sightings =
+        face_tracks::rank_sightings(&mut conn, search.id, search.settings().sighting_bounds())
+            .await?;
+    if summary.possible_sightings > 0 {
+        email_lines.push(format!(
+            "\n{} possible sighting(s) — faces too small or unclear to confirm, but closer to the \
+             person than the footage's other faces — are waiting for review.",
+            summary.possible_sightings
+        ));
+    }
     searches::set_summary(&mut conn, search.id, &summary).await?;
     drop(conn);
     notify::summary(job, search, status, &email_lines).await?;

@@ -90,16 +90,17 @@ impl Handler for SearchSegment {
                 max_pixels: job.app.config.max_video_pixels,
                 ..SampleOptions::default()
             };
+            let mut frames = FrameStore::new(&setup, matcher.persons().to_vec());
             let mut scan = scan::start(input, options, setup.pipeline.clone(), matcher)
                 .await
                 .map_err(media::file_error)?;
-            let mut frames = FrameStore::new(setup.search.id, p.video_id);
             let mut last_save = Instant::now();
             loop {
                 let event = tokio::select! {
                     event = scan.events.recv() => event,
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {
                         if let Err(stop) = job.check() {
+                            frames.finish(job).await.ok();
                             job.save_checkpoint(&cp).await.ok();
                             return Err(stop);
                         }
@@ -120,6 +121,7 @@ impl Handler for SearchSegment {
                             last_save = Instant::now();
                         }
                         if let Err(stop) = job.check() {
+                            frames.finish(job).await.ok();
                             job.save_checkpoint(&cp).await.ok();
                             return Err(stop);
                         }
@@ -131,6 +133,7 @@ impl Handler for SearchSegment {
                         break;
                     }
                     Some(Event::Error(e)) => {
+                        frames.finish(job).await.ok();
                         job.save_checkpoint(&cp).await.ok();
                         return Err(media::file_error(e));
                     }
@@ -138,6 +141,7 @@ impl Handler for SearchSegment {
                     None => return Err(JobError::Retryable("frame pipeline stopped".into())),
                 }
             }
+            frames.finish(job).await?;
             if let Some(end) = end {
                 cp.next_secs = cp.next_secs.max(end);
             }
