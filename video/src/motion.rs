@@ -95,6 +95,43 @@ impl Sketch {
         self.explained_by(reference, fx, fy).then_some(shift)
     }
 
+    /// Whether the frame region `(x, y, width, height)` (frame pixels) differs from the same
+    /// region of the reference beyond noise in any block, without alignment: for deciding, on a
+    /// fixed camera, which parts of a frame need looking at again. Sketches of different sizes
+    /// always differ.
+    pub fn region_changed(
+        &self,
+        reference: &Sketch,
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+    ) -> bool {
+        if self.width != reference.width || self.height != reference.height {
+            return true;
+        }
+        let cx0 = (x / CELL) as usize;
+        let cy0 = (y / CELL) as usize;
+        let cx1 = ((x + width).div_ceil(CELL) as usize).min(self.width);
+        let cy1 = ((y + height).div_ceil(CELL) as usize).min(self.height);
+        for by in (cy0..cy1).step_by(BLOCK) {
+            for bx in (cx0..cx1).step_by(BLOCK) {
+                let (mut here, mut there, mut n) = (0f32, 0f32, 0usize);
+                for cy in by..(by + BLOCK).min(cy1) {
+                    for cx in bx..(bx + BLOCK).min(cx1) {
+                        here += self.cells[cy * self.width + cx];
+                        there += reference.cells[cy * self.width + cx];
+                        n += 1;
+                    }
+                }
+                if n > 0 && (here - there).abs() / n as f32 > MAX_DIFF {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     fn at(&self, x: isize, y: isize) -> f32 {
         self.cells[y as usize * self.width + x as usize]
     }
@@ -283,5 +320,22 @@ mod tests {
         );
         let tiny = Sketch::of(&RgbImage::new(7, 7));
         assert!(tiny.shift_from(&tiny, 32.0).is_none());
+    }
+
+    #[test]
+    fn a_region_changes_only_where_something_moved() {
+        let reference = scene(1280, 720, 0.0, 0.0);
+        let mut frame = reference.clone();
+        // A face-sized patch appears in the top-left quarter.
+        for y in 100..150 {
+            for x in 100..150 {
+                frame.put_pixel(x, y, image::Rgb([250, 250, 250]));
+            }
+        }
+        let (a, b) = (Sketch::of(&frame), Sketch::of(&reference));
+        assert!(a.region_changed(&b, 0, 0, 640, 360));
+        assert!(!a.region_changed(&b, 640, 0, 640, 360));
+        assert!(!a.region_changed(&b, 0, 360, 640, 360));
+        assert!(!b.region_changed(&b, 0, 0, 1280, 720));
     }
 }

@@ -65,6 +65,9 @@ pub struct SearchSettings {
     /// Face tracks whose best faces lie within this distance of the person, and stand out from
     /// the video's other tracks, are listed as possible sightings for review.
     pub sighting_distance: f32,
+    /// Also look for small faces (down to ~40 px at 720p) on tiles of each analysed frame:
+    /// finds people far from the camera at the cost of more detector passes on busy footage.
+    pub small_faces: bool,
     /// Queue priority of the search's jobs.
     pub priority: Priority,
     /// Email users with the reviewer role about each appearance.
@@ -83,6 +86,7 @@ impl Default for SearchSettings {
             segment_secs: 30.0,
             min_face_px: 20.0,
             sighting_distance: DEFAULT_SIGHTING_DISTANCE,
+            small_faces: true,
             priority: Priority::Normal,
             notify_reviewers: true,
         }

@@ -7,4 +7,5 @@
 pub mod face_memory;
 pub mod matcher;
 pub mod scan;
+pub mod tiles;
 pub mod tracker;

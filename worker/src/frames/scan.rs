@@ -18,6 +18,7 @@ use vigil_video::{
 
 use super::face_memory::{Described, FaceMemory, shifted};
 use super::matcher::{Candidate, Matcher};
+use super::tiles::TileDetector;
 use super::tracker::Observation;
 
 /// Frames decoded ahead of inference. Small: frames are 2.7 MB each at 720p.
@@ -75,12 +76,14 @@ impl Drop for Scan {
 }
 
 /// Opens `input` and starts decoding and inference threads. Opening errors are returned at
-/// once (on a blocking thread, since opening a stream can take seconds).
+/// once (on a blocking thread, since opening a stream can take seconds). With `small_faces`,
+/// analysed frames are also searched tile by tile (`tiles`).
 pub async fn start(
     input: Input,
     options: SampleOptions,
     pipeline: Arc<FacePipeline>,
     mut matcher: Matcher,
+    small_faces: bool,
 ) -> Result<Scan, VideoError> {
     let sampler = tokio::task::spawn_blocking(move || FrameSampler::open(input, options))
         .await
@@ -96,7 +99,10 @@ pub async fn start(
         .map_err(VideoError::Io)?;
     std::thread::Builder::new()
         .name("vigil-infer".into())
-        .spawn(move || infer(frames_rx, events_tx, &pipeline, &mut matcher))
+        .spawn(move || {
+            let tiles = small_faces.then(TileDetector::default);
+            infer(frames_rx, events_tx, &pipeline, &mut matcher, tiles)
+        })
         .map_err(VideoError::Io)?;
     Ok(Scan {
         events: events_rx,
@@ -136,6 +142,7 @@ fn infer(
     tx: mpsc::Sender<Event>,
     pipeline: &FacePipeline,
     matcher: &mut Matcher,
+    mut tiles: Option<TileDetector>,
 ) {
     let mut reference: Option<Reference> = None;
     let mut memory = FaceMemory::default();
@@ -188,7 +195,14 @@ fn infer(
                 (hits, faces)
             }
             None => {
-                let (candidates, judged) = match analyse(pipeline, matcher, &mut memory, &frame) {
+                let (candidates, judged) = match analyse(
+                    pipeline,
+                    matcher,
+                    &mut memory,
+                    &frame,
+                    &sketch,
+                    tiles.as_mut(),
+                ) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = tx.blocking_send(Event::ModelError(e));
@@ -245,17 +259,25 @@ fn infer(
 /// A face's box and its distance to each searched person.
 type Judged = (BBox, Vec<Option<f32>>);
 
-/// Faces of one frame matched against the gallery: the detector on the whole frame, landmarks
-/// and descriptors only for faces not carried over from the last analysed frame.
+/// Faces of one frame matched against the gallery: the detector on the whole frame (and on its
+/// changed tiles for small faces), landmarks and descriptors only for faces not carried over
+/// from the last analysed frame.
 fn analyse(
     pipeline: &FacePipeline,
     matcher: &mut Matcher,
     memory: &mut FaceMemory,
     frame: &vigil_video::Frame,
+    sketch: &Sketch,
+    tiles: Option<&mut TileDetector>,
 ) -> Result<(Vec<Candidate>, Vec<Judged>), String> {
     let model_error = |e: vigil_models::Error| format!("face detection failed: {e}");
     let now = frame.timestamp_secs;
-    let boxes = pipeline.detect_boxes(&frame.image).map_err(model_error)?;
+    let mut boxes = pipeline.detect_boxes(&frame.image).map_err(model_error)?;
+    if let Some(tiles) = tiles {
+        boxes = tiles
+            .detect(pipeline, &frame.image, sketch, boxes)
+            .map_err(model_error)?;
+    }
     let (mut faces, fresh) = memory.take_over(boxes, now, matcher.threshold());
     if !fresh.is_empty() {
         let described = pipeline

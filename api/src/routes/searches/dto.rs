@@ -37,6 +37,9 @@ pub struct SettingsInput {
     /// Tracks whose best faces lie within this distance and stand out from the video's other
     /// tracks are listed as possible sightings (default 0.75).
     pub sighting_distance: Option<f32>,
+    /// Also look for small faces (down to ~40 px at 720p) on tiles of each analysed frame
+    /// (default true; costs detector passes on busy footage, docs/search.md).
+    pub small_faces: Option<bool>,
     /// Queue priority (default `normal`).
     pub priority: Option<Choice<Priority>>,
     /// Email reviewers about each appearance (default true).
@@ -59,6 +62,7 @@ impl SettingsInput {
             sighting_distance: self
                 .sighting_distance
                 .unwrap_or(d.sighting_distance.max(threshold + 0.1)),
+            small_faces: self.small_faces.unwrap_or(d.small_faces),
             priority: match self.priority {
                 Some(p) => p.get("settings.priority")?,
                 None => d.priority,

@@ -85,9 +85,15 @@ impl Handler for SearchLive {
             let persons = matcher.persons().to_vec();
             // Checked before every connection: the name may resolve elsewhere by now.
             let opened = match media::stream(job, &url).await {
-                Ok(input) => scan::start(input, options, setup.pipeline.clone(), matcher)
-                    .await
-                    .map_err(media::stream_error),
+                Ok(input) => scan::start(
+                    input,
+                    options,
+                    setup.pipeline.clone(),
+                    matcher,
+                    setup.settings.small_faces,
+                )
+                .await
+                .map_err(media::stream_error),
                 Err(e) => Err(e),
             };
             let mut scan = match opened {

@@ -91,9 +91,15 @@ impl Handler for SearchSegment {
                 ..SampleOptions::default()
             };
             let mut frames = FrameStore::new(&setup, matcher.persons().to_vec());
-            let mut scan = scan::start(input, options, setup.pipeline.clone(), matcher)
-                .await
-                .map_err(media::file_error)?;
+            let mut scan = scan::start(
+                input,
+                options,
+                setup.pipeline.clone(),
+                matcher,
+                setup.settings.small_faces,
+            )
+            .await
+            .map_err(media::file_error)?;
             let mut last_save = Instant::now();
             loop {
                 let event = tokio::select! {
