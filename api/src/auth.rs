@@ -17,6 +17,9 @@ pub struct Principal {
     pub user: User,
     pub role: Role,
     pub permissions: Permissions,
+    /// When the access token expires (Unix seconds): long-lived responses (progress streams)
+    /// end then, and the client reconnects with a fresh token.
+    pub token_expires_at: i64,
 }
 
 impl Principal {
@@ -61,5 +64,6 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         user,
         role,
         permissions,
+        token_expires_at: claims.exp,
     })
 }

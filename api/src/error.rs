@@ -5,6 +5,7 @@
 use poem::http::{StatusCode, header};
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
+use poem_openapi::error::{ParseParamError, ParseRequestPayloadError};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::{ToJSON, Type};
 use serde_json::json;
@@ -121,7 +122,9 @@ impl From<CoreError> for ApiError {
             CoreError::Forbidden(m) => ApiError::forbidden(m),
             CoreError::Unavailable { service, message } => {
                 tracing::warn!(service, %message, "dependency unavailable");
-                ApiError::unavailable(format!("{service} is unavailable"))
+                let mut err = ApiError::unavailable(format!("{service} is unavailable"));
+                err.retry_after_secs = Some(5);
+                err
             }
             CoreError::Config(m) => {
                 tracing::error!(error = %m, "configuration error");
@@ -230,11 +233,37 @@ fn render_api_error(err: &ApiError, request_id: &str) -> Response {
     resp
 }
 
+/// A value that broke a constraint the OpenAPI document states (length, range, items): well
+/// formed but invalid, so a 422 like the checks handlers make, naming the field. poem-openapi
+/// reports these as 400 parse errors whose reason says "verification failed".
+fn constraint_failure(err: &poem::Error) -> Option<ApiError> {
+    let (reason, param) = if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        (e.reason.as_str(), None)
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        (e.reason.as_str(), Some(e.name))
+    } else {
+        return None;
+    };
+    let at = reason.find("verification failed")?;
+    let field = reason[..at]
+        .rsplit_once("field `")
+        .and_then(|(_, rest)| rest.split('`').next())
+        .or(param)
+        .unwrap_or("body");
+    let rule = reason[at..]
+        .trim_start_matches("verification failed.")
+        .trim();
+    Some(ApiError::validation(field, format!("must satisfy {rule}")))
+}
+
 /// Renders any poem error into the envelope. Internal details of 5xx errors are logged, never
 /// sent to the client.
 pub fn render(err: poem::Error, request_id: &str) -> Response {
     if let Some(api) = err.downcast_ref::<ApiError>() {
         return render_api_error(api, request_id);
+    }
+    if let Some(api) = constraint_failure(&err) {
+        return render_api_error(&api, request_id);
     }
     let status = err.status();
     let message = if status.is_server_error() {

@@ -6,8 +6,11 @@ pub mod envelope;
 pub mod error;
 pub mod middleware;
 pub mod params;
+pub mod recent;
 pub mod routes;
+pub mod sse;
 pub mod state;
+pub mod text;
 pub mod upload;
 
 use std::future::Future;
@@ -81,6 +84,7 @@ pub fn app(state: Arc<ApiState>) -> impl Endpoint<Output = Response> {
         .nest("/docs", docs)
         .nest("/", service)
         .around(middleware::audit)
+        .around(text::validate)
         .around(middleware::body_limit)
         .around(middleware::rate_limit)
         .around(middleware::render_errors)

@@ -1,6 +1,6 @@
 //! The request pipeline, outermost first:
 //! request context (id, client ip, metrics, access log) → CORS → error rendering →
-//! rate limit → body limit → audit → routes.
+//! rate limit → body limit → text check (`crate::text`) → audit → routes.
 //! Errors are rendered inside CORS so error responses carry CORS headers too.
 
 use std::net::IpAddr;

@@ -1,12 +1,16 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota};
 use metrics_exporter_prometheus::PrometheusHandle;
 use vigil_core::AppContext;
 use vigil_core::egress::EgressPolicy;
+use vigil_core::health::ComponentHealth;
 
+use crate::recent::Recent;
+use crate::sse::StreamSlots;
 use crate::upload::UploadSlots;
 
 /// Shared by every request; reachable from middleware and checkers as request data.
@@ -19,7 +23,17 @@ pub struct ApiState {
     pub uploads: UploadSlots,
     /// Checks stream URLs when they are registered (the worker checks them again on use).
     pub egress: EgressPolicy,
+    /// The last readiness check, reused for `PROBE_TTL`.
+    pub readiness: Recent<Vec<ComponentHealth>>,
+    /// When the queue gauges were last read for `/metrics`, reused for `PROBE_TTL`.
+    pub gauges: Recent<()>,
+    /// Open progress streams per user.
+    pub streams: StreamSlots,
 }
+
+/// How long a readiness check or a metrics reading is reused: short enough for load balancers
+/// and autoscalers, long enough that polling costs nothing.
+pub const PROBE_TTL: Duration = Duration::from_secs(2);
 
 impl ApiState {
     pub fn new(ctx: AppContext) -> Arc<Self> {
@@ -34,6 +48,9 @@ impl ApiState {
             metrics: vigil_core::metrics::handle(),
             uploads: UploadSlots::new(config.max_concurrent_uploads),
             egress: EgressPolicy::new(config).expect("stream settings were validated at start-up"),
+            readiness: Recent::new(PROBE_TTL),
+            gauges: Recent::new(PROBE_TTL),
+            streams: StreamSlots::new(config.sse_max_streams_per_user),
             ctx,
         })
     }

@@ -150,7 +150,10 @@ impl Part {
     pub fn file_name(&self) -> Option<String> {
         self.field
             .file_name()
-            .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
+            .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
+            // A name is only shown back: control characters (NUL, which the database refuses,
+            // among them) are dropped rather than failing the upload.
+            .map(|n| n.chars().filter(|c| !c.is_control()).collect::<String>())
             .filter(|n| !n.is_empty())
     }
 
@@ -164,12 +167,7 @@ impl Part {
         let bytes = self.field.bytes().await.map_err(form_error)?;
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| ApiError::validation(&name, "must be UTF-8 text"))?;
-        if text.contains('\0') {
-            return Err(ApiError::validation(
-                &name,
-                "must not contain NUL characters",
-            ));
-        }
+        crate::text::check(&name, &text)?;
         Ok(text)
     }
 

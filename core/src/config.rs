@@ -146,6 +146,17 @@ pub struct Config {
     pub stream_ca_file: Option<PathBuf>,
     /// Allow local capture devices (`/dev/videoN`) as stream URLs.
     pub stream_allow_devices: bool,
+
+    /// When set, `/metrics` (API, worker and scheduler) answers only `Authorization: Bearer
+    /// <token>`, and `/health/ready` shows its component details only with it.
+    pub metrics_token: Option<String>,
+    /// Most extra addresses a search's `notify` list may hold.
+    pub notify_max_recipients: usize,
+    /// Comma-separated domains `notify` addresses must belong to (subdomains included); empty
+    /// = any domain.
+    pub notify_allowed_domains: String,
+    /// Progress streams (server-sent events) one user may hold open at once.
+    pub sse_max_streams_per_user: usize,
 }
 
 impl Default for Config {
@@ -216,6 +227,10 @@ impl Default for Config {
             stream_schemes: crate::egress::DEFAULT_SCHEMES.into(),
             stream_ca_file: None,
             stream_allow_devices: false,
+            metrics_token: None,
+            notify_max_recipients: 5,
+            notify_allowed_domains: String::new(),
+            sse_max_streams_per_user: 4,
         }
     }
 }
@@ -267,6 +282,15 @@ impl Config {
             }
         }
         crate::egress::EgressSettings::from_config(self).map_err(Error::Config)?;
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.trim().chars().count() < 16)
+        {
+            return Err(Error::Config(
+                "VIGIL_METRICS_TOKEN must be at least 16 characters".into(),
+            ));
+        }
         if self.rate_limit_per_second == 0 {
             return Err(Error::Config(
                 "VIGIL_RATE_LIMIT_PER_SECOND must be > 0".into(),

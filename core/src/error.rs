@@ -72,12 +72,34 @@ impl From<diesel::result::Error> for Error {
                 .into(),
                 field: None,
             },
-            D::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+            D::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Error::unavailable("postgres", info.message()),
+            D::DatabaseError(DatabaseErrorKind::Unknown, info) if is_outage(info.message()) => {
                 Error::unavailable("postgres", info.message())
             }
             other => Error::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }
+}
+
+/// Whether a server error means PostgreSQL cannot serve right now (it is shutting down or
+/// restarting, dropped the connection, is out of connections, or a statement ran past
+/// `statement_timeout` because it is overloaded or blocked) rather than that the query was
+/// wrong. diesel exposes only the message of such errors, not their SQLSTATE (classes 08 and
+/// 57, 53300), so the server's own wording of them is matched.
+fn is_outage(message: &str) -> bool {
+    const OUTAGE: [&str; 7] = [
+        "canceling statement due to statement timeout",
+        "terminating connection",
+        "the database system is",
+        "sorry, too many clients",
+        "server closed the connection",
+        "connection to server",
+        "could not receive data from",
+    ];
+    OUTAGE.iter().any(|m| message.contains(m))
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for Error {

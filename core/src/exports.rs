@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::AuditFilter;
+use crate::auth::{Permission, Permissions};
 use crate::db::schema::exports;
 use crate::db::text_enum::text_enum;
 use crate::error::Result;
-use crate::jobs::{JobPayload, KindSpec, kinds};
+use crate::jobs::{Job, JobPayload, KindSpec, kinds};
 
 text_enum! {
     pub enum ExportFormat {
@@ -62,6 +63,27 @@ impl ExportSource {
             ExportSource::Search { .. } => "search",
         }
     }
+
+    /// The permission that reads the source; the export's file holds the same rows, so its
+    /// download link is for the same callers.
+    pub fn read_permission(&self) -> Permission {
+        match self {
+            ExportSource::Audit(_) => Permission::AuditRead,
+            ExportSource::Search { .. } => Permission::SearchesRead,
+        }
+    }
+}
+
+/// Whether a caller holding `permissions` may read `job`'s result. Every job's result is
+/// readable except an export's, which is for those who may read its source: `jobs:read` alone
+/// would hand an admin's audit export to every viewer. An export whose payload does not parse
+/// is withheld.
+pub fn result_readable(job: &Job, permissions: &Permissions) -> bool {
+    if job.kind != kinds::EXPORT.name {
+        return true;
+    }
+    serde_json::from_value::<ExportRequest>(job.payload.clone())
+        .is_ok_and(|request| permissions.allows(request.source.read_permission()))
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

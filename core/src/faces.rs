@@ -7,6 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::{face_embeddings, face_photos, face_profiles};
 use crate::db::text_enum::text_enum;
 use crate::error::{Error, Result};
@@ -141,13 +142,19 @@ pub async fn get_photo(conn: &mut AsyncPgConnection, id: Uuid) -> Result<FacePho
         .ok_or_else(|| Error::not_found("no such photo"))
 }
 
-pub async fn photos(conn: &mut AsyncPgConnection, profile: Uuid) -> Result<Vec<FacePhoto>> {
-    Ok(face_photos::table
+/// One page of a profile's photos, oldest first: a person may have any number of photos.
+pub async fn photos_page(
+    conn: &mut AsyncPgConnection,
+    profile: Uuid,
+    page: PageRequest,
+) -> Result<Paged<FacePhoto>> {
+    face_photos::table
         .filter(face_photos::profile_id.eq(profile))
-        .order(face_photos::created_at.asc())
+        .order((face_photos::created_at.asc(), face_photos::id.asc()))
         .select(FacePhoto::as_select())
-        .load(conn)
-        .await?)
+        .paginate(page)
+        .load_page(conn)
+        .await
 }
 
 /// Photo counts of several profiles by status: `(profile, status, count)`.

@@ -60,25 +60,49 @@ pub async fn record_queue_gauges(ctx: &AppContext) -> crate::Result<()> {
     Ok(())
 }
 
+/// Whether a request with bearer token `given` may read metrics: always when no
+/// `VIGIL_METRICS_TOKEN` is set, else only with that token (compared in constant time).
+pub fn token_accepted(config: &crate::Config, given: Option<&str>) -> bool {
+    let Some(expected) = config.metrics_token.as_deref().map(str::trim) else {
+        return true;
+    };
+    let Some(given) = given.map(str::trim) else {
+        return false;
+    };
+    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Serves this process's metrics at `http://{VIGIL_METRICS_ADDR}/metrics` when that is set:
 /// worker and scheduler pods have no API of their own. Abort the handle to stop serving.
 pub fn spawn_exporter(ctx: &AppContext) -> Option<tokio::task::JoinHandle<()>> {
     let addr = ctx.config.metrics_addr?;
     // Install the recorder now, so counts from before the first scrape are kept.
     handle();
+    let config = ctx.config.clone();
     Some(tokio::spawn(async move {
-        if let Err(e) = serve(addr).await {
+        if let Err(e) = serve(addr, config).await {
             tracing::error!(%addr, error = %e, "metrics endpoint stopped");
         }
     }))
 }
 
-async fn serve(addr: SocketAddr) -> std::io::Result<()> {
-    use poem::{EndpointExt, Route, get, handler, listener::TcpListener};
+async fn serve(addr: SocketAddr, config: std::sync::Arc<crate::Config>) -> std::io::Result<()> {
+    use poem::http::StatusCode;
+    use poem::listener::TcpListener;
+    use poem::web::Data;
+    use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
     #[handler]
-    fn render() -> String {
-        handle().render()
+    fn render(req: &Request, config: Data<&std::sync::Arc<crate::Config>>) -> Response {
+        let given = req
+            .header(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if token_accepted(&config, given) {
+            handle().render().into_response()
+        } else {
+            StatusCode::UNAUTHORIZED.into_response()
+        }
     }
     #[handler]
     fn live() -> &'static str {
@@ -87,7 +111,27 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
     let app = Route::new()
         .at("/metrics", get(render))
         .at("/health/live", get(live))
+        .data(config)
         .with(poem::middleware::Tracing);
     tracing::info!(%addr, "serving metrics");
     poem::Server::new(TcpListener::bind(addr)).run(app).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_token_is_needed_only_when_set() {
+        let open = crate::Config::default();
+        assert!(token_accepted(&open, None));
+        let guarded = crate::Config {
+            metrics_token: Some("0123456789abcdef-token".into()),
+            ..crate::Config::default()
+        };
+        assert!(!token_accepted(&guarded, None));
+        assert!(!token_accepted(&guarded, Some("0123456789abcdef-toke")));
+        assert!(!token_accepted(&guarded, Some("0123456789abcdef-tokeN")));
+        assert!(token_accepted(&guarded, Some("0123456789abcdef-token")));
+    }
 }

@@ -187,21 +187,15 @@ pub async fn list(
     .await
 }
 
-/// Deletes the person, their profile, photos, embeddings and search results; returns the
-/// storage keys of the photos for the caller to delete.
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Vec<String>> {
-    let person = get(conn, id).await?;
-    let keys = faces::photos(conn, person.profile_id)
-        .await?
-        .into_iter()
-        .map(|p| p.object_key)
-        .collect();
+/// Deletes the person, their profile, photos, embeddings and search results; the database
+/// lists the photos and thumbnails for deletion from storage (`storage::orphans`).
+pub async fn delete(conn: &mut AsyncPgConnection, person: &MissingPerson) -> Result<()> {
+    let (id, profile) = (person.id, person.profile_id);
     conn.transaction::<_, Error, _>(async move |conn| {
         diesel::delete(missing_persons::table.find(id))
             .execute(conn)
             .await?;
-        faces::delete_profile(conn, person.profile_id).await
+        faces::delete_profile(conn, profile).await
     })
-    .await?;
-    Ok(keys)
+    .await
 }

@@ -246,9 +246,9 @@ pub async fn seal_clear_stream_urls(
     Ok(clear.len())
 }
 
-/// Deletes the video (and its search results); returns its object key, if any, to delete.
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<String>> {
-    let video = get(conn, id).await?;
+/// Deletes the video and its search results; the database lists its file and thumbnails for
+/// deletion from storage (`storage::orphans`).
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
     diesel::delete(videos::table.find(id)).execute(conn).await?;
-    Ok(video.object_key)
+    Ok(())
 }

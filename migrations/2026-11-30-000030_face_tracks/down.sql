@@ -1,1 +1,2 @@
 DROP TABLE face_tracks;
+DROP FUNCTION storage_orphan_thumbnails();

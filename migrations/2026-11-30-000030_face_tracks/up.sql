@@ -33,3 +33,14 @@ CREATE TABLE face_tracks (
 );
 CREATE INDEX face_tracks_sightings_idx ON face_tracks (search_id, sighting_rank)
     WHERE sighting_rank IS NOT NULL;
+
+-- A track's thumbnail goes with its row, however the row goes (storage_orphans, 000006).
+CREATE FUNCTION storage_orphan_thumbnails() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO storage_orphans (key)
+    SELECT DISTINCT thumbnail_key FROM gone WHERE thumbnail_key IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER face_tracks_orphan_thumbnails AFTER DELETE ON face_tracks
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION storage_orphan_thumbnails();

@@ -33,6 +33,8 @@ struct FetchState {
     last_reclaim: Instant,
     last_pause_check: Instant,
     paused: bool,
+    /// The last poll failed (an outage is being retried).
+    failing: bool,
 }
 
 impl FetchState {
@@ -41,9 +43,22 @@ impl FetchState {
             if let Some(d) = self.pending.pop_front() {
                 return d;
             }
-            if let Err(e) = self.poll_once().await {
-                tracing::warn!(queue = %self.source.queue, error = %e, "fetching jobs failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            match self.poll_once().await {
+                Ok(()) if self.failing => {
+                    self.failing = false;
+                    tracing::info!(queue = %self.source.queue, "fetching jobs again");
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    // Once per outage, not once per poll: the retries that follow say nothing new.
+                    if !self.failing {
+                        self.failing = true;
+                        tracing::warn!(queue = %self.source.queue, error = %e, "fetching jobs failed; retrying every second");
+                    } else {
+                        tracing::debug!(queue = %self.source.queue, error = %e, "fetching jobs still failing");
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
         }
     }
@@ -78,7 +93,7 @@ impl FetchState {
             Some(reader) => reader,
             None => self
                 .reader
-                .insert(stream::reader_connection(&s.ctx.redis).await?),
+                .insert(stream::reader_connection(&s.ctx.redis, BLOCK_MS).await?),
         };
         match stream::read(reader, &s.ctx.redis, &s.queue, &s.consumer, BLOCK_MS).await {
             Ok(Some(d)) => self.pending.push_back(d),
@@ -108,6 +123,7 @@ pub fn redis_stream_backend(source: Source) -> CustomBackend<Delivery, Source, F
                 last_reclaim: Instant::now() - RECLAIM_EVERY,
                 last_pause_check: Instant::now() - PAUSE_CHECK_EVERY,
                 paused: false,
+                failing: false,
             };
             futures::stream::unfold(state, |mut state| async move {
                 let delivery = state.next().await;

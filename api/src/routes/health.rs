@@ -1,8 +1,10 @@
 use std::sync::Arc;
 
+use poem::Request;
 use poem_openapi::payload::PlainText;
 use poem_openapi::{Object, OpenApi};
 use vigil_core::health::{self, ComponentHealth, Status};
+use vigil_core::metrics;
 
 use super::Tag;
 use crate::envelope::{self, Ok};
@@ -67,39 +69,64 @@ impl HealthApi {
     }
 
     /// Readiness: PostgreSQL, Redis and storage answer (SMTP is reported, not required).
-    /// 503 with the failing components in `error.details` otherwise.
+    /// 503 with the failing components in `error.details` otherwise. Checked at most every
+    /// two seconds, however often it is asked. When `VIGIL_METRICS_TOKEN` is set, the
+    /// components (latencies, errors naming hosts) are only listed for that bearer token.
     #[oai(path = "/health/ready", method = "get")]
-    async fn ready(&self) -> ApiResult<Ok<Readiness>> {
-        let components = health::check_all(&self.state.ctx).await;
+    async fn ready(&self, req: &Request) -> ApiResult<Ok<Readiness>> {
+        let state = &self.state;
+        let components = state.readiness.get(|| health::check_all(&state.ctx)).await;
         let ready = health::is_ready(&components);
+        let down: Vec<&str> = components
+            .iter()
+            .filter(|c| c.required && c.status != Status::Up)
+            .map(|c| c.name)
+            .collect();
+        let message = format!("not ready: {} down", down.join(", "));
         let body = Readiness {
             ready,
-            components: components.into_iter().map(Into::into).collect(),
+            components: if metrics::token_accepted(&state.ctx.config, bearer(req)) {
+                components.into_iter().map(Into::into).collect()
+            } else {
+                Vec::new()
+            },
         };
         if ready {
             Ok(envelope::ok(body))
         } else {
-            let down: Vec<&str> = body
-                .components
-                .iter()
-                .filter(|c| c.required && c.status != "up")
-                .map(|c| c.name.as_str())
-                .collect();
-            Err(
-                ApiError::unavailable(format!("not ready: {} down", down.join(", "))).with_details(
-                    serde_json::to_value(poem_openapi::types::ToJSON::to_json(&body))
-                        .unwrap_or_default(),
-                ),
-            )
+            Err(ApiError::unavailable(message).with_details(
+                serde_json::to_value(poem_openapi::types::ToJSON::to_json(&body))
+                    .unwrap_or_default(),
+            ))
         }
     }
 
-    /// Prometheus metrics (text exposition format).
+    /// Prometheus metrics (text exposition format). Queue gauges are read at most every two
+    /// seconds. With `VIGIL_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.
     #[oai(path = "/metrics", method = "get")]
-    async fn metrics(&self) -> PlainText<String> {
-        if let Err(e) = vigil_core::metrics::record_queue_gauges(&self.state.ctx).await {
-            tracing::warn!(error = %e, "queue gauges not refreshed for this scrape");
+    async fn metrics(&self, req: &Request) -> ApiResult<PlainText<String>> {
+        let state = &self.state;
+        if !metrics::token_accepted(&state.ctx.config, bearer(req)) {
+            return Err(ApiError::unauthorized(
+                "metrics need the bearer token set in VIGIL_METRICS_TOKEN",
+            ));
         }
-        PlainText(self.state.metrics.render())
+        state
+            .gauges
+            .get(|| async {
+                if let Err(e) = metrics::record_queue_gauges(&state.ctx).await {
+                    tracing::warn!(error = %e, "queue gauges not refreshed for this scrape");
+                }
+            })
+            .await;
+        Ok(PlainText(state.metrics.render()))
     }
+}
+
+/// The request's bearer token, if any.
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }

@@ -9,6 +9,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
+use vigil_core::exports;
 use vigil_core::jobs::canary::CanaryJob;
 use vigil_core::jobs::store::{self, JobFilter};
 use vigil_core::jobs::{self, Job, JobStatus, NewJob, control};
@@ -19,6 +20,7 @@ use crate::envelope::{self, Envelope, Ok};
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
 use crate::params::{Choice, Paging};
+use crate::sse::{Authority, StreamSlot};
 use crate::state::ApiState;
 
 #[derive(Debug, Clone, Object)]
@@ -45,6 +47,9 @@ pub struct JobDto {
     pub eta_at: Option<DateTime<Utc>>,
     pub attempts: i32,
     pub max_attempts: i32,
+    /// What the job produced. Withheld (null) from callers who may not read what it read: an
+    /// export's download link is for callers with its source's permission (`audit:read` for
+    /// audit exports, `searches:read` for search exports).
     pub result: Option<serde_json::Value>,
     /// The last error (kept on retries and on failure).
     pub error: Option<String>,
@@ -60,6 +65,18 @@ pub struct JobDto {
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub links: JobLinks,
+}
+
+impl JobDto {
+    /// The job as `who` may see it.
+    pub fn for_caller(j: Job, who: &Principal) -> Self {
+        let readable = exports::result_readable(&j, &who.permissions);
+        let mut dto = Self::from(j);
+        if !readable {
+            dto.result = None;
+        }
+        dto
+    }
 }
 
 impl From<Job> for JobDto {
@@ -163,6 +180,15 @@ pub struct JobsApi {
     pub state: Arc<ApiState>,
 }
 
+/// A progress stream's state between polls; its slot is freed when the stream is dropped.
+struct Follow {
+    state: Arc<ApiState>,
+    authority: Authority,
+    last: Option<DateTime<Utc>>,
+    done: bool,
+    _slot: StreamSlot,
+}
+
 #[OpenApi(prefix_path = "/api/v1/jobs", tag = "Tag::Jobs")]
 impl JobsApi {
     /// List jobs, newest first, filtered by kind, status, creator, parent or queue.
@@ -188,7 +214,7 @@ impl JobsApi {
         };
         let mut conn = conn(&self.state).await?;
         let page = store::list(&mut conn, &filter, paging.0).await?;
-        Ok(envelope::page(page.map(Into::into)))
+        Ok(envelope::page(page.map(|j| JobDto::for_caller(j, &auth.0))))
     }
 
     /// One job with its progress, stage, counters and ETA.
@@ -196,10 +222,16 @@ impl JobsApi {
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         auth.0.require(Permission::JobsRead)?;
         let mut conn = conn(&self.state).await?;
-        Ok(envelope::ok(store::get(&mut conn, id.0).await?.into()))
+        Ok(envelope::ok(JobDto::for_caller(
+            store::get(&mut conn, id.0).await?,
+            &auth.0,
+        )))
     }
 
-    /// Progress as server-sent events: one `job` event per change, until the job finishes.
+    /// Progress as server-sent events: one `job` event per change, until the job finishes,
+    /// the access token expires, or the caller loses access (then reconnect with a fresh
+    /// token). At most `VIGIL_SSE_MAX_STREAMS_PER_USER` streams per user are open at once
+    /// (429 beyond).
     #[oai(path = "/:id/events", method = "get")]
     async fn events(
         &self,
@@ -207,34 +239,43 @@ impl JobsApi {
         id: Path<Uuid>,
     ) -> ApiResult<EventStream<BoxStream<'static, JobDto>>> {
         auth.0.require(Permission::JobsRead)?;
-        let state = self.state.clone();
         let id = id.0;
         // 404 before the stream starts.
         {
-            let mut conn = conn(&state).await?;
+            let mut conn = conn(&self.state).await?;
             store::get(&mut conn, id).await?;
         }
-        let stream = futures::stream::unfold(
-            (state, None::<DateTime<Utc>>, false),
-            move |(state, last, done)| async move {
-                if done {
+        let slot = self.state.streams.take(auth.0.user.id)?;
+        let follow = Follow {
+            state: self.state.clone(),
+            authority: Authority::new(auth.0, Permission::JobsRead),
+            last: None,
+            done: false,
+            _slot: slot,
+        };
+        let stream = futures::stream::unfold(follow, move |mut f| async move {
+            if f.done {
+                return None;
+            }
+            loop {
+                if f.last.is_some() {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                if !f.authority.still_valid(&f.state).await {
                     return None;
                 }
-                loop {
-                    if last.is_some() {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                    let job = {
-                        let mut conn = state.ctx.db.get().await.ok()?;
-                        store::get(&mut conn, id).await.ok()?
-                    };
-                    if Some(job.updated_at) != last {
-                        let (updated, terminal) = (job.updated_at, job.status.is_terminal());
-                        return Some((JobDto::from(job), (state, Some(updated), terminal)));
-                    }
+                let job = {
+                    let mut conn = f.state.ctx.db.get().await.ok()?;
+                    store::get(&mut conn, id).await.ok()?
+                };
+                if Some(job.updated_at) != f.last {
+                    f.last = Some(job.updated_at);
+                    f.done = job.status.is_terminal();
+                    let dto = JobDto::for_caller(job, &f.authority.who);
+                    return Some((dto, f));
                 }
-            },
-        );
+            }
+        });
         Ok(
             EventStream::new(Box::pin(stream) as BoxStream<'static, JobDto>)
                 .to_event(|job| {
@@ -254,9 +295,10 @@ impl JobsApi {
     async fn cancel(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         let mut conn = conn(&self.state).await?;
         may_control(&auth.0, &store::get(&mut conn, id.0).await?)?;
-        Ok(envelope::ok(
-            control::request_cancel(&mut conn, id.0).await?.into(),
-        ))
+        Ok(envelope::ok(JobDto::for_caller(
+            control::request_cancel(&mut conn, id.0).await?,
+            &auth.0,
+        )))
     }
 
     /// Pause a job of a kind that checkpoints (409 otherwise); resume continues from there.
@@ -264,16 +306,20 @@ impl JobsApi {
     async fn pause(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         let mut conn = conn(&self.state).await?;
         may_control(&auth.0, &store::get(&mut conn, id.0).await?)?;
-        Ok(envelope::ok(
-            control::request_pause(&mut conn, id.0).await?.into(),
-        ))
+        Ok(envelope::ok(JobDto::for_caller(
+            control::request_pause(&mut conn, id.0).await?,
+            &auth.0,
+        )))
     }
 
     #[oai(path = "/:id/resume", method = "post", operation_id = "jobs.resume")]
     async fn resume(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         let mut conn = conn(&self.state).await?;
         may_control(&auth.0, &store::get(&mut conn, id.0).await?)?;
-        Ok(envelope::ok(control::resume(&mut conn, id.0).await?.into()))
+        Ok(envelope::ok(JobDto::for_caller(
+            control::resume(&mut conn, id.0).await?,
+            &auth.0,
+        )))
     }
 
     /// Re-queue a failed or cancelled job with fresh attempts (admin).
@@ -281,7 +327,10 @@ impl JobsApi {
     async fn retry(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<JobDto>> {
         auth.0.require(Permission::JobsAdmin)?;
         let mut conn = conn(&self.state).await?;
-        Ok(envelope::ok(control::retry(&mut conn, id.0).await?.into()))
+        Ok(envelope::ok(JobDto::for_caller(
+            control::retry(&mut conn, id.0).await?,
+            &auth.0,
+        )))
     }
 
     /// Submit a diagnostic job (admin): sleeps, optionally fails or panics, optionally emails

@@ -11,14 +11,15 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use uuid::Uuid;
-use vigil_core::auth::Permission;
+use vigil_core::auth::{Permission, authorize_owner};
+use vigil_core::db::Paged;
 use vigil_core::faces::{self, FacePhoto, NewPhoto, PhotoStatus};
 use vigil_core::jobs::{self, NewJob};
 use vigil_core::missing_persons::{self, Details, Filter, MissingPerson, MissingPersonStatus};
-use vigil_core::storage::ObjectKey;
+use vigil_core::storage::{ObjectKey, orphans};
 
 use super::Tag;
-use crate::auth::BearerAuth;
+use crate::auth::{BearerAuth, Principal};
 use crate::envelope::{self, Created, Envelope, NoContent, Ok};
 use crate::error::{ApiError, ApiResult};
 use crate::middleware::note;
@@ -35,9 +36,11 @@ const MAX_PHOTOS_PER_UPLOAD: usize = 20;
 pub struct CreateMissingPerson {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
+    #[oai(validator(minimum(value = "0"), maximum(value = "150")))]
     pub age: Option<i32>,
     #[oai(validator(max_length = 50))]
     pub gender: Option<String>,
+    #[oai(validator(minimum(value = "20"), maximum(value = "300")))]
     pub height_cm: Option<i32>,
     #[oai(validator(max_length = 5000))]
     pub description: Option<String>,
@@ -54,12 +57,18 @@ pub struct CreateMissingPerson {
 pub struct UpdateMissingPerson {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub name: Option<String>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "150")))]
     pub age: MaybeUndefined<i32>,
+    #[oai(validator(max_length = 50))]
     pub gender: MaybeUndefined<String>,
+    #[oai(validator(minimum(value = "20"), maximum(value = "300")))]
     pub height_cm: MaybeUndefined<i32>,
+    #[oai(validator(max_length = 5000))]
     pub description: MaybeUndefined<String>,
+    #[oai(validator(max_length = 500))]
     pub last_seen_location: MaybeUndefined<String>,
     pub last_seen_at: MaybeUndefined<DateTime<Utc>>,
+    #[oai(validator(max_length = 5000))]
     pub notes: MaybeUndefined<String>,
     pub status: Option<Choice<MissingPersonStatus>>,
 }
@@ -205,6 +214,18 @@ async fn counts_for(
     Ok(out)
 }
 
+/// Deleting a person or their photos is for the person's creator (with `faces:write`) or an
+/// admin: it removes their search results too.
+fn authorize(who: &Principal, person: &MissingPerson) -> ApiResult<()> {
+    Ok(authorize_owner(
+        person.created_by,
+        who.user.id,
+        &who.permissions,
+        Permission::FacesWrite,
+        "missing person",
+    )?)
+}
+
 async fn dto(state: &ApiState, person: MissingPerson) -> ApiResult<MissingPersonDto> {
     let mut counts = counts_for(state, std::slice::from_ref(&person)).await?;
     let c = counts.remove(&person.profile_id).unwrap_or_default();
@@ -317,12 +338,11 @@ impl MissingPersonsApi {
     async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
         auth.0.require(Permission::FacesWrite)?;
         let mut conn = super::conn(&self.state).await?;
-        let keys = missing_persons::delete(&mut conn, id.0).await?;
-        for key in keys {
-            if let Err(e) = self.state.ctx.storage.delete(&key).await {
-                tracing::warn!(%key, error = %e, "photo object not deleted; cleanup will not find it");
-            }
-        }
+        let person = missing_persons::get(&mut conn, id.0).await?;
+        authorize(&auth.0, &person)?;
+        missing_persons::delete(&mut conn, &person).await?;
+        drop(conn);
+        orphans::sweep_after_delete(&self.state.ctx).await;
         Ok(NoContent::NoContent)
     }
 
@@ -442,19 +462,30 @@ impl MissingPersonsApi {
         Ok(PhotosAccepted::Accepted(envelope::ok(out)))
     }
 
-    /// The person's photos with their enrollment status and, for rejected ones, the reason.
+    /// The person's photos with their enrollment status and, for rejected ones, the reason;
+    /// oldest first, a page at a time.
     #[oai(path = "/:id/photos", method = "get")]
-    async fn photos(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<Vec<PhotoDto>>> {
+    async fn photos(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        paging: Paging,
+    ) -> ApiResult<Ok<Vec<PhotoDto>>> {
         auth.0.require(Permission::FacesRead)?;
         let mut conn = super::conn(&self.state).await?;
         let person = missing_persons::get(&mut conn, id.0).await?;
-        let photos = faces::photos(&mut conn, person.profile_id).await?;
+        let Paged { items, total, page } =
+            faces::photos_page(&mut conn, person.profile_id, paging.0).await?;
         drop(conn);
-        let mut out = Vec::with_capacity(photos.len());
-        for p in photos {
+        let mut out = Vec::with_capacity(items.len());
+        for p in items {
             out.push(photo_dto(&self.state, p).await);
         }
-        Ok(envelope::ok(out))
+        Ok(envelope::page(Paged {
+            items: out,
+            total,
+            page,
+        }))
     }
 
     /// Delete one photo and its embedding.
@@ -476,8 +507,10 @@ impl MissingPersonsApi {
         if photo.profile_id != person.profile_id {
             return Err(ApiError::not_found("no such photo of this person"));
         }
+        authorize(&auth.0, &person)?;
         faces::delete_photo(&mut conn, photo.id).await?;
-        self.state.ctx.storage.delete(&photo.object_key).await.ok();
+        drop(conn);
+        orphans::sweep_after_delete(&self.state.ctx).await;
         Ok(NoContent::NoContent)
     }
 }

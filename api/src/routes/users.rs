@@ -24,16 +24,21 @@ pub struct CreateUser {
     pub name: String,
     #[oai(validator(min_length = 3, max_length = 254))]
     pub email: String,
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub role_id: String,
     /// Optional: an account without a password cannot log in until one is set.
+    #[oai(validator(min_length = 8, max_length = 256))]
     pub password: Option<String>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct UpdateUser {
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: Option<String>,
+    #[oai(validator(min_length = 3, max_length = 254))]
     pub email: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub role_id: Option<String>,
     pub status: Option<UserStatus>,
 }
@@ -41,8 +46,10 @@ pub struct UpdateUser {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ChangePassword {
+    #[oai(validator(min_length = 8, max_length = 256))]
     pub password: String,
     /// Required when changing one's own password.
+    #[oai(validator(max_length = 256))]
     pub current_password: Option<String>,
 }
 

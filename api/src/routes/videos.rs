@@ -10,10 +10,10 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use tokio_util::io::StreamReader;
 use uuid::Uuid;
-use vigil_core::auth::{Permission, Sealer};
+use vigil_core::auth::{Permission, Sealer, authorize_owner};
 use vigil_core::egress;
 use vigil_core::jobs::{self, NewJob};
-use vigil_core::storage::ObjectKey;
+use vigil_core::storage::{ObjectKey, orphans};
 use vigil_core::videos::{
     self, Filter, NewVideo, ProbeRequest, STREAM_URL_SEAL, Video, VideoKind, VideoStatus,
 };
@@ -344,14 +344,23 @@ impl VideosApi {
         )))
     }
 
-    /// Delete a video (its file and every search result in it).
+    /// Delete a video with its file and every search result in it (thumbnails included): its
+    /// creator (with `videos:write`) or an admin.
     #[oai(path = "/:id", method = "delete", operation_id = "videos.delete")]
     async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
         auth.0.require(Permission::VideosWrite)?;
         let mut conn = super::conn(&self.state).await?;
-        if let Some(key) = videos::delete(&mut conn, id.0).await? {
-            self.state.ctx.storage.delete(&key).await.ok();
-        }
+        let video = videos::get(&mut conn, id.0).await?;
+        authorize_owner(
+            video.created_by,
+            auth.0.user.id,
+            &auth.0.permissions,
+            Permission::VideosWrite,
+            "video",
+        )?;
+        videos::delete(&mut conn, video.id).await?;
+        drop(conn);
+        orphans::sweep_after_delete(&self.state.ctx).await;
         Ok(NoContent::NoContent)
     }
 }

@@ -374,6 +374,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    storage_orphans (key) {
+        key -> Text,
+        orphaned_at -> Timestamptz,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(face_photos -> face_profiles (profile_id));
@@ -409,5 +418,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_videos,
     appearances,
     detections,
-    face_tracks
+    face_tracks,
+    storage_orphans
 );

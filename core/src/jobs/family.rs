@@ -6,8 +6,6 @@ use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::Job;
-use crate::db::schema::jobs;
 use crate::error::Result;
 
 /// Updates a parent from its children: progress is their mean; once all are finished the parent
@@ -56,16 +54,6 @@ pub async fn aggregate_parent(conn: &mut AsyncPgConnection, parent: Uuid) -> Res
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// A parent's children, oldest first.
-pub async fn children(conn: &mut AsyncPgConnection, parent: Uuid) -> Result<Vec<Job>> {
-    Ok(jobs::table
-        .filter(jobs::parent_id.eq(parent))
-        .order(jobs::created_at.asc())
-        .select(Job::as_select())
-        .load(conn)
-        .await?)
 }
 
 /// Parents waiting for children whose children are all finished (an aggregation was missed).

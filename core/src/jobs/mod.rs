@@ -143,34 +143,52 @@ impl NewJob {
 /// dispatcher would otherwise pick it up within a quarter second). A Redis failure here loses
 /// nothing: the row stays in the backlog.
 pub async fn enqueue(ctx: &crate::AppContext, new: NewJob) -> crate::Result<(Job, bool)> {
-    let mut conn = ctx.db.get().await?;
-    let (job, created) = store::submit(&mut conn, new).await?;
+    let (job, created) = {
+        let mut conn = ctx.db.get().await?;
+        store::submit(&mut conn, new).await?
+    };
     if created {
-        publish_now(ctx, &mut conn, &job).await;
+        publish_now(ctx, &job).await;
     }
     Ok((job, created))
 }
 
+/// Longest the fast path waits for Redis. A slow or unreachable Redis then costs a request a
+/// quarter second, not the client's retries and timeouts (seconds).
+const FAST_PATH_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The fast path of a just-submitted top-level job: onto its stream at once when the queue
 /// is not paused and its window has room. Failing here loses nothing: the dispatcher sends
-/// every undispatched job within a quarter second.
-pub async fn publish_now(
-    ctx: &crate::AppContext,
-    conn: &mut diesel_async::AsyncPgConnection,
-    job: &Job,
-) {
+/// every undispatched job within a quarter second. No PostgreSQL connection is held while
+/// Redis answers: in a Redis outage, requests holding connections while Redis times out
+/// would empty the pool and turn every other request into a 503.
+pub async fn publish_now(ctx: &crate::AppContext, job: &Job) {
     if job.parent_id.is_some() {
         return;
     }
     let fast_path = async {
-        if queues::paused(conn).await?.contains(&job.queue) {
+        let paused = {
+            let mut conn = ctx.db.get().await?;
+            queues::paused(&mut conn).await?
+        };
+        if paused.contains(&job.queue) {
             return Ok::<_, crate::Error>(());
         }
-        if stream::depth(&ctx.redis, &job.queue).await? >= ctx.config.dispatch_window as u64 {
-            return Ok(());
+        let sent = tokio::time::timeout(FAST_PATH_BUDGET, async {
+            if stream::depth(&ctx.redis, &job.queue).await? >= ctx.config.dispatch_window as u64 {
+                return Ok::<_, crate::Error>(None);
+            }
+            Ok(Some(stream::publish(&ctx.redis, &job.queue, job.id).await?))
+        })
+        .await
+        .map_err(|_| {
+            crate::Error::unavailable("redis", "no answer within the fast path's budget")
+        })??;
+        if let Some(message) = sent {
+            let mut conn = ctx.db.get().await?;
+            backlog::mark_dispatched(&mut conn, job.id, &message).await?;
         }
-        let message = stream::publish(&ctx.redis, &job.queue, job.id).await?;
-        backlog::mark_dispatched(conn, job.id, &message).await
+        Ok(())
     };
     if let Err(e) = fast_path.await {
         tracing::debug!(error = %e, job = %job.id, "immediate dispatch skipped; the dispatcher will send it");

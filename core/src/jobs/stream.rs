@@ -92,11 +92,21 @@ fn delivery(queue: &str, id: &str, fields: &HashMap<String, redis::Value>) -> Op
 }
 
 /// A connection of its own for blocking reads: a blocking XREADGROUP on the shared multiplexed
-/// connection would hold up every other command of the process.
-pub async fn reader_connection(redis: &Redis) -> Result<redis::aio::MultiplexedConnection> {
+/// connection would hold up every other command of the process. Its response timeout allows
+/// for reads blocking up to `block_ms`: with the client's default (500 ms), every read of an
+/// idle queue "timed out" and was reported as a Redis outage.
+pub async fn reader_connection(
+    redis: &Redis,
+    block_ms: usize,
+) -> Result<redis::aio::MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+        .set_response_timeout(Some(
+            std::time::Duration::from_millis(block_ms as u64) + std::time::Duration::from_secs(5),
+        ));
     redis
         .client()
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(unavailable)
 }

@@ -5,8 +5,8 @@ use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::{Search, delete, request_stop};
-use crate::auth::{Permission, Permissions};
-use crate::error::{Error, Result};
+use crate::auth::{Permission, Permissions, authorize_owner};
+use crate::error::Result;
 use crate::jobs::{Job, control, store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,16 +26,16 @@ impl Control {
     }
 }
 
-/// Only the search's creator (with `searches:write`) or a jobs admin may control it.
+/// Only the search's creator (with `searches:write`) or an admin may control or delete it
+/// (`auth::ownership`).
 pub fn authorize(search: &Search, user: Uuid, permissions: &Permissions) -> Result<()> {
-    let owner = search.created_by == Some(user) && permissions.allows(Permission::SearchesWrite);
-    if owner || permissions.allows(Permission::JobsAdmin) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "only the search's creator (or an admin) may control it".into(),
-        ))
-    }
+    authorize_owner(
+        search.created_by,
+        user,
+        permissions,
+        Permission::SearchesWrite,
+        "search",
+    )
 }
 
 /// Asks the search's live watches (or one of them) to end; recorded videos go on.
@@ -48,12 +48,9 @@ pub async fn stop(
     Ok(())
 }
 
-/// Cancels the search if it still runs, then deletes it with its results. Returns the storage
-/// keys of its thumbnails for the caller to delete.
-pub async fn cancel_and_delete(
-    conn: &mut AsyncPgConnection,
-    search: &Search,
-) -> Result<Vec<String>> {
+/// Cancels the search if it still runs, then deletes it with its results (their thumbnails
+/// are listed for `storage::orphans::sweep`).
+pub async fn cancel_and_delete(conn: &mut AsyncPgConnection, search: &Search) -> Result<()> {
     if store::get(conn, search.job_id)
         .await
         .is_ok_and(|j| !j.status.is_terminal())

@@ -244,13 +244,3 @@ pub async fn review(
     .optional()?
     .ok_or_else(|| Error::not_found("no such possible sighting"))
 }
-
-/// Thumbnail keys of a search's tracks (for deleting them with the search).
-pub async fn thumbnail_keys(conn: &mut AsyncPgConnection, search: Uuid) -> Result<Vec<String>> {
-    let keys: Vec<Option<String>> = face_tracks::table
-        .filter(face_tracks::search_id.eq(search))
-        .select(face_tracks::thumbnail_key)
-        .load(conn)
-        .await?;
-    Ok(keys.into_iter().flatten().collect())
-}

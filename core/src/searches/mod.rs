@@ -8,6 +8,8 @@
 pub mod control;
 pub mod dashboard;
 pub mod face_tracks;
+pub mod notify;
+pub mod progress;
 pub mod read;
 pub mod request;
 pub mod results;
@@ -244,7 +246,7 @@ impl JobPayload for LiveWatchJob {
 }
 
 /// The figures a search child reports as its job's counters while it runs; the search's
-/// per-video lines add them up (`SearchVideoState::from_children`).
+/// per-video lines add them up (`progress::by_video`, in SQL).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ChildCounters {
@@ -450,59 +452,6 @@ pub struct SearchVideoState {
     pub seconds_processed: f64,
 }
 
-/// The child jobs of a search that work on `video` (segments and live watches alike carry
-/// `videoId` in their payloads).
-pub fn video_children(children: &[Job], video: Uuid) -> Vec<&Job> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct VideoOf {
-        video_id: Uuid,
-    }
-    children
-        .iter()
-        .filter(|c| {
-            serde_json::from_value::<VideoOf>(c.payload.clone()).is_ok_and(|p| p.video_id == video)
-        })
-        .collect()
-}
-
-impl SearchVideoState {
-    /// One video's line of a search from the search's child jobs (segments or live watch);
-    /// `None` when the video has none. Running beats queued beats paused; once all are
-    /// finished, any failure fails the video and any cancellation cancels it.
-    pub fn from_children(children: &[Job], video: Uuid) -> Option<Self> {
-        let jobs = video_children(children, video);
-        if jobs.is_empty() {
-            return None;
-        }
-        let has = |s: JobStatus| jobs.iter().any(|j| j.status == s);
-        let status = [
-            JobStatus::Running,
-            JobStatus::Queued,
-            JobStatus::Paused,
-            JobStatus::Failed,
-            JobStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| has(*s))
-        .unwrap_or(JobStatus::Succeeded);
-        let counters: Vec<ChildCounters> =
-            jobs.iter().filter_map(|j| ChildCounters::of(j)).collect();
-        Some(Self {
-            status,
-            error: jobs
-                .iter()
-                .find(|j| j.status == JobStatus::Failed)
-                .and_then(|j| j.error.clone()),
-            segments: jobs.len() as i32,
-            segments_done: jobs.iter().filter(|j| j.status.is_terminal()).count() as i32,
-            frames_processed: counters.iter().map(|c| c.frames_processed as i64).sum(),
-            frames_analysed: counters.iter().map(|c| c.frames_analysed as i64).sum(),
-            seconds_processed: counters.iter().map(|c| c.seconds_processed).sum(),
-        })
-    }
-}
-
 /// Asks the live watches of a search (or of one of its videos) to end.
 pub async fn request_stop(
     conn: &mut AsyncPgConnection,
@@ -534,24 +483,12 @@ pub async fn stop_requested(
         .unwrap_or(true))
 }
 
-/// Deletes a search with its results; returns the storage keys of its thumbnails for the
-/// caller to delete.
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Vec<String>> {
-    use crate::db::schema::detections;
+/// Deletes a search with its results; the database lists its thumbnails for deletion from
+/// storage (`storage::orphans`).
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
     get(conn, id).await?;
-    let mut keys: Vec<Option<String>> = detections::table
-        .filter(detections::search_id.eq(id))
-        .select(detections::frame_key)
-        .load(conn)
-        .await?;
-    keys.extend(
-        face_tracks::thumbnail_keys(conn, id)
-            .await?
-            .into_iter()
-            .map(Some),
-    );
     diesel::delete(searches::table.find(id))
         .execute(conn)
         .await?;
-    Ok(keys.into_iter().flatten().collect())
+    Ok(())
 }

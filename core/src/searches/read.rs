@@ -10,13 +10,14 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::progress::{self, VideoProgress};
 use super::results::{self, Appearance};
-use super::{Search, SearchVideo, SearchVideoState, video_children, videos as search_videos_of};
+use super::{Search, SearchVideo, SearchVideoState, videos as search_videos_of};
 use crate::db::schema::{
     appearances, detections, jobs, missing_persons, search_persons, search_videos,
 };
 use crate::error::Result;
-use crate::jobs::{Job, JobStatus, family};
+use crate::jobs::{Job, JobStatus};
 use crate::videos::{self, Video, VideoKind};
 
 /// A search with what its list entry shows.
@@ -138,8 +139,8 @@ pub struct VideoLine {
     pub appearances: i64,
 }
 
-/// Per-video progress: from the child jobs while they exist, else from what the search stored
-/// when it finished.
+/// Per-video progress: from the child jobs while they exist (added up in SQL, one row per
+/// video), else from what the search stored when it finished. At most `MAX_VIDEOS` lines.
 pub async fn video_lines(conn: &mut AsyncPgConnection, search: &Search) -> Result<Vec<VideoLine>> {
     let lines = search_videos_of(conn, search.id).await?;
     let ids: Vec<Uuid> = lines.iter().map(|l| l.video_id).collect();
@@ -148,15 +149,8 @@ pub async fn video_lines(conn: &mut AsyncPgConnection, search: &Search) -> Resul
         .into_iter()
         .map(|v| (v.id, v))
         .collect();
-    let children = family::children(conn, search.job_id).await?;
-    let found: HashMap<Uuid, i64> = appearances::table
-        .filter(appearances::search_id.eq(search.id))
-        .group_by(appearances::video_id)
-        .select((appearances::video_id, count_star()))
-        .load::<(Uuid, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let mut children = progress::by_video(conn, search.job_id).await?;
+    let found = appearance_counts(conn, search.id).await?;
     Ok(lines
         .into_iter()
         .map(|line| {
@@ -175,30 +169,40 @@ pub async fn video_lines(conn: &mut AsyncPgConnection, search: &Search) -> Resul
                 appearances: found.get(&line.video_id).copied().unwrap_or(0),
                 state: stored_state(&line),
             };
-            if let Some(state) = SearchVideoState::from_children(&children, line.video_id) {
-                let jobs = video_children(&children, line.video_id);
+            if let Some(VideoProgress {
+                state,
+                last_error,
+                progress,
+                eta_at,
+            }) = children.remove(&line.video_id)
+            {
                 // While it runs, a retrying segment's last error is worth showing too.
                 let error = state
                     .error
                     .clone()
-                    .or_else(|| jobs.iter().find_map(|j| j.error.clone()))
+                    .or(last_error)
                     .or(out.state.error.take());
-                out.progress = jobs
-                    .iter()
-                    .map(|j| {
-                        if j.status.is_terminal() {
-                            100.0
-                        } else {
-                            j.progress
-                        }
-                    })
-                    .sum::<f32>()
-                    / jobs.len() as f32;
-                out.eta_at = jobs.iter().filter_map(|j| j.eta_at).max();
+                out.progress = progress;
+                out.eta_at = eta_at;
                 out.state = SearchVideoState { error, ..state };
             }
             out
         })
+        .collect())
+}
+
+/// Appearances found per video of a search.
+pub async fn appearance_counts(
+    conn: &mut AsyncPgConnection,
+    search: Uuid,
+) -> Result<HashMap<Uuid, i64>> {
+    Ok(appearances::table
+        .filter(appearances::search_id.eq(search))
+        .group_by(appearances::video_id)
+        .select((appearances::video_id, count_star()))
+        .load::<(Uuid, i64)>(conn)
+        .await?
+        .into_iter()
         .collect())
 }
 
@@ -224,8 +228,27 @@ pub struct Findings {
     pub names: HashMap<Uuid, String>,
 }
 
+/// Every appearance of a search (exports and the final summary read them all).
 pub async fn findings(conn: &mut AsyncPgConnection, search: &Search) -> Result<Findings> {
     let appearances = results::appearances(conn, search.id).await?;
+    findings_of(conn, search, appearances).await
+}
+
+/// The first `per_video` appearances of each video: what the summary endpoint shows.
+pub async fn first_findings(
+    conn: &mut AsyncPgConnection,
+    search: &Search,
+    per_video: i64,
+) -> Result<Findings> {
+    let appearances = results::first_appearances(conn, search.id, per_video).await?;
+    findings_of(conn, search, appearances).await
+}
+
+async fn findings_of(
+    conn: &mut AsyncPgConnection,
+    search: &Search,
+    appearances: Vec<Appearance>,
+) -> Result<Findings> {
     let titles = search_videos::table
         .inner_join(crate::db::schema::videos::table)
         .filter(search_videos::search_id.eq(search.id))

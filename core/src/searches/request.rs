@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
+use super::notify::NotifyPolicy;
 use super::{NewSearch, Search, SearchJob, SearchSettings, by_job, create};
 use crate::context::AppContext;
 use crate::error::{Error, Result};
@@ -53,6 +54,7 @@ impl SearchRequest {
                 format!("give 1 to {MAX_VIDEOS} videos or streams"),
             ));
         }
+        self.notify = NotifyPolicy::from_config(&ctx.config).check(&self.notify)?;
         if !self.notify.is_empty() {
             // The mailer's own address check: a bad address is a 422 now, not a failed email
             // later.
@@ -162,7 +164,8 @@ impl CheckedSearch {
             })
             .await?;
         if created {
-            jobs::publish_now(ctx, &mut conn, &job).await;
+            drop(conn);
+            jobs::publish_now(ctx, &job).await;
         }
         Ok((search, job, created))
     }

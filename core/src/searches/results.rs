@@ -49,7 +49,7 @@ pub struct NewDetection {
     pub frame_key: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize)]
 #[diesel(table_name = appearances, check_for_backend(diesel::pg::Pg))]
 pub struct Appearance {
     pub id: Uuid,
@@ -279,6 +279,25 @@ pub async fn appearances(conn: &mut AsyncPgConnection, search: Uuid) -> Result<V
         .select(Appearance::as_select())
         .load(conn)
         .await?)
+}
+
+/// The first `per_video` appearances of each video of a search, in time order: what a summary
+/// shows without growing with what was found.
+pub async fn first_appearances(
+    conn: &mut AsyncPgConnection,
+    search: Uuid,
+    per_video: i64,
+) -> Result<Vec<Appearance>> {
+    Ok(diesel::sql_query(
+        "SELECT * FROM (
+             SELECT a.*, row_number() OVER (PARTITION BY video_id ORDER BY start_secs, id) AS nth
+             FROM appearances a WHERE search_id = $1) s
+         WHERE nth <= $2 ORDER BY video_id, start_secs, id",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(search)
+    .bind::<BigInt, _>(per_video)
+    .load(conn)
+    .await?)
 }
 
 #[derive(Debug, Clone, Default)]

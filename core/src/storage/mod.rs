@@ -3,6 +3,7 @@
 
 mod keys;
 mod local;
+pub mod orphans;
 mod s3;
 
 use std::pin::Pin;

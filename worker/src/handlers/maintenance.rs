@@ -11,14 +11,15 @@ use vigil_core::health::{self, Status};
 use vigil_core::jobs::{store, workers};
 use vigil_core::maintenance::{CleanupJob, HealthJob};
 use vigil_core::severity::Severity;
+use vigil_core::storage::orphans;
 use vigil_core::{alerts, audit, exports};
 
 use crate::context::{JobContext, JobError, Outcome};
 use crate::registry::Handler;
 
 /// Deletes what has outlived its retention: finished jobs, expired exports (object first, then
-/// the row, so a failure leaves the row to retry), audit rows, expired refresh tokens and old
-/// bookkeeping.
+/// the row, so a failure leaves the row to retry), objects whose rows were deleted, audit rows,
+/// expired refresh tokens and old bookkeeping.
 #[derive(Default)]
 pub struct Cleanup;
 
@@ -43,6 +44,18 @@ impl Handler for Cleanup {
             }
             job.check()?;
         }
+        // Objects of deleted rows that the API could not delete at once (storage down).
+        drop(conn);
+        let mut orphans_deleted = 0;
+        loop {
+            let swept = orphans::sweep(&job.app, 500).await?;
+            orphans_deleted += swept.deleted;
+            if swept.deleted == 0 {
+                break;
+            }
+            job.check()?;
+        }
+        let mut conn = job.db().await?;
         let jobs_deleted = store::purge_finished_before(
             &mut conn,
             now - chrono::Duration::days(config.job_retention_days as i64),
@@ -68,6 +81,7 @@ impl Handler for Cleanup {
                 .map_err(vigil_core::Error::from)?;
         Ok(Outcome::Done(json!({
             "exportsDeleted": exports_deleted,
+            "orphanedObjectsDeleted": orphans_deleted,
             "jobsDeleted": jobs_deleted,
             "auditRowsDeleted": audit_deleted,
             "refreshTokensDeleted": tokens_deleted,

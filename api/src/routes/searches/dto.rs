@@ -19,20 +19,29 @@ use crate::params::Choice;
 #[oai(rename_all = "camelCase")]
 pub struct SettingsInput {
     /// Frames sampled per second of footage (default 2).
+    #[oai(validator(minimum(value = "0.1"), maximum(value = "30")))]
     pub sample_fps: Option<f64>,
     /// Descriptor distance at or under which a face votes for the person (default 0.4).
+    #[oai(validator(minimum(value = "0.1"), maximum(value = "1.5")))]
     pub threshold: Option<f32>,
-    /// Distance up to which faces extend an appearance without voting (default threshold + 0.1).
+    /// Distance up to which faces extend an appearance without voting (default threshold + 0.1);
+    /// at least `threshold`.
+    #[oai(validator(minimum(value = "0.1"), maximum(value = "1.5")))]
     pub track_threshold: Option<f32>,
     /// Required lead over the next closest enrolled identity (default 0.05).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
     pub min_margin: Option<f32>,
     /// Voting frames needed for an appearance (default 2).
+    #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     pub min_votes: Option<u32>,
     /// Longest gap inside one appearance, seconds (default 1.5).
+    #[oai(validator(minimum(value = "0"), maximum(value = "60")))]
     pub max_gap_secs: Option<f64>,
     /// Length of the segments recorded videos are split into (default 30 s).
+    #[oai(validator(minimum(value = "2"), maximum(value = "3600")))]
     pub segment_secs: Option<f64>,
     /// Faces smaller than this many pixels are ignored (default 20).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     pub min_face_px: Option<f32>,
     /// Tracks whose best faces lie within this distance and stand out from the video's other
     /// tracks are listed as possible sightings (default 0.75).
@@ -77,13 +86,17 @@ impl SettingsInput {
 pub struct CreateSearch {
     #[oai(validator(max_length = 200))]
     pub name: Option<String>,
+    #[oai(validator(min_items = 1, max_items = 50))]
     pub missing_person_ids: Vec<Uuid>,
     /// Recorded videos (status `ready`) and live streams.
+    #[oai(validator(min_items = 1, max_items = 200))]
     pub video_ids: Vec<Uuid>,
     #[oai(default)]
     pub settings: Option<SettingsInput>,
-    /// Extra email addresses told about each appearance.
-    #[oai(default)]
+    /// Extra email addresses told about each appearance (with a thumbnail link valid for a
+    /// day): at most `VIGIL_NOTIFY_MAX_RECIPIENTS` (5), inside `VIGIL_NOTIFY_ALLOWED_DOMAINS`
+    /// when that is set.
+    #[oai(default, validator(max_items = 100))]
     pub notify: Vec<String>,
 }
 
@@ -388,7 +401,11 @@ pub struct VideoSummaryDto {
     pub title: String,
     pub status: JobStatus,
     pub error: Option<String>,
+    /// The first appearances in time order, at most `SUMMARY_APPEARANCES_PER_VIDEO` (50);
+    /// `appearancesTotal` says how many there are. Every one is in the export and in
+    /// `/searches/{id}/detections`.
     pub appearances: Vec<AppearanceDto>,
+    pub appearances_total: i64,
 }
 
 #[derive(Debug, Object)]
@@ -396,6 +413,7 @@ pub struct VideoSummaryDto {
 pub struct SearchSummaryDto {
     pub id: Uuid,
     pub status: JobStatus,
+    /// Appearances in all videos (not only those listed).
     pub appearances: i64,
     /// Possible sightings listed for review (see `/searches/{id}/possible-sightings`).
     pub possible_sightings: i64,

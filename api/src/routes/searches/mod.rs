@@ -20,6 +20,7 @@ use vigil_core::searches::face_tracks::{self, ReviewStatus, SightingFilter};
 use vigil_core::searches::request::SearchRequest;
 use vigil_core::searches::results::{self, DetectionFilter};
 use vigil_core::searches::{self, read};
+use vigil_core::storage::orphans;
 
 use super::Tag;
 use super::jobs::{Accepted, submit};
@@ -43,6 +44,10 @@ pub enum SearchAccepted {
         #[oai(header = "Location")] String,
     ),
 }
+
+/// Appearances per video a summary lists (with thumbnail links): the response stays bounded
+/// however much a search finds.
+pub const SUMMARY_APPEARANCES_PER_VIDEO: i64 = 50;
 
 pub struct SearchesApi {
     pub state: Arc<ApiState>,
@@ -256,17 +261,19 @@ impl SearchesApi {
         self.detection_page(id.0, filter, paging).await
     }
 
-    /// The result: appearances per video (first/last seen, best frame's thumbnail and score).
+    /// The result: appearances per video (first/last seen, best frame's thumbnail and score),
+    /// the first 50 of each video in time order with the total; the export has them all.
     #[oai(path = "/:id/summary", method = "get")]
     async fn summary(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Ok<SearchSummaryDto>> {
         auth.0.require(Permission::SearchesRead)?;
         let search = self.search(id.0).await?;
         let mut conn = super::conn(&self.state).await?;
         let lines = read::video_lines(&mut conn, &search).await?;
-        let findings = read::findings(&mut conn, &search).await?;
+        let findings =
+            read::first_findings(&mut conn, &search, SUMMARY_APPEARANCES_PER_VIDEO).await?;
         let status = read::view(&mut conn, search.clone()).await?.status();
         drop(conn);
-        let total = findings.appearances.len() as i64;
+        let total = lines.iter().map(|l| l.appearances).sum();
         let mut videos: Vec<VideoSummaryDto> = lines
             .into_iter()
             .map(|l| VideoSummaryDto {
@@ -275,6 +282,7 @@ impl SearchesApi {
                 status: l.state.status,
                 error: l.state.error,
                 appearances: Vec::new(),
+                appearances_total: l.appearances,
             })
             .collect();
         for a in findings.appearances {
@@ -383,13 +391,9 @@ impl SearchesApi {
         let search = self.search(id.0).await?;
         control::authorize(&search, auth.0.user.id, &auth.0.permissions)?;
         let mut conn = super::conn(&self.state).await?;
-        let keys = control::cancel_and_delete(&mut conn, &search).await?;
+        control::cancel_and_delete(&mut conn, &search).await?;
         drop(conn);
-        for key in keys {
-            if let Err(e) = self.state.ctx.storage.delete(&key).await {
-                tracing::warn!(%key, error = %e, "thumbnail not deleted");
-            }
-        }
+        orphans::sweep_after_delete(&self.state.ctx).await;
         Ok(NoContent::NoContent)
     }
 
@@ -429,14 +433,20 @@ impl SearchesApi {
     }
 
     /// Export the search's appearances as CSV or PDF (with thumbnails) through an export job;
-    /// its result holds the download link.
-    #[oai(path = "/:id/export", method = "get")]
+    /// its result holds the download link, for callers with `searches:read`. A POST (it
+    /// creates a job, and is audited); honours `Idempotency-Key`.
+    #[oai(
+        path = "/:id/export",
+        method = "post",
+        operation_id = "searches.export"
+    )]
     async fn export(
         &self,
         req: &Request,
         auth: BearerAuth,
         id: Path<Uuid>,
         format: Query<Option<Choice<ExportFormat>>>,
+        #[oai(name = "Idempotency-Key")] key: Header<Option<String>>,
     ) -> ApiResult<Accepted> {
         auth.0.require(Permission::SearchesRead)?;
         auth.0.require(Permission::ExportsWrite)?;
@@ -451,6 +461,6 @@ impl SearchesApi {
                 search_id: search.id,
             },
         };
-        submit(&self.state, req, &auth.0, NewJob::of(&request), None).await
+        submit(&self.state, req, &auth.0, NewJob::of(&request), key.0).await
     }
 }

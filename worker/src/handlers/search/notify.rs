@@ -13,8 +13,9 @@ use vigil_core::{outbox, users};
 use super::ChildSetup;
 use crate::context::{JobContext, JobError};
 
-/// Thumbnail links in emails stay valid this long.
-const LINK_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Thumbnail links in emails stay valid this long: a day to review an appearance, not a week
+/// of a face picture reachable by whoever the email is forwarded to.
+const LINK_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// `mm:ss` (or `h:mm:ss`) of a position in a video.
 pub fn clock(secs: f64) -> String {

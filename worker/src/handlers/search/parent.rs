@@ -3,9 +3,12 @@
 //! the first run spawns and waits; the job system re-queues it when the children finish. The
 //! search's status follows this job's (see `vigil_core::searches`).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use vigil_core::jobs::{Job, JobStatus, NewJob, family};
+use vigil_core::jobs::{JobStatus, NewJob};
+use vigil_core::searches::progress::{self, VideoProgress};
 use vigil_core::searches::{
     self, LiveWatchJob, SearchJob, SearchSummary, SearchVideoState, SegmentJob, face_tracks,
     results,
@@ -38,8 +41,8 @@ impl Handler for Search {
         // Until the checkpoint says so, (re)spawn every child: a run that died half-way
         // through spawning is completed, and the idempotency keys skip what exists.
         if job.checkpoint::<Checkpoint>().is_some_and(|c| c.spawned) {
-            let children = family::children(&mut conn, job.job.id).await?;
-            if children.iter().any(|c| !c.status.is_terminal()) {
+            let children = progress::by_video(&mut conn, job.job.id).await?;
+            if !progress::all_finished(&children) {
                 return Ok(Outcome::AwaitChildren);
             }
             drop(conn);
@@ -99,7 +102,7 @@ impl Handler for Search {
             job.progress(0.0, "searching");
             Ok(Outcome::AwaitChildren)
         } else {
-            summarise(job, &search, &[]).await
+            summarise(job, &search, &HashMap::new()).await
         }
     }
 }
@@ -136,7 +139,7 @@ fn plan(video: &Video, segment_secs: f64, max_segments: u32) -> Vec<(f64, Option
 async fn summarise(
     job: &JobContext,
     search: &searches::Search,
-    children: &[Job],
+    children: &HashMap<Uuid, VideoProgress>,
 ) -> Result<Outcome, JobError> {
     job.progress(99.0, "summarising");
     let mut conn = job.db().await?;
@@ -149,14 +152,15 @@ async fn summarise(
     };
     let mut email_lines = Vec::new();
     for line in &lines {
-        let state = SearchVideoState::from_children(children, line.video_id).unwrap_or_else(|| {
-            SearchVideoState {
+        let state = children
+            .get(&line.video_id)
+            .map(|p| p.state.clone())
+            .unwrap_or_else(|| SearchVideoState {
                 status: line.status,
                 error: line.error.clone(),
                 segments: line.segments,
                 ..Default::default()
-            }
-        });
+            });
         match state.status {
             JobStatus::Succeeded => summary.videos_succeeded += 1,
             JobStatus::Cancelled => summary.videos_cancelled += 1,

@@ -1,0 +1,10 @@
+DROP INDEX appearances_person_idx;
+DROP INDEX appearances_video_idx;
+DROP INDEX detections_person_idx;
+DROP INDEX detections_video_idx;
+DROP TRIGGER videos_orphan_objects ON videos;
+DROP TRIGGER face_photos_orphan_objects ON face_photos;
+DROP TRIGGER detections_orphan_frames ON detections;
+DROP FUNCTION storage_orphan_objects();
+DROP FUNCTION storage_orphan_frames();
+DROP TABLE storage_orphans;
