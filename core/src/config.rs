@@ -146,6 +146,15 @@ pub struct Config {
     pub stream_ca_file: Option<PathBuf>,
     /// Allow local capture devices (`/dev/videoN`) as stream URLs.
     pub stream_allow_devices: bool,
+
+    /// A watched camera without frames for this long is marked offline (and alerted).
+    pub camera_offline_secs: u64,
+    /// Length of a people-count window; windows align to multiples of it (60: on the minute).
+    pub camera_count_window_secs: u32,
+    /// At most one offline email per camera per this many seconds.
+    pub camera_alert_cooldown_secs: u64,
+    /// Cron (with seconds) of the scheduler's camera reconcile: watchers for enabled cameras.
+    pub schedule_cameras: String,
 }
 
 impl Default for Config {
@@ -216,6 +225,10 @@ impl Default for Config {
             stream_schemes: crate::egress::DEFAULT_SCHEMES.into(),
             stream_ca_file: None,
             stream_allow_devices: false,
+            camera_offline_secs: 30,
+            camera_count_window_secs: 60,
+            camera_alert_cooldown_secs: 3600,
+            schedule_cameras: "*/5 * * * * *".into(),
         }
     }
 }
