@@ -82,8 +82,9 @@ pub async fn run_camera_job(caller: &Caller, id: &str, action: &str, timeout: Du
     crate::jobs::wait_finished(caller, job["id"].as_str().unwrap(), timeout).await
 }
 
-/// A 10 s 1280×720 H.264 clip at 25 fps of face-api's sample `n` (a still photo, so the
-/// number of persons on screen is the photo's), made once per sample per test process.
+/// A 10 s H.264 clip at 25 fps of face-api's sample `n` at the photo's own size (a still
+/// photo, so the persons on screen are the photo's, as big as in the reference run), made
+/// once per sample per test process.
 pub fn people_clip(n: usize) -> std::path::PathBuf {
     static CLIPS: std::sync::Mutex<Vec<(usize, std::path::PathBuf)>> =
         std::sync::Mutex::new(Vec::new());
@@ -93,7 +94,8 @@ pub fn people_clip(n: usize) -> std::path::PathBuf {
     }
     let media = crate::media::media();
     let out = media.path(&format!("camera-people-{n}.mp4"));
-    vigil_video::synth::ClipBuilder::new(1280, 720, 25.0)
+    let (width, height) = image::image_dimensions(media.sample(n)).expect("sample size");
+    vigil_video::synth::ClipBuilder::new(width & !1, height & !1, 25.0)
         .still(media.sample(n), 10.0)
         .write_h264(&out)
         .expect("people clip");

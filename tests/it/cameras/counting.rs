@@ -24,25 +24,27 @@ async fn counts_per_window_match_the_people_on_screen() {
     .await;
     app.start_worker();
     let operator = app.as_new_user("ROLE-OPERATOR").await;
-    // sample5: five people (human's reference finds 5 persons); the test pattern: nobody.
-    let crowd = vigil_video::synth::serve_live(people_clip(5), 0).unwrap();
+    // sample6: four people (human's reference finds 4 persons, the weakest at 0.38, none
+    // other above 0.2, so the default threshold 0.3 separates them with a margin); the test
+    // pattern: nobody. The clip keeps the photo's size: scaled down to 720p, smaller people
+    // score lower and the reference no longer says how many the detector should see.
+    let crowd = vigil_video::synth::serve_live(people_clip(6), 0).unwrap();
     let nobody = vigil_video::synth::serve_live(test_pattern(), 0).unwrap();
-    // The reference run's own threshold: its weakest person scores 0.21.
     let mut body = camera_body("Hall", "HTTP", crowd.url());
-    body["minConfidence"] = json!(0.2);
-    let five = create_camera(&operator, body).await;
+    body["minConfidence"] = json!(0.3);
+    let four = create_camera(&operator, body).await;
     let empty = create_stream_camera(&operator, "Store room", nobody.url(), true).await;
-    let (five, empty) = (five["id"].as_str().unwrap(), empty["id"].as_str().unwrap());
+    let (four, empty) = (four["id"].as_str().unwrap(), empty["id"].as_str().unwrap());
 
     let whole =
         |n: usize| move |c: &[serde_json::Value]| c.iter().filter(|w| is_whole(w)).count() >= n;
-    let counts = wait_counts(&operator, five, Duration::from_secs(120), whole(2)).await;
+    let counts = wait_counts(&operator, four, Duration::from_secs(120), whole(2)).await;
     for w in counts.iter().filter(|w| is_whole(w)) {
-        assert_eq!(w["peopleCount"], 5, "max of the window: {w}");
-        // The same picture every frame: every frame should see all five; allow one frame in
-        // five to miss one person (compression noise between keyframes).
+        assert_eq!(w["peopleCount"], 4, "max of the window: {w}");
+        // The same picture every frame: every frame should see all four; allow one frame in
+        // ten to miss one person (compression noise between keyframes).
         let avg = w["averageCount"].as_f64().unwrap();
-        assert!((4.8..=5.0).contains(&avg), "{w}");
+        assert!((3.9..=4.0).contains(&avg), "{w}");
         // 1 frame per second sampled over a 10 s window.
         let frames = w["framesProcessed"].as_i64().unwrap();
         assert!((8..=11).contains(&frames), "{w}");
@@ -55,14 +57,14 @@ async fn counts_per_window_match_the_people_on_screen() {
     for w in zero.iter().filter(|w| is_whole(w)) {
         assert_eq!(w["peopleCount"], 0, "{w}");
     }
-    let camera = operator.get_data(format!("/cameras/{five}")).await;
+    let camera = operator.get_data(format!("/cameras/{four}")).await;
     assert_eq!(camera["status"], "online");
 
     // The other views of the same rows.
     let latest = operator
-        .get_data(format!("/cameras/{five}/latest-count"))
+        .get_data(format!("/cameras/{four}/latest-count"))
         .await;
-    assert_eq!(latest["cameraId"], five);
+    assert_eq!(latest["cameraId"], four);
     let one = operator
         .get_data(format!("/camera-counts/{}", latest["id"].as_str().unwrap()))
         .await;
@@ -78,15 +80,15 @@ async fn counts_per_window_match_the_people_on_screen() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == five)
+        .find(|s| s["id"] == four)
         .unwrap()
         .clone();
-    assert_eq!(row["peakToday"], 5, "{row}");
+    assert_eq!(row["peakToday"], 4, "{row}");
     assert!(row["uptimePercent"].as_f64().unwrap() > 0.0, "{row}");
 
     // Stopping the camera stops its watcher within seconds.
     let stopped = operator
-        .post(format!("/cameras/{five}/stop"))
+        .post(format!("/cameras/{four}/stop"))
         .await
         .expect(200)
         .data();
@@ -96,12 +98,12 @@ async fn counts_per_window_match_the_people_on_screen() {
     assert_eq!(job["result"]["stopped"], "camera disabled", "{job}");
     // Starting it again gives it a new watcher.
     let started = operator
-        .post(format!("/cameras/{five}/start"))
+        .post(format!("/cameras/{four}/start"))
         .await
         .expect(200)
         .data();
     assert_ne!(started["watcherJobId"].as_str().unwrap(), watcher);
-    wait_camera(&operator, five, Duration::from_secs(5), |c| {
+    wait_camera(&operator, four, Duration::from_secs(5), |c| {
         c["enabled"] == true
     })
     .await;

@@ -145,6 +145,8 @@ impl CameraCountsApi {
         .await?;
         drop(conn);
         self.cameras.start_watchers().await;
+        // Read again: starting names the new watcher.
+        let camera = self.cameras.existing(&camera.id).await?;
         Ok(envelope::ok(self.cameras.dto(camera).await))
     }
 }

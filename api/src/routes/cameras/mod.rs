@@ -63,7 +63,7 @@ impl CamerasApi {
         CameraDto::new(c, self.state.ctx.secrets.sealer(), thumbnail)
     }
 
-    async fn existing(&self, id: &str) -> ApiResult<Camera> {
+    pub(crate) async fn existing(&self, id: &str) -> ApiResult<Camera> {
         let mut conn = conn(&self.state).await?;
         Ok(cameras::get(&mut conn, id).await?)
     }
