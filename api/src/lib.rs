@@ -23,6 +23,7 @@ use poem::{Endpoint, EndpointExt, Response, Route, Server};
 use poem_openapi::OpenApiService;
 use vigil_core::AppContext;
 
+use routes::cameras::{CameraCountsApi, CamerasApi};
 use routes::{
     audit::AuditApi, auth::AuthApi, dashboard::DashboardApi, files::FilesApi, health::HealthApi,
     jobs::JobsApi, mail::MailApi, missing_persons::MissingPersonsApi, queues::QueuesApi,
@@ -44,6 +45,7 @@ type Apis = (
     VideosApi,
     SearchesApi,
     DashboardApi,
+    (CamerasApi, CameraCountsApi),
 );
 
 fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
@@ -62,6 +64,10 @@ fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
             VideosApi { state: state.clone() },
             SearchesApi { state: state.clone() },
             DashboardApi { state: state.clone() },
+            (
+                CamerasApi { state: state.clone() },
+                CameraCountsApi::new(state.clone()),
+            ),
         ),
         "Vigil API",
         env!("CARGO_PKG_VERSION"),

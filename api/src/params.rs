@@ -89,6 +89,11 @@ impl<'a> ApiExtractor<'a> for Paging {
 pub struct Choice<E>(Result<E, String>);
 
 impl<E: TextEnum> Choice<E> {
+    /// A valid choice (for responses that reuse an input type).
+    pub fn of(value: E) -> Self {
+        Choice(Ok(value))
+    }
+
     pub fn get(self, field: &'static str) -> Result<E, ApiError> {
         self.0.map_err(|given| {
             ApiError::validation(field, format!("must be {}, not {given}", E::expected()))

@@ -157,6 +157,14 @@ pub struct Config {
     pub notify_allowed_domains: String,
     /// Progress streams (server-sent events) one user may hold open at once.
     pub sse_max_streams_per_user: usize,
+    /// A watched camera without frames for this long is marked offline (and alerted).
+    pub camera_offline_secs: u64,
+    /// Length of a people-count window; windows align to multiples of it (60: on the minute).
+    pub camera_count_window_secs: u32,
+    /// At most one offline email per camera per this many seconds.
+    pub camera_alert_cooldown_secs: u64,
+    /// Cron (with seconds) of the scheduler's camera reconcile: watchers for enabled cameras.
+    pub schedule_cameras: String,
 }
 
 impl Default for Config {
@@ -231,6 +239,10 @@ impl Default for Config {
             notify_max_recipients: 5,
             notify_allowed_domains: String::new(),
             sse_max_streams_per_user: 4,
+            camera_offline_secs: 30,
+            camera_count_window_secs: 60,
+            camera_alert_cooldown_secs: 3600,
+            schedule_cameras: "*/5 * * * * *".into(),
         }
     }
 }

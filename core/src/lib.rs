@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod cameras;
 pub mod config;
 pub mod context;
 pub mod db;

@@ -22,6 +22,8 @@ pub enum Action {
     Reconcile,
     /// Enqueue the job this builds for the tick.
     Enqueue(fn(DateTime<Utc>) -> NewJob),
+    /// Start a watcher for every enabled camera without one (`cameras::watchers`).
+    CameraWatchers,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,11 @@ pub fn table(ctx: &AppContext) -> Result<Vec<Periodic>> {
             schedule: parse("health", &c.schedule_health)?,
             action: Action::Enqueue(|tick| NewJob::of(&HealthJob { tick: Some(tick) })),
         },
+        Periodic {
+            name: "cameras",
+            schedule: parse("cameras", &c.schedule_cameras)?,
+            action: Action::CameraWatchers,
+        },
     ])
 }
 
@@ -78,6 +85,9 @@ async fn run_tick(ctx: &AppContext, task: &Periodic, tick: DateTime<Utc>) -> Res
     match task.action {
         Action::Reconcile => {
             dispatch::reconcile(ctx).await?;
+        }
+        Action::CameraWatchers => {
+            vigil_core::cameras::watchers::reconcile(ctx).await?;
         }
         Action::Enqueue(build) => {
             let key = format!("schedule:{}@{}", task.name, tick.to_rfc3339());

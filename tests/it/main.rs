@@ -5,6 +5,7 @@
 mod api_conventions;
 mod audit;
 mod auth;
+mod cameras;
 mod durability;
 mod email;
 mod health;

@@ -187,6 +187,8 @@ pub struct SamplerStats {
     pub emitted_frames: u64,
     /// Packets the demuxer or decoder rejected as damaged.
     pub corrupt_packets: u64,
+    /// Bytes the source delivered (every stream), for measuring a stream's bit rate.
+    pub bytes_read: u64,
     /// Frames dropped because their timestamp did not increase.
     pub out_of_order_frames: u64,
     pub last_timestamp_secs: Option<f64>,
@@ -270,6 +272,7 @@ impl FrameSampler {
     pub fn stats(&self) -> SamplerStats {
         SamplerStats {
             corrupt_packets: self.source.corrupt_packets,
+            bytes_read: self.source.bytes_read,
             ..self.stats.clone()
         }
     }

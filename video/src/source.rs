@@ -114,6 +114,8 @@ pub(crate) struct Source {
     watchdog: Watchdog,
     draining: bool,
     pub corrupt_packets: u64,
+    /// Bytes of every packet read (all streams): what the source sent, for bit rates.
+    pub bytes_read: u64,
 }
 
 impl Source {
@@ -231,6 +233,7 @@ impl Source {
             watchdog,
             draining: false,
             corrupt_packets: 0,
+            bytes_read: 0,
         })
     }
 
@@ -307,6 +310,7 @@ impl Source {
             match packet.read(&mut self.input) {
                 Ok(()) => {
                     bad_reads = 0;
+                    self.bytes_read += packet.size() as u64;
                     if packet.stream() != self.stream_index {
                         continue;
                     }

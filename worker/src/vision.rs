@@ -42,3 +42,34 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| JobError::Retryable(format!("worker thread failed: {e}")))
 }
+
+static PERSONS: OnceCell<Arc<vigil_models::PersonDetector>> = OnceCell::const_new();
+
+/// The CenterNet person detector, shared by every camera watcher of the process. It reports
+/// every person above a low floor; each camera applies its own threshold.
+pub async fn persons() -> Result<Arc<vigil_models::PersonDetector>, JobError> {
+    PERSONS
+        .get_or_try_init(|| async {
+            tokio::task::spawn_blocking(|| {
+                let dir = vigil_models::default_cache_dir();
+                if vigil_models::fetch::ensure_fetched(&dir).is_err() {
+                    tracing::info!(dir = %dir.display(), "model cache empty: fetching the pinned weights");
+                    vigil_models::fetch_models(&dir)?;
+                }
+                let config = vigil_models::CenterNetConfig {
+                    min_confidence: PERSON_FLOOR,
+                    max_detected: 100,
+                    ..vigil_models::CenterNetConfig::default()
+                };
+                vigil_models::PersonDetector::load(&dir).map(|d| Arc::new(d.with_config(config)))
+            })
+            .await
+            .map_err(|e| JobError::Retryable(format!("model loading task failed: {e}")))?
+            .map_err(|e| JobError::Retryable(format!("person detector unavailable: {e}")))
+        })
+        .await
+        .cloned()
+}
+
+/// Lowest detector score reported to cameras (their `minConfidence` is at least this).
+pub const PERSON_FLOOR: f32 = 0.1;

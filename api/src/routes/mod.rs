@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cameras;
 pub mod dashboard;
 pub mod files;
 pub mod health;
@@ -38,6 +39,8 @@ pub enum Tag {
     Mail,
     /// Missing persons, their photos, videos and live streams, searches and their results
     Search,
+    /// Cameras: registry, connection tests, snapshots, watchers and people counts
+    Cameras,
 }
 
 /// Maps a core error from a pool checkout.

@@ -349,6 +349,64 @@ diesel::table! {
 }
 
 diesel::table! {
+    cameras (id) {
+        id -> Text,
+        name -> Text,
+        location -> Text,
+        stream_type -> Text,
+        stream_url -> Text,
+        username -> Nullable<Text>,
+        password -> Nullable<Text>,
+        status -> Text,
+        fps -> Nullable<Float8>,
+        latency_ms -> Nullable<Float8>,
+        bitrate -> Nullable<Float8>,
+        resolution -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        tags -> Array<Text>,
+        thumbnail_key -> Nullable<Text>,
+        enabled -> Bool,
+        sample_fps -> Float8,
+        min_confidence -> Float4,
+        roi -> Nullable<Jsonb>,
+        watcher_job_id -> Nullable<Uuid>,
+        last_seen -> Nullable<Timestamptz>,
+        last_checked -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    camera_counts (id) {
+        id -> Uuid,
+        camera_id -> Text,
+        window_start -> Timestamptz,
+        window_end -> Timestamptz,
+        people_count -> Int4,
+        average_count -> Float8,
+        frames_processed -> Int4,
+        avg_inference_ms -> Float8,
+        partial -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(users -> roles (role_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(face_photos -> face_profiles (profile_id));
+diesel::joinable!(face_embeddings -> face_profiles (profile_id));
+diesel::joinable!(missing_persons -> face_profiles (profile_id));
+diesel::joinable!(search_persons -> searches (search_id));
+diesel::joinable!(search_persons -> missing_persons (missing_person_id));
+diesel::joinable!(search_videos -> searches (search_id));
+diesel::joinable!(search_videos -> videos (video_id));
+diesel::joinable!(appearances -> searches (search_id));
+diesel::joinable!(detections -> searches (search_id));
+diesel::joinable!(camera_counts -> cameras (camera_id));
+diesel::table! {
     face_tracks (id) {
         id -> Uuid,
         search_id -> Uuid,
@@ -383,17 +441,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(users -> roles (role_id));
-diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::joinable!(face_photos -> face_profiles (profile_id));
-diesel::joinable!(face_embeddings -> face_profiles (profile_id));
-diesel::joinable!(missing_persons -> face_profiles (profile_id));
-diesel::joinable!(search_persons -> searches (search_id));
-diesel::joinable!(search_persons -> missing_persons (missing_person_id));
-diesel::joinable!(search_videos -> searches (search_id));
-diesel::joinable!(search_videos -> videos (video_id));
-diesel::joinable!(appearances -> searches (search_id));
-diesel::joinable!(detections -> searches (search_id));
 diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
     roles,
@@ -418,6 +465,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_videos,
     appearances,
     detections,
+    cameras,
+    camera_counts,
     face_tracks,
     storage_orphans
 );

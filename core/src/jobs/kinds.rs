@@ -103,6 +103,35 @@ pub const SEARCH_LIVE: KindSpec = KindSpec {
     rerun_after_children: false,
 };
 
+/// Opens a camera's stream, decodes a frame and measures latency, bit rate and frame rate.
+/// A camera that cannot be reached is a finished test with `success: false`, not a retry.
+pub const CAMERA_TEST: KindSpec = KindSpec {
+    name: "camera.test",
+    queue: "cameras",
+    max_attempts: 1,
+    pausable: false,
+    rerun_after_children: false,
+};
+
+/// One decoded frame of a camera as a JPEG in storage.
+pub const CAMERA_SNAPSHOT: KindSpec = KindSpec {
+    name: "camera.snapshot",
+    queue: "cameras",
+    max_attempts: 2,
+    pausable: false,
+    rerun_after_children: false,
+};
+
+/// A camera's watcher: holds its stream and feeds the analysers until the camera is disabled.
+/// Lost streams are reconnected inside the job; attempts only count crashes.
+pub const CAMERA_WATCH: KindSpec = KindSpec {
+    name: "camera.watch",
+    queue: "live",
+    max_attempts: 1000,
+    pausable: false,
+    rerun_after_children: false,
+};
+
 pub const ALL: &[&KindSpec] = &[
     &EMAIL,
     &EXPORT,
@@ -114,6 +143,9 @@ pub const ALL: &[&KindSpec] = &[
     &SEARCH,
     &SEARCH_SEGMENT,
     &SEARCH_LIVE,
+    &CAMERA_TEST,
+    &CAMERA_SNAPSHOT,
+    &CAMERA_WATCH,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static KindSpec> {

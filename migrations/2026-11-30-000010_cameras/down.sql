@@ -1,0 +1,2 @@
+DROP TABLE camera_counts;
+DROP TABLE cameras;
