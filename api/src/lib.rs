@@ -20,6 +20,9 @@ use poem::{Endpoint, EndpointExt, Response, Route, Server};
 use poem_openapi::OpenApiService;
 use vigil_core::AppContext;
 
+use routes::attendance::{AttendanceApi, capture::CaptureApi};
+use routes::devices::DevicesApi;
+use routes::people::{FacesApi, StudentsApi};
 use routes::{
     audit::AuditApi, auth::AuthApi, dashboard::DashboardApi, files::FilesApi, health::HealthApi,
     jobs::JobsApi, mail::MailApi, missing_persons::MissingPersonsApi, queues::QueuesApi,
@@ -41,6 +44,8 @@ type Apis = (
     VideosApi,
     SearchesApi,
     DashboardApi,
+    // Attendance (issue 13), nested: poem-openapi implements tuples of up to 16 APIs.
+    (FacesApi, StudentsApi, DevicesApi, CaptureApi, AttendanceApi),
 );
 
 fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
@@ -59,6 +64,13 @@ fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
             VideosApi { state: state.clone() },
             SearchesApi { state: state.clone() },
             DashboardApi { state: state.clone() },
+            (
+                FacesApi { state: state.clone() },
+                StudentsApi { state: state.clone() },
+                DevicesApi { state: state.clone() },
+                CaptureApi { state: state.clone() },
+                AttendanceApi { state: state.clone() },
+            ),
         ),
         "Vigil API",
         env!("CARGO_PKG_VERSION"),

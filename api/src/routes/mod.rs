@@ -1,13 +1,17 @@
 //! Route handlers, one module per resource.
 
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod devices;
+pub mod face_photos;
 pub mod files;
 pub mod health;
 pub mod jobs;
 pub mod mail;
 pub mod missing_persons;
+pub mod people;
 pub mod queues;
 pub mod roles;
 pub mod searches;
@@ -38,6 +42,8 @@ pub enum Tag {
     Mail,
     /// Missing persons, their photos, videos and live streams, searches and their results
     Search,
+    /// People registry (employees, students), capture devices, captures and attendance
+    Attendance,
 }
 
 /// Maps a core error from a pool checkout.

@@ -103,6 +103,16 @@ pub const SEARCH_LIVE: KindSpec = KindSpec {
     rerun_after_children: false,
 };
 
+/// Recognises one photo from a capture device (attendance). Its own queue, so captures are not
+/// stuck behind enrollment or searches and ops can scale them apart.
+pub const ATTENDANCE_RECOGNIZE: KindSpec = KindSpec {
+    name: "attendance.recognize",
+    queue: "attendance",
+    max_attempts: 3,
+    pausable: false,
+    rerun_after_children: false,
+};
+
 pub const ALL: &[&KindSpec] = &[
     &EMAIL,
     &EXPORT,
@@ -114,6 +124,7 @@ pub const ALL: &[&KindSpec] = &[
     &SEARCH,
     &SEARCH_SEGMENT,
     &SEARCH_LIVE,
+    &ATTENDANCE_RECOGNIZE,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static KindSpec> {

@@ -1,6 +1,7 @@
 //! One handler per job kind; families of kinds in their own folder. Adding a kind is a
 //! payload in core (implementing `JobPayload`), a handler here, and one `register` line below.
 
+pub mod attendance;
 mod canary;
 pub(crate) mod email;
 pub mod enroll;
@@ -23,7 +24,8 @@ pub fn registry() -> Registry {
         .register::<probe::Probe>()
         .register::<search::parent::Search>()
         .register::<search::segment::SearchSegment>()
-        .register::<search::live::SearchLive>();
+        .register::<search::live::SearchLive>()
+        .register::<attendance::recognize::Recognize>();
     r
 }
 
