@@ -72,7 +72,7 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
         ))
         .load(conn)
         .await?;
-    let Some(first) = approved.iter().next().cloned() else {
+    let Some(first) = approved.as_slice().first().cloned() else {
         diesel::delete(
             attendance_logs::table
                 .filter(attendance_logs::person_id.eq(person))
@@ -82,7 +82,7 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
         .await?;
         return Ok(());
     };
-    let time_out = approved.iter().next_back().map_or(first.0, |r| r.0);
+    let time_out = approved.as_slice().last().map_or(first.0, |r| r.0);
     let accuracy = approved
         .iter()
         .filter_map(|r| r.1)
@@ -266,7 +266,7 @@ pub async fn records(
         ))
         .load(conn)
         .await?;
-    latest.sort_by(|a, b| b.1.cmp(&a.1));
+    latest.sort_by_key(|r| std::cmp::Reverse(r.1));
     latest.truncate(limit.max(0) as usize);
     let ids: Vec<Uuid> = latest.iter().map(|r| r.0).collect();
     let mut persons = crate::people::get_many(conn, &ids).await?;
