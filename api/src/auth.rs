@@ -6,6 +6,7 @@ use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 use vigil_core::auth::{Permission, Permissions, tokens};
+use vigil_core::devices::{self, Device, KeyRefusal};
 use vigil_core::users::{self, Role, User, UserStatus};
 
 use crate::error::ApiError;
@@ -43,6 +44,12 @@ pub struct BearerAuth(pub Principal);
 
 async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let state = req.data::<Arc<ApiState>>().ok_or_else(ApiError::internal)?;
+    if devices::is_device_key(&bearer.token) {
+        // A device key is a valid credential for the wrong thing: 403, not 401.
+        return Err(
+            ApiError::forbidden("a device key may only capture and send heartbeats").into(),
+        );
+    }
     let claims =
         tokens::verify_access_token(&state.ctx.secrets, &bearer.token).map_err(ApiError::from)?;
     let mut conn = state
@@ -66,4 +73,48 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         permissions,
         token_expires_at: claims.exp,
     })
+}
+
+/// A capture device's API key (`vgd_…`, from `POST /devices`), sent as a bearer token. It is
+/// accepted only by `POST /capture` and `POST /devices/heartbeat`; user tokens are not.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "DeviceKey",
+    ty = "bearer",
+    bearer_format = "device key",
+    checker = "authenticate_device"
+)]
+pub struct DeviceAuth(pub Device);
+
+async fn authenticate_device(req: &Request, bearer: Bearer) -> poem::Result<Device> {
+    let state = req.data::<Arc<ApiState>>().ok_or_else(ApiError::internal)?;
+    if !devices::is_device_key(&bearer.token) {
+        return Err(ApiError::forbidden("this route takes a device key, not a user token").into());
+    }
+    let ip = req
+        .extensions()
+        .get::<crate::middleware::ClientIp>()
+        .and_then(|c| c.0)
+        .map(|ip| ip.to_string());
+    let mut conn = state
+        .ctx
+        .db
+        .get()
+        .await
+        .map_err(|e| ApiError::from(vigil_core::Error::from(e)))?;
+    match devices::authenticate(&mut conn, &bearer.token, ip.as_deref())
+        .await
+        .map_err(ApiError::from)?
+    {
+        Ok(device) => {
+            crate::middleware::note(req, |n| {
+                n.actor = Some((None, format!("device:{}", device.id), Some("device".into())));
+            });
+            Ok(device)
+        }
+        Err(KeyRefusal::Unknown) => {
+            Err(ApiError::unauthorized("unknown or revoked device key").into())
+        }
+        Err(KeyRefusal::Inactive) => Err(ApiError::forbidden("this device is inactive").into()),
+    }
 }

@@ -23,7 +23,10 @@ use poem::{Endpoint, EndpointExt, Response, Route, Server};
 use poem_openapi::OpenApiService;
 use vigil_core::AppContext;
 
+use routes::attendance::{AttendanceApi, capture::CaptureApi};
 use routes::cameras::{CameraCountsApi, CamerasApi};
+use routes::devices::DevicesApi;
+use routes::people::{FacesApi, StudentsApi};
 use routes::{
     audit::AuditApi, auth::AuthApi, dashboard::DashboardApi, files::FilesApi, health::HealthApi,
     jobs::JobsApi, mail::MailApi, missing_persons::MissingPersonsApi, queues::QueuesApi,
@@ -46,6 +49,8 @@ type Apis = (
     SearchesApi,
     DashboardApi,
     (CamerasApi, CameraCountsApi),
+    // Attendance (issue 13), nested: poem-openapi implements tuples of up to 16 APIs.
+    (FacesApi, StudentsApi, DevicesApi, CaptureApi, AttendanceApi),
 );
 
 fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
@@ -67,6 +72,13 @@ fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
             (
                 CamerasApi { state: state.clone() },
                 CameraCountsApi::new(state.clone()),
+            ),
+            (
+                FacesApi { state: state.clone() },
+                StudentsApi { state: state.clone() },
+                DevicesApi { state: state.clone() },
+                CaptureApi { state: state.clone() },
+                AttendanceApi { state: state.clone() },
             ),
         ),
         "Vigil API",

@@ -165,6 +165,20 @@ pub struct Config {
     pub camera_alert_cooldown_secs: u64,
     /// Cron (with seconds) of the scheduler's camera reconcile: watchers for enabled cameras.
     pub schedule_cameras: String,
+    /// A capture device not seen (capture or heartbeat) for this long is shown offline.
+    pub device_offline_secs: u64,
+    /// Largest photo a capture device may send (bytes); larger ones get 413.
+    pub max_capture_bytes: u64,
+    /// Longest `?wait=` a capture may ask for before the API answers 202.
+    pub capture_max_wait_ms: u64,
+    /// Recognitions at or above this confidence are approved without review (unless the face
+    /// resembles a capture a reviewer rejected for that person).
+    pub attendance_auto_approve_confidence: f32,
+    /// Recognitions below this confidence are `unknown`; between it and the auto-approve
+    /// confidence they wait for a reviewer.
+    pub attendance_min_confidence: f32,
+    /// A person not sighted for this long is shown off-site in the presence records.
+    pub attendance_absence_secs: u64,
 }
 
 impl Default for Config {
@@ -243,6 +257,12 @@ impl Default for Config {
             camera_count_window_secs: 60,
             camera_alert_cooldown_secs: 3600,
             schedule_cameras: "*/5 * * * * *".into(),
+            device_offline_secs: 120,
+            max_capture_bytes: 10 * 1024 * 1024,
+            capture_max_wait_ms: 10_000,
+            attendance_auto_approve_confidence: 0.9,
+            attendance_min_confidence: 0.3,
+            attendance_absence_secs: 30 * 60,
         }
     }
 }
@@ -265,6 +285,14 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.attendance_min_confidence)
+            || !(self.attendance_min_confidence..=1.0)
+                .contains(&self.attendance_auto_approve_confidence)
+        {
+            return Err(Error::Config(
+                "VIGIL_ATTENDANCE_MIN_CONFIDENCE and VIGIL_ATTENDANCE_AUTO_APPROVE_CONFIDENCE must be between 0 and 1, the first not above the second".into(),
+            ));
+        }
         if self.storage_backend == StorageBackend::S3 && self.s3_bucket.trim().is_empty() {
             return Err(Error::Config(
                 "VIGIL_S3_BUCKET must be set for S3 storage".into(),
@@ -413,6 +441,10 @@ impl Config {
             policy(self.login_max_failures_per_account),
             policy(self.login_max_failures_per_address),
         )
+    }
+
+    pub fn device_offline_after(&self) -> Duration {
+        Duration::from_secs(self.device_offline_secs)
     }
 
     pub fn download_url_ttl(&self) -> Duration {

@@ -71,7 +71,17 @@ pub async fn create_profile(
     kind: ProfileKind,
     display_name: &str,
 ) -> Result<Uuid> {
-    let id = Uuid::now_v7();
+    create_profile_with_id(conn, Uuid::now_v7(), kind, display_name).await
+}
+
+/// A profile whose id was chosen beforehand: photos read before the profile's details (a
+/// multipart form in any order) are stored under it at once.
+pub async fn create_profile_with_id(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    kind: ProfileKind,
+    display_name: &str,
+) -> Result<Uuid> {
     diesel::insert_into(face_profiles::table)
         .values((
             face_profiles::id.eq(id),

@@ -2,12 +2,14 @@
 //! Nothing here links ffmpeg or candle, so the API stays small.
 
 pub mod alerts;
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod devices;
 pub mod egress;
 pub mod email;
 pub mod error;
@@ -20,6 +22,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod missing_persons;
 pub mod outbox;
+pub mod people;
 pub mod redis;
 pub mod searches;
 pub mod severity;

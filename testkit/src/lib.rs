@@ -6,6 +6,7 @@
 pub use reqwest;
 
 mod app;
+pub mod attendance;
 pub mod cameras;
 pub mod client;
 pub mod jobs;

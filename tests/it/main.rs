@@ -3,6 +3,7 @@
 //! through `vigil_testkit`'s caller and domain helpers (docs/architecture.md, "Tests").
 
 mod api_conventions;
+mod attendance;
 mod audit;
 mod auth;
 mod cameras;

@@ -13,12 +13,12 @@ use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use uuid::Uuid;
 use vigil_core::auth::{Permission, authorize_owner};
 use vigil_core::db::Paged;
-use vigil_core::faces::{self, FacePhoto, NewPhoto, PhotoStatus};
-use vigil_core::jobs::{self, NewJob};
+use vigil_core::faces;
 use vigil_core::missing_persons::{self, Details, Filter, MissingPerson, MissingPersonStatus};
-use vigil_core::storage::{ObjectKey, orphans};
+use vigil_core::storage::orphans;
 
 use super::Tag;
+use super::face_photos::{self, MAX_PHOTO_BYTES, PhotoBatch, PhotoCounts, PhotoDto};
 use crate::auth::{BearerAuth, Principal};
 use crate::envelope::{self, Created, Envelope, NoContent, Ok};
 use crate::error::{ApiError, ApiResult};
@@ -27,8 +27,6 @@ use crate::params::{Choice, Paging};
 use crate::state::ApiState;
 use crate::upload::{FormLimits, MultipartBody};
 
-/// Largest photo accepted (bytes).
-const MAX_PHOTO_BYTES: u64 = 20 * 1024 * 1024;
 const MAX_PHOTOS_PER_UPLOAD: usize = 20;
 
 #[derive(Debug, Object)]
@@ -81,16 +79,6 @@ fn change<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
-#[derive(Debug, Object, Default)]
-#[oai(rename_all = "camelCase")]
-pub struct PhotoCounts {
-    pub total: i64,
-    pub pending: i64,
-    pub enrolled: i64,
-    pub rejected: i64,
-    pub failed: i64,
-}
-
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct MissingPersonDto {
@@ -134,49 +122,6 @@ impl MissingPersonDto {
     }
 }
 
-#[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PhotoDto {
-    pub id: Uuid,
-    /// `pending` (enrollment queued), `enrolled`, `rejected` (see `reason`) or `failed`.
-    pub status: PhotoStatus,
-    /// Why the photo was rejected or failed, in words for the user.
-    pub reason: Option<String>,
-    pub content_type: String,
-    pub size_bytes: i64,
-    pub original_filename: Option<String>,
-    /// The enrolled face: box, detector score, size, sharpness.
-    pub face: Option<serde_json::Value>,
-    /// The enrollment job.
-    pub job_id: Option<Uuid>,
-    /// A time-limited download link of the photo.
-    pub url: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-async fn photo_dto(state: &ApiState, p: FacePhoto) -> PhotoDto {
-    let url = state
-        .ctx
-        .storage
-        .download_url(&p.object_key, state.ctx.config.download_url_ttl())
-        .await
-        .ok();
-    PhotoDto {
-        id: p.id,
-        status: p.status,
-        reason: p.reason,
-        content_type: p.content_type,
-        size_bytes: p.size_bytes,
-        original_filename: p.original_filename,
-        face: p.face,
-        job_id: p.job_id,
-        url,
-        created_at: p.created_at,
-        updated_at: p.updated_at,
-    }
-}
-
 #[derive(Debug, Multipart)]
 pub struct PhotoUpload {
     /// One or more JPEG or PNG photos, each of this person alone with the face clearly visible.
@@ -198,20 +143,8 @@ async fn counts_for(
     state: &ApiState,
     persons: &[MissingPerson],
 ) -> ApiResult<HashMap<Uuid, PhotoCounts>> {
-    let mut conn = super::conn(state).await?;
     let profiles: Vec<Uuid> = persons.iter().map(|p| p.profile_id).collect();
-    let mut out: HashMap<Uuid, PhotoCounts> = HashMap::new();
-    for (profile, status, n) in faces::photo_counts(&mut conn, &profiles).await? {
-        let c = out.entry(profile).or_default();
-        c.total += n;
-        match status {
-            PhotoStatus::Pending => c.pending = n,
-            PhotoStatus::Enrolled => c.enrolled = n,
-            PhotoStatus::Rejected => c.rejected = n,
-            PhotoStatus::Failed => c.failed = n,
-        }
-    }
-    Ok(out)
+    face_photos::counts_for(state, &profiles).await
 }
 
 /// Deleting a person or their photos is for the person's creator (with `faces:write`) or an
@@ -230,17 +163,6 @@ async fn dto(state: &ApiState, person: MissingPerson) -> ApiResult<MissingPerson
     let mut counts = counts_for(state, std::slice::from_ref(&person)).await?;
     let c = counts.remove(&person.profile_id).unwrap_or_default();
     Ok(MissingPersonDto::new(person, c))
-}
-
-/// Recognises JPEG and PNG by their first bytes (the declared content type is not trusted).
-fn sniff_image(head: &[u8]) -> Option<(&'static str, &'static str)> {
-    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(("image/jpeg", "jpg"))
-    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(("image/png", "png"))
-    } else {
-        None
-    }
 }
 
 #[OpenApi(prefix_path = "/api/v1/missing-persons", tag = "Tag::Search")]
@@ -374,86 +296,22 @@ impl MissingPersonsApi {
             max_total_bytes: MAX_PHOTO_BYTES * MAX_PHOTOS_PER_UPLOAD as u64,
         });
         // Every photo is checked and stored before any is recorded: a bad one fails the upload
-        // and the stored ones are deleted, so no half upload is left behind. One photo is in
-        // memory at a time.
-        let mut files = Vec::new();
+        // and the stored ones are deleted. One photo is in memory at a time.
+        let mut batch = PhotoBatch::new(person.profile_id, "photos");
         let read = async {
             while let Some(part) = form.next().await? {
-                let name = part.file_name();
-                let label = name
-                    .clone()
-                    .unwrap_or_else(|| format!("photo {}", files.len() + 1));
-                let bytes = part.bytes().await.map_err(|e| match e.status.as_u16() {
-                    413 => ApiError::validation(
-                        "photos",
-                        format!(
-                            "{label} is larger than {} MB",
-                            MAX_PHOTO_BYTES / 1024 / 1024
-                        ),
-                    ),
-                    _ => e,
-                })?;
-                let Some((content_type, ext)) = sniff_image(&bytes) else {
-                    return Err(ApiError::validation(
-                        "photos",
-                        format!("{label} is not a JPEG or PNG image"),
-                    ));
-                };
-                let photo_id = Uuid::now_v7();
-                let key = ObjectKey::FacePhoto {
-                    profile: person.profile_id,
-                    photo: photo_id,
-                    extension: ext,
-                }
-                .to_string();
-                let size = bytes.len() as i64;
-                self.state
-                    .ctx
-                    .storage
-                    .put_bytes(&key, bytes.to_vec(), content_type)
-                    .await?;
-                files.push((photo_id, key, name, size, content_type));
+                batch.store(&self.state, part).await?;
             }
-            if files.is_empty() {
+            if batch.is_empty() {
                 return Err(ApiError::validation("photos", "upload at least one photo"));
             }
             Ok(())
         };
         if let Err(e) = read.await {
-            for (_, key, ..) in &files {
-                self.state.ctx.storage.delete(key).await.ok();
-            }
+            batch.discard(&self.state).await;
             return Err(e);
         }
-        let mut out = Vec::new();
-        for (photo_id, key, name, size, content_type) in files {
-            let mut conn = super::conn(&self.state).await?;
-            let photo = faces::add_photo(
-                &mut conn,
-                NewPhoto {
-                    id: photo_id,
-                    profile_id: person.profile_id,
-                    object_key: &key,
-                    content_type,
-                    size_bytes: size,
-                    original_filename: name.as_deref(),
-                    created_by: Some(auth.0.user.id),
-                },
-            )
-            .await?;
-            drop(conn);
-            let job = NewJob::of(&faces::EnrollRequest { photo_id })
-                .created_by(Some(auth.0.user.id))
-                .idempotency_key(Some(format!("enroll:{photo_id}")));
-            let (job, _) = jobs::enqueue(&self.state.ctx, job).await?;
-            let mut conn = super::conn(&self.state).await?;
-            faces::set_photo_job(&mut conn, photo_id, job.id).await?;
-            let photo = FacePhoto {
-                job_id: Some(job.id),
-                ..photo
-            };
-            out.push(photo_dto(&self.state, photo).await);
-        }
+        let out = batch.enroll(&self.state, Some(auth.0.user.id)).await?;
         note(req, |n| {
             n.resource_id = Some(person.id.to_string());
             n.context =
@@ -479,7 +337,7 @@ impl MissingPersonsApi {
         drop(conn);
         let mut out = Vec::with_capacity(items.len());
         for p in items {
-            out.push(photo_dto(&self.state, p).await);
+            out.push(face_photos::photo_dto(&self.state, p).await);
         }
         Ok(envelope::page(Paged {
             items: out,

@@ -1,14 +1,18 @@
 //! Route handlers, one module per resource.
 
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod dashboard;
+pub mod devices;
+pub mod face_photos;
 pub mod files;
 pub mod health;
 pub mod jobs;
 pub mod mail;
 pub mod missing_persons;
+pub mod people;
 pub mod queues;
 pub mod roles;
 pub mod searches;
@@ -41,6 +45,8 @@ pub enum Tag {
     Search,
     /// Cameras: registry, connection tests, snapshots, watchers and people counts
     Cameras,
+    /// People registry (employees, students), capture devices, captures and attendance
+    Attendance,
 }
 
 /// Maps a core error from a pool checkout.

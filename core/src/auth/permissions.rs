@@ -32,9 +32,13 @@ text_enum! {
         CountsRead = "counts:read",
         AttendanceRead = "attendance:read",
         AttendanceReview = "attendance:review",
+        /// Enter attendance by hand (pending review unless entered by a reviewer).
+        AttendanceWrite = "attendance:write",
         RecordingsRead = "recordings:read",
         RecordingsWrite = "recordings:write",
         AlertsRead = "alerts:read",
+        DevicesRead = "devices:read",
+        DevicesWrite = "devices:write",
     }
 }
 

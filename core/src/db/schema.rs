@@ -441,6 +441,132 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    people (id) {
+        id -> Uuid,
+        profile_id -> Uuid,
+        kind -> Text,
+        name -> Text,
+        employee_id -> Nullable<Text>,
+        student_number -> Nullable<Text>,
+        email -> Nullable<Text>,
+        department -> Nullable<Text>,
+        role -> Nullable<Text>,
+        year -> Nullable<Int4>,
+        status -> Text,
+        notes -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Uuid,
+        name -> Text,
+        classroom_id -> Nullable<Text>,
+        location -> Nullable<Text>,
+        status -> Text,
+        key_hash -> Nullable<Text>,
+        key_prefix -> Nullable<Text>,
+        key_created_at -> Nullable<Timestamptz>,
+        last_seen -> Nullable<Timestamptz>,
+        last_ip -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    captures (id) {
+        id -> Uuid,
+        device_id -> Nullable<Uuid>,
+        capture_id -> Text,
+        classroom_id -> Nullable<Text>,
+        captured_at -> Timestamptz,
+        object_key -> Nullable<Text>,
+        content_type -> Text,
+        size_bytes -> Int8,
+        job_id -> Nullable<Uuid>,
+        status -> Text,
+        reason -> Nullable<Text>,
+        predicted_person_id -> Nullable<Uuid>,
+        distance -> Nullable<Float4>,
+        confidence -> Nullable<Float4>,
+        margin -> Nullable<Float4>,
+        face -> Nullable<Jsonb>,
+        descriptor -> Nullable<Text>,
+        decided_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    attendance_events (id) {
+        id -> Uuid,
+        person_id -> Uuid,
+        source -> Text,
+        capture_id -> Nullable<Uuid>,
+        occurred_at -> Timestamptz,
+        confidence -> Nullable<Float4>,
+        device_id -> Nullable<Uuid>,
+        classroom_id -> Nullable<Text>,
+        camera_id -> Nullable<Text>,
+        status -> Text,
+        auto_approved -> Bool,
+        review_reason -> Nullable<Text>,
+        reviewed_by -> Nullable<Uuid>,
+        reviewed_at -> Nullable<Timestamptz>,
+        review_notes -> Nullable<Text>,
+        predicted_person_id -> Nullable<Uuid>,
+        note -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    attendance_logs (id) {
+        id -> Uuid,
+        person_id -> Uuid,
+        date -> Date,
+        time_in -> Timestamptz,
+        time_out -> Timestamptz,
+        status -> Text,
+        accuracy -> Nullable<Float4>,
+        events -> Int4,
+        device_id -> Nullable<Uuid>,
+        classroom_id -> Nullable<Text>,
+        camera_id -> Nullable<Text>,
+        odoo_status -> Text,
+        odoo_sync_time -> Nullable<Timestamptz>,
+        odoo_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    face_negatives (id) {
+        id -> Uuid,
+        person_id -> Uuid,
+        descriptor -> Text,
+        capture_id -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(people -> face_profiles (profile_id));
+diesel::joinable!(captures -> devices (device_id));
+diesel::joinable!(captures -> people (predicted_person_id));
+diesel::joinable!(attendance_logs -> people (person_id));
+diesel::joinable!(face_negatives -> people (person_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
     roles,
@@ -468,5 +594,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     cameras,
     camera_counts,
     face_tracks,
-    storage_orphans
+    storage_orphans,
+    people,
+    devices,
+    captures,
+    attendance_events,
+    attendance_logs,
+    face_negatives
 );

@@ -132,6 +132,16 @@ pub const CAMERA_WATCH: KindSpec = KindSpec {
     rerun_after_children: false,
 };
 
+/// Recognises one photo from a capture device (attendance). Its own queue, so captures are not
+/// stuck behind enrollment or searches and ops can scale them apart.
+pub const ATTENDANCE_RECOGNIZE: KindSpec = KindSpec {
+    name: "attendance.recognize",
+    queue: "attendance",
+    max_attempts: 3,
+    pausable: false,
+    rerun_after_children: false,
+};
+
 pub const ALL: &[&KindSpec] = &[
     &EMAIL,
     &EXPORT,
@@ -146,6 +156,7 @@ pub const ALL: &[&KindSpec] = &[
     &CAMERA_TEST,
     &CAMERA_SNAPSHOT,
     &CAMERA_WATCH,
+    &ATTENDANCE_RECOGNIZE,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static KindSpec> {

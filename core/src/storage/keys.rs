@@ -27,6 +27,8 @@ pub enum KeyKind {
     Exports,
     /// Objects the canary job writes to prove storage works.
     Canary,
+    /// Photos sent by capture devices for attendance.
+    Captures,
 }
 
 impl KeyKind {
@@ -39,6 +41,7 @@ impl KeyKind {
             KeyKind::Recordings => "recordings/",
             KeyKind::Exports => "exports/",
             KeyKind::Canary => "canary/",
+            KeyKind::Captures => "captures/",
         }
     }
 }
@@ -83,6 +86,12 @@ pub enum ObjectKey {
     Export { job: Uuid, format: ExportFormat },
     /// `canary/{job}.txt`
     Canary { job: Uuid },
+    /// `captures/{yyyy-mm-dd}/{capture}.{jpg|png}`: by day, so retention deletes whole days.
+    Capture {
+        capture: Uuid,
+        at: DateTime<Utc>,
+        extension: &'static str,
+    },
 }
 
 impl ObjectKey {
@@ -95,6 +104,7 @@ impl ObjectKey {
             ObjectKey::Recording { .. } => KeyKind::Recordings,
             ObjectKey::Export { .. } => KeyKind::Exports,
             ObjectKey::Canary { .. } => KeyKind::Canary,
+            ObjectKey::Capture { .. } => KeyKind::Captures,
         }
     }
 }
@@ -139,6 +149,11 @@ impl fmt::Display for ObjectKey {
             ),
             ObjectKey::Export { job, format } => write!(f, "{prefix}{job}.{format}"),
             ObjectKey::Canary { job } => write!(f, "{prefix}{job}.txt"),
+            ObjectKey::Capture {
+                capture,
+                at,
+                extension,
+            } => write!(f, "{prefix}{}/{capture}.{extension}", at.format("%Y-%m-%d")),
         }
     }
 }
@@ -208,6 +223,11 @@ mod tests {
                 format: ExportFormat::Pdf,
             },
             ObjectKey::Canary { job: id },
+            ObjectKey::Capture {
+                capture: id,
+                at: Utc::now(),
+                extension: "jpg",
+            },
         ];
         for key in keys {
             let text = key.to_string();

@@ -85,8 +85,10 @@ async fn a_search_export_is_posted_and_its_csv_starts_no_formula() {
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     for row in &rows {
-        assert_eq!(&row[0], "'@SUM(1+1)");
-        assert_eq!(&row[1], format!("'{person}"));
+        // Columns: kind (appearance or possible sighting), video, person, ...
+        assert_eq!(&row[0], "appearance");
+        assert_eq!(&row[1], "'@SUM(1+1)");
+        assert_eq!(&row[2], format!("'{person}"));
     }
     let audit = app
         .as_user(&app.admin().await)

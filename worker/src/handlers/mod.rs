@@ -1,6 +1,7 @@
 //! One handler per job kind; families of kinds in their own folder. Adding a kind is a
 //! payload in core (implementing `JobPayload`), a handler here, and one `register` line below.
 
+pub mod attendance;
 pub mod cameras;
 mod canary;
 pub(crate) mod email;
@@ -27,7 +28,8 @@ pub fn registry() -> Registry {
         .register::<search::live::SearchLive>()
         .register::<cameras::check::TestConnection>()
         .register::<cameras::snapshot::Snapshot>()
-        .register::<cameras::watch::Watch>();
+        .register::<cameras::watch::Watch>()
+        .register::<attendance::recognize::Recognize>();
     r
 }
 

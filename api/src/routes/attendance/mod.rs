@@ -1,0 +1,395 @@
+//! `/attendance` (seed 004 §4, seed 001's review): pending sightings and their review, manual
+//! entries, logs per person and day, presence records and statistics; and `/capture` for
+//! devices.
+
+pub mod capture;
+pub mod dto;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use uuid::Uuid;
+use vigil_core::attendance::events::{self, Deleted, Manual, Verdict};
+use vigil_core::attendance::logs::{self, Statistics};
+use vigil_core::attendance::{EventStatus, LogStatus, OdooStatus, ReviewAction};
+use vigil_core::auth::Permission;
+use vigil_core::db::Paged;
+use vigil_core::people;
+
+use super::Tag;
+use crate::auth::BearerAuth;
+use crate::envelope::{self, Created, NoContent, Ok};
+use crate::error::{ApiError, ApiResult};
+use crate::middleware::note;
+use crate::params::{Choice, Paging};
+use crate::state::ApiState;
+use dto::{EventDto, LogDto, RecordDto, event_dtos, record_dtos};
+
+/// Most presence records in one answer.
+const MAX_RECORDS: i64 = 500;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ReviewBody {
+    /// `approve`, `reject`, or `correct` (with `personId`: it is that person).
+    pub action: Choice<ReviewAction>,
+    pub person_id: Option<Uuid>,
+    #[oai(validator(max_length = 2000))]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ManualBody {
+    /// The person's employee id or student number.
+    #[oai(validator(min_length = 1, max_length = 50))]
+    pub employee_id: String,
+    pub camera_id: Option<String>,
+    pub classroom_id: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    /// Only `present` is accepted: a day's status comes from its sightings.
+    pub status: Option<Choice<LogStatus>>,
+    #[oai(validator(max_length = 2000))]
+    pub note: Option<String>,
+}
+
+fn parse_date(field: &'static str, v: Option<String>) -> ApiResult<Option<NaiveDate>> {
+    v.filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| ApiError::validation(field, "must be a date like 2025-11-05"))
+        })
+        .transpose()
+}
+
+pub struct AttendanceApi {
+    pub state: Arc<ApiState>,
+}
+
+#[OpenApi(prefix_path = "/api/v1/attendance", tag = "Tag::Attendance")]
+impl AttendanceApi {
+    /// Sightings waiting for a reviewer (recognitions below the auto-approve confidence, faces
+    /// resembling a rejected capture, manual entries by non-reviewers), newest first, with
+    /// their evidence.
+    #[oai(path = "/pending", method = "get")]
+    async fn pending(&self, auth: BearerAuth, paging: Paging) -> ApiResult<Ok<Vec<EventDto>>> {
+        auth.0.require(Permission::AttendanceRead)?;
+        let filter = events::Filter {
+            status: Some(EventStatus::Pending),
+            ..Default::default()
+        };
+        let mut conn = super::conn(&self.state).await?;
+        let page = events::list(&mut conn, &filter, paging.0).await?;
+        drop(conn);
+        let items = event_dtos(&self.state, page.items).await?;
+        Ok(envelope::page(Paged {
+            items,
+            total: page.total,
+            page: page.page,
+        }))
+    }
+
+    /// Every sighting, filtered by review status, person, device or classroom.
+    #[oai(path = "/events", method = "get")]
+    async fn events(
+        &self,
+        auth: BearerAuth,
+        status: Query<Option<Choice<EventStatus>>>,
+        #[oai(name = "personId")] person_id: Query<Option<Uuid>>,
+        #[oai(name = "deviceId")] device_id: Query<Option<Uuid>>,
+        #[oai(name = "classroomId")] classroom_id: Query<Option<String>>,
+        paging: Paging,
+    ) -> ApiResult<Ok<Vec<EventDto>>> {
+        auth.0.require(Permission::AttendanceRead)?;
+        let filter = events::Filter {
+            status: status.0.map(|s| s.get("status")).transpose()?,
+            person_id: person_id.0,
+            device_id: device_id.0,
+            classroom_id: classroom_id.0,
+        };
+        let mut conn = super::conn(&self.state).await?;
+        let page = events::list(&mut conn, &filter, paging.0).await?;
+        drop(conn);
+        let items = event_dtos(&self.state, page.items).await?;
+        Ok(envelope::page(Paged {
+            items,
+            total: page.total,
+            page: page.page,
+        }))
+    }
+
+    /// Approve, reject or correct a sighting, with notes. A rejected (or corrected) capture's
+    /// face is kept as a negative example of the person it was matched to: a later face
+    /// closer to it than to that person's photos is never approved automatically.
+    #[oai(
+        path = "/:id/review",
+        method = "post",
+        operation_id = "attendance.review"
+    )]
+    async fn review(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ReviewBody>,
+    ) -> ApiResult<Ok<EventDto>> {
+        auth.0.require(Permission::AttendanceReview)?;
+        let b = body.0;
+        let action = b.action.get("action")?;
+        let verdict = match action {
+            ReviewAction::Approve => Verdict::Approve,
+            ReviewAction::Reject => Verdict::Reject,
+            ReviewAction::Correct => Verdict::Correct(b.person_id.ok_or_else(|| {
+                ApiError::validation("personId", "personId is required to correct a sighting")
+            })?),
+        };
+        let notes = b
+            .notes
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        note(req, |n| {
+            n.context = Some(serde_json::json!({
+                "action": action, "personId": b.person_id, "notes": notes,
+            }));
+        });
+        let mut conn = super::conn(&self.state).await?;
+        let event = events::review(
+            &mut conn,
+            self.state.ctx.secrets.sealer(),
+            id.0,
+            verdict,
+            notes,
+            auth.0.user.id,
+        )
+        .await?;
+        drop(conn);
+        let mut dtos = event_dtos(&self.state, vec![event]).await?;
+        Ok(envelope::ok(dtos.pop().ok_or_else(ApiError::internal)?))
+    }
+
+    /// Enter a sighting by hand. Approved at once when entered by a reviewer, pending review
+    /// otherwise.
+    #[oai(path = "/manual", method = "post", operation_id = "attendance.manual")]
+    async fn manual(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<ManualBody>,
+    ) -> ApiResult<Created<EventDto>> {
+        let reviewer = auth.0.permissions.allows(Permission::AttendanceReview);
+        if !reviewer {
+            auth.0.require(Permission::AttendanceWrite)?;
+        }
+        let b = body.0;
+        if let Some(status) = b.status {
+            let status = status.get("status")?;
+            if status != LogStatus::Present {
+                return Err(ApiError::validation(
+                    "status",
+                    "only present can be entered: late and missed come from shifts",
+                ));
+            }
+        }
+        let mut conn = super::conn(&self.state).await?;
+        let person = people::find_by_number(&mut conn, b.employee_id.trim())
+            .await
+            .map_err(|_| {
+                ApiError::validation("employeeId", "employeeId names no registered person")
+            })?;
+        let trim = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let event = events::add_manual(
+            &mut conn,
+            Manual {
+                person: person.id,
+                occurred_at: b.timestamp,
+                camera_id: trim(b.camera_id),
+                classroom_id: trim(b.classroom_id),
+                note: trim(b.note),
+                status: if reviewer {
+                    EventStatus::Approved
+                } else {
+                    EventStatus::Pending
+                },
+                created_by: auth.0.user.id,
+            },
+        )
+        .await?;
+        drop(conn);
+        note(req, |n| {
+            n.resource_id = Some(event.id.to_string());
+            n.context = Some(serde_json::json!({ "personId": person.id, "status": event.status }));
+        });
+        let mut dtos = event_dtos(&self.state, vec![event]).await?;
+        Ok(envelope::created(
+            dtos.pop().ok_or_else(ApiError::internal)?,
+        ))
+    }
+
+    /// Delete a sighting (its day's log is rebuilt), or a log with its day's sightings.
+    #[oai(path = "/:id", method = "delete", operation_id = "attendance.delete")]
+    async fn delete(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        auth.0.require(Permission::AttendanceReview)?;
+        let mut conn = super::conn(&self.state).await?;
+        let deleted = events::delete(&mut conn, id.0).await?;
+        note(req, |n| {
+            n.context = Some(serde_json::json!({
+                "deleted": match deleted { Deleted::Event => "event", Deleted::Log => "log" },
+            }));
+        });
+        Ok(NoContent::NoContent)
+    }
+
+    /// Attendance logs (one per person and day), filtered; newest day first.
+    #[oai(path = "/logs", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn logs(
+        &self,
+        auth: BearerAuth,
+        search: Query<Option<String>>,
+        #[oai(name = "cameraId")] camera_id: Query<Option<String>>,
+        #[oai(name = "classroomId")] classroom_id: Query<Option<String>>,
+        #[oai(name = "deviceId")] device_id: Query<Option<Uuid>>,
+        #[oai(name = "personId")] person_id: Query<Option<Uuid>>,
+        #[oai(name = "dateFrom")] date_from: Query<Option<String>>,
+        #[oai(name = "dateTo")] date_to: Query<Option<String>>,
+        #[oai(name = "odooStatus")] odoo_status: Query<Option<Choice<OdooStatus>>>,
+        status: Query<Option<Choice<LogStatus>>>,
+        paging: Paging,
+    ) -> ApiResult<Ok<Vec<LogDto>>> {
+        auth.0.require(Permission::AttendanceRead)?;
+        let filter = logs::Filter {
+            search: search.0,
+            person_id: person_id.0,
+            camera_id: camera_id.0,
+            classroom_id: classroom_id.0,
+            device_id: device_id.0,
+            date_from: parse_date("dateFrom", date_from.0)?,
+            date_to: parse_date("dateTo", date_to.0)?,
+            odoo_status: odoo_status.0.map(|s| s.get("odooStatus")).transpose()?,
+            status: status.0.map(|s| s.get("status")).transpose()?,
+        };
+        let mut conn = super::conn(&self.state).await?;
+        let page = logs::list(&mut conn, &filter, paging.0).await?;
+        let ids: Vec<Uuid> = page.items.iter().map(|l| l.person_id).collect();
+        let persons = people::get_many(&mut conn, &ids).await?;
+        let items = page
+            .items
+            .into_iter()
+            .filter_map(|log| {
+                let person = persons.iter().find(|p| p.id == log.person_id)?;
+                Some(LogDto::new(log, person))
+            })
+            .collect();
+        Ok(envelope::page(Paged {
+            items,
+            total: page.total,
+            page: page.page,
+        }))
+    }
+
+    /// Where people are now: each person's last approved sighting, `on-site` within
+    /// `VIGIL_ATTENDANCE_ABSENCE_SECS` of it, `off-site` after. Most recent first.
+    #[oai(path = "/records", method = "get")]
+    async fn records(
+        &self,
+        auth: BearerAuth,
+        limit: Query<Option<i64>>,
+    ) -> ApiResult<Ok<Vec<RecordDto>>> {
+        auth.0.require(Permission::AttendanceRead)?;
+        let limit = limit.0.unwrap_or(50);
+        if !(1..=MAX_RECORDS).contains(&limit) {
+            return Err(ApiError::validation(
+                "limit",
+                format!("limit must be between 1 and {MAX_RECORDS}"),
+            ));
+        }
+        let absence = std::time::Duration::from_secs(self.state.ctx.config.attendance_absence_secs);
+        let mut conn = super::conn(&self.state).await?;
+        let records = logs::records(&mut conn, absence, limit, Utc::now()).await?;
+        drop(conn);
+        Ok(envelope::ok(record_dtos(&self.state, records).await?))
+    }
+
+    /// Figures over a range of days (default today, UTC): people present per day, attendance
+    /// rate, review counts, logs waiting for the Odoo sync.
+    #[oai(path = "/statistics", method = "get")]
+    async fn statistics(
+        &self,
+        auth: BearerAuth,
+        #[oai(name = "dateFrom")] date_from: Query<Option<String>>,
+        #[oai(name = "dateTo")] date_to: Query<Option<String>>,
+    ) -> ApiResult<Ok<StatisticsDto>> {
+        auth.0.require(Permission::AttendanceRead)?;
+        let today = Utc::now().date_naive();
+        let to = parse_date("dateTo", date_to.0)?.unwrap_or(today);
+        let from = parse_date("dateFrom", date_from.0)?.unwrap_or(to);
+        let mut conn = super::conn(&self.state).await?;
+        let stats = logs::statistics(&mut conn, from, to).await?;
+        Ok(envelope::ok(StatisticsDto::from(stats)))
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct DayDto {
+    pub date: NaiveDate,
+    pub present: i64,
+    pub late: i64,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct StatisticsDto {
+    pub date_from: NaiveDate,
+    pub date_to: NaiveDate,
+    pub total_people: i64,
+    pub logs: i64,
+    pub people_present: i64,
+    /// Mean share of people present per day, in percent.
+    pub attendance_rate: f64,
+    /// Mean best confidence of the logs (0–1).
+    pub average_accuracy: Option<f64>,
+    pub pending_reviews: i64,
+    pub approved_events: i64,
+    pub rejected_events: i64,
+    pub auto_approved_events: i64,
+    pub odoo_pending: i64,
+    pub days: Vec<DayDto>,
+}
+
+impl From<Statistics> for StatisticsDto {
+    fn from(s: Statistics) -> Self {
+        Self {
+            date_from: s.date_from,
+            date_to: s.date_to,
+            total_people: s.total_people,
+            logs: s.logs,
+            people_present: s.people_present,
+            attendance_rate: s.attendance_rate,
+            average_accuracy: s.average_accuracy,
+            pending_reviews: s.pending_reviews,
+            approved_events: s.approved_events,
+            rejected_events: s.rejected_events,
+            auto_approved_events: s.auto_approved_events,
+            odoo_pending: s.odoo_pending,
+            days: s
+                .days
+                .into_iter()
+                .map(|d| DayDto {
+                    date: d.date,
+                    present: d.present,
+                    late: d.late,
+                })
+                .collect(),
+        }
+    }
+}

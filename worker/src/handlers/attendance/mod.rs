@@ -1,0 +1,3 @@
+//! Attendance jobs: recognising photos from capture devices.
+
+pub mod recognize;
