@@ -17,4 +17,7 @@ cargo fmt --all -- --check
 say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "cargo test"
+# Most integration tests wait on workers, streams and timers rather than the CPU: four at a time
+# on 2 cores keeps the suite's wall time down without starving the model-bound ones.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 cargo test --workspace "$@"
