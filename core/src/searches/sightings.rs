@@ -68,14 +68,10 @@ pub struct Sighting {
 /// Median and scaled median absolute deviation (a standard deviation robust to the one track
 /// that is the person).
 fn robust_spread(values: &mut [f32]) -> (f32, f32) {
-    let median = median(values);
+    let median = median_of(values);
     let mut deviations: Vec<f32> = values.iter().map(|v| (v - median).abs()).collect();
     let mad = median_of(&mut deviations);
     (median, (1.4826 * mad).max(0.02))
-}
-
-fn median(values: &mut [f32]) -> f32 {
-    median_of(values)
 }
 
 fn median_of(values: &mut [f32]) -> f32 {

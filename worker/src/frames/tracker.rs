@@ -145,8 +145,8 @@ impl FaceTracker {
     }
 
     /// Ends every open track (the end of the footage or segment).
-    pub fn finish(self) -> Vec<FaceTrack> {
-        self.open.into_iter().map(|o| o.track).collect()
+    pub fn finish(&mut self) -> Vec<FaceTrack> {
+        self.open.drain(..).map(|o| o.track).collect()
     }
 
     fn start(&mut self, at_ms: i64, face: Observation) {

@@ -126,7 +126,7 @@ impl FrameStore {
 
     /// Stores the tracks still open (the end of a segment, a stop, a dropped stream).
     pub async fn finish(mut self, job: &JobContext) -> Result<(), JobError> {
-        let open = std::mem::replace(&mut self.tracker, FaceTracker::new(0, 0)).finish();
+        let open = self.tracker.finish();
         self.store_tracks(job, open).await
     }
 
