@@ -25,6 +25,7 @@ use vigil_core::AppContext;
 
 use routes::attendance::{AttendanceApi, capture::CaptureApi};
 use routes::cameras::{CameraCountsApi, CamerasApi};
+use routes::detections::{DetectionsApi, HistoryApi};
 use routes::devices::DevicesApi;
 use routes::people::{FacesApi, StudentsApi};
 use routes::{
@@ -48,7 +49,7 @@ type Apis = (
     VideosApi,
     SearchesApi,
     DashboardApi,
-    (CamerasApi, CameraCountsApi),
+    (CamerasApi, CameraCountsApi, DetectionsApi, HistoryApi),
     // Attendance (issue 13), nested: poem-openapi implements tuples of up to 16 APIs.
     (FacesApi, StudentsApi, DevicesApi, CaptureApi, AttendanceApi),
 );
@@ -72,6 +73,8 @@ fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
             (
                 CamerasApi { state: state.clone() },
                 CameraCountsApi::new(state.clone()),
+                DetectionsApi { state: state.clone() },
+                HistoryApi { state: state.clone() },
             ),
             (
                 FacesApi { state: state.clone() },

@@ -163,6 +163,8 @@ pub struct Config {
     pub camera_count_window_secs: u32,
     /// At most one offline email per camera per this many seconds.
     pub camera_alert_cooldown_secs: u64,
+    /// At most one unknown-face alert per camera per this many seconds.
+    pub unknown_face_alert_cooldown_secs: u64,
     /// Cron (with seconds) of the scheduler's camera reconcile: watchers for enabled cameras.
     pub schedule_cameras: String,
     /// A capture device not seen (capture or heartbeat) for this long is shown offline.
@@ -256,6 +258,7 @@ impl Default for Config {
             camera_offline_secs: 30,
             camera_count_window_secs: 60,
             camera_alert_cooldown_secs: 3600,
+            unknown_face_alert_cooldown_secs: 600,
             schedule_cameras: "*/5 * * * * *".into(),
             device_offline_secs: 120,
             max_capture_bytes: 10 * 1024 * 1024,

@@ -9,6 +9,7 @@ pub mod cameras;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod detections;
 pub mod devices;
 pub mod egress;
 pub mod email;

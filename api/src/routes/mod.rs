@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod dashboard;
+pub mod detections;
 pub mod devices;
 pub mod face_photos;
 pub mod files;
@@ -47,6 +48,9 @@ pub enum Tag {
     Cameras,
     /// People registry (employees, students), capture devices, captures and attendance
     Attendance,
+    /// Live face detections of cameras, the detection provider and its call log, a person's
+    /// history
+    Detections,
 }
 
 /// Maps a core error from a pool checkout.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::decision::Decision;
-use super::{EventSource, EventStatus, events, logs};
+use super::{EventSource, events};
 use crate::db::schema::{attendance_events, captures};
 use crate::db::text_enum::text_enum;
 use crate::error::{Error, Result};
@@ -233,27 +233,24 @@ pub async fn record_decision(
             review_reason,
         } = decision
         {
-            let inserted = diesel::insert_into(attendance_events::table)
-                .values((
-                    attendance_events::id.eq(Uuid::now_v7()),
-                    attendance_events::person_id.eq(person),
-                    attendance_events::source.eq(EventSource::Capture),
-                    attendance_events::capture_id.eq(capture.id),
-                    attendance_events::occurred_at.eq(capture.captured_at),
-                    attendance_events::confidence.eq(measured.confidence),
-                    attendance_events::device_id.eq(capture.device_id),
-                    attendance_events::classroom_id.eq(&capture.classroom_id),
-                    attendance_events::status.eq(status),
-                    attendance_events::auto_approved.eq(status == EventStatus::Approved),
-                    attendance_events::review_reason.eq(review_reason),
-                ))
-                .on_conflict(attendance_events::capture_id)
-                .do_nothing()
-                .execute(conn)
-                .await?;
-            if inserted > 0 && status == EventStatus::Approved {
-                logs::refresh(conn, person, capture.captured_at).await?;
-            }
+            events::add_sighting(
+                conn,
+                events::Sighting {
+                    person,
+                    source: EventSource::Capture,
+                    occurred_at: capture.captured_at,
+                    confidence: measured.confidence,
+                    status,
+                    review_reason,
+                    capture_id: Some(capture.id),
+                    device_id: capture.device_id,
+                    classroom_id: capture.classroom_id.as_deref(),
+                    camera_id: None,
+                    detection_id: None,
+                    last_seen_at: None,
+                },
+            )
+            .await?;
         }
         Ok(())
     })

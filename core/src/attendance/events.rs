@@ -38,6 +38,10 @@ pub struct Event {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The camera detection this sighting came from.
+    pub detection_id: Option<Uuid>,
+    /// The end of a sighting that lasted (a camera track); `None`: the moment only.
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Event>> {
@@ -177,6 +181,52 @@ pub async fn review(
         Ok(updated)
     })
     .await
+}
+
+/// A recognised sighting, from a device capture or a camera detection.
+pub struct Sighting<'a> {
+    pub person: Uuid,
+    pub source: EventSource,
+    pub occurred_at: DateTime<Utc>,
+    pub confidence: Option<f32>,
+    pub status: EventStatus,
+    pub review_reason: Option<String>,
+    pub capture_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub classroom_id: Option<&'a str>,
+    pub camera_id: Option<&'a str>,
+    pub detection_id: Option<Uuid>,
+    /// The end of a sighting that lasted (a camera track).
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// Records a sighting (once per capture or detection: a repeat is ignored) and, when approved,
+/// rebuilds its day's log. Call inside the transaction that stores what was recognised.
+pub async fn add_sighting(conn: &mut AsyncPgConnection, s: Sighting<'_>) -> Result<()> {
+    let inserted = diesel::insert_into(attendance_events::table)
+        .values((
+            attendance_events::id.eq(Uuid::now_v7()),
+            attendance_events::person_id.eq(s.person),
+            attendance_events::source.eq(s.source),
+            attendance_events::capture_id.eq(s.capture_id),
+            attendance_events::detection_id.eq(s.detection_id),
+            attendance_events::last_seen_at.eq(s.last_seen_at),
+            attendance_events::occurred_at.eq(s.occurred_at),
+            attendance_events::confidence.eq(s.confidence),
+            attendance_events::device_id.eq(s.device_id),
+            attendance_events::classroom_id.eq(s.classroom_id),
+            attendance_events::camera_id.eq(s.camera_id),
+            attendance_events::status.eq(s.status),
+            attendance_events::auto_approved.eq(s.status == EventStatus::Approved),
+            attendance_events::review_reason.eq(s.review_reason),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    if inserted > 0 && s.status == EventStatus::Approved {
+        logs::refresh(conn, s.person, s.occurred_at).await?;
+    }
+    Ok(())
 }
 
 pub struct Manual {

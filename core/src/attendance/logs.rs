@@ -56,6 +56,7 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
         Option<Uuid>,
         Option<String>,
         Option<String>,
+        Option<DateTime<Utc>>,
     );
     let approved: Vec<Row> = attendance_events::table
         .filter(attendance_events::person_id.eq(person))
@@ -69,6 +70,7 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
             attendance_events::device_id,
             attendance_events::classroom_id,
             attendance_events::camera_id,
+            attendance_events::last_seen_at,
         ))
         .load(conn)
         .await?;
@@ -82,7 +84,11 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
         .await?;
         return Ok(());
     };
-    let time_out = approved.as_slice().last().map_or(first.0, |r| r.0);
+    let time_out = approved
+        .iter()
+        .map(|r| r.5.unwrap_or(r.0).max(r.0))
+        .max()
+        .unwrap_or(first.0);
     let accuracy = approved
         .iter()
         .filter_map(|r| r.1)
@@ -233,6 +239,11 @@ pub struct Record {
 
 /// The latest sighting of each person sighted (most recent first, at most `limit`): on-site
 /// when it is within `absence`, off-site after.
+/// When an event's sighting ended: its last sighting for a camera track, else its moment.
+fn last_seen() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
+    diesel::dsl::sql("coalesce(attendance_events.last_seen_at, attendance_events.occurred_at)")
+}
+
 pub async fn records(
     conn: &mut AsyncPgConnection,
     absence: std::time::Duration,
@@ -251,13 +262,10 @@ pub async fn records(
     let mut latest: Vec<Row> = attendance_events::table
         .filter(attendance_events::status.eq(EventStatus::Approved))
         .distinct_on(attendance_events::person_id)
-        .order((
-            attendance_events::person_id,
-            attendance_events::occurred_at.desc(),
-        ))
+        .order((attendance_events::person_id, last_seen().desc()))
         .select((
             attendance_events::person_id,
-            attendance_events::occurred_at,
+            last_seen(),
             attendance_events::confidence,
             attendance_events::device_id,
             attendance_events::classroom_id,

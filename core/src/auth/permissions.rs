@@ -39,6 +39,12 @@ text_enum! {
         AlertsRead = "alerts:read",
         DevicesRead = "devices:read",
         DevicesWrite = "devices:write",
+        /// Live face detections of cameras, the provider's state, its call log.
+        DetectionsRead = "detections:read",
+        /// Send a camera's frame for detection.
+        DetectionsWrite = "detections:write",
+        /// Configure and test the detection provider.
+        DetectionsManage = "detections:manage",
     }
 }
 

@@ -34,6 +34,10 @@ pub struct CameraDraft {
     pub enabled: Option<bool>,
     pub sample_fps: Option<f64>,
     pub min_confidence: Option<f32>,
+    /// Recognise enrolled faces on this camera (attendance) beside counting.
+    pub face_recognition: Option<bool>,
+    /// Frames per second the face analyser looks at.
+    pub face_sample_fps: Option<f64>,
     /// `Some(empty)` removes the region.
     pub roi: Option<Vec<RoiPoint>>,
 }
@@ -94,6 +98,8 @@ pub struct CheckedCamera {
     pub enabled: Option<bool>,
     pub sample_fps: Option<f64>,
     pub min_confidence: Option<f32>,
+    pub face_recognition: Option<bool>,
+    pub face_sample_fps: Option<f64>,
     pub roi: Option<Option<serde_json::Value>>,
 }
 
@@ -182,6 +188,14 @@ impl CameraDraft {
                 "greater than 0 and at most 10",
             ));
         }
+        if let Some(fps) = self.face_sample_fps
+            && !(fps.is_finite() && fps > 0.0 && fps <= 10.0)
+        {
+            errors.push(FieldError::new(
+                "faceSampleFps",
+                "greater than 0 and at most 10",
+            ));
+        }
         if let Some(c) = self.min_confidence
             && !(c.is_finite() && c > 0.0 && c < 1.0)
         {
@@ -227,6 +241,8 @@ impl CameraDraft {
             enabled: self.enabled,
             sample_fps: self.sample_fps,
             min_confidence: self.min_confidence,
+            face_recognition: self.face_recognition,
+            face_sample_fps: self.face_sample_fps,
             roi,
         })
     }

@@ -7,6 +7,7 @@
 //! `roi` is the counting region of interest.
 
 pub mod counts;
+pub mod frames;
 pub mod health;
 mod input;
 pub mod jobs;
@@ -115,6 +116,10 @@ pub struct Camera {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    /// Recognise enrolled faces (attendance) from this camera's frames, beside counting.
+    pub face_recognition: bool,
+    /// Frames per second the face analyser looks at.
+    pub face_sample_fps: f64,
 }
 
 impl Camera {

@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 /// Defaults of the counting settings (also in the migration).
 pub const DEFAULT_SAMPLE_FPS: f64 = 1.0;
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.3;
+/// Two looks a second follow a walking person's face through a doorway (docs/attendance.md).
+pub const DEFAULT_FACE_SAMPLE_FPS: f64 = 2.0;
 /// Attempts at a generated id when concurrent creations race for the same one.
 const ID_ATTEMPTS: usize = 5;
 
@@ -85,6 +87,8 @@ async fn insert(
             cameras::enabled.eq(c.enabled.unwrap_or(true)),
             cameras::sample_fps.eq(c.sample_fps.unwrap_or(DEFAULT_SAMPLE_FPS)),
             cameras::min_confidence.eq(c.min_confidence.unwrap_or(DEFAULT_MIN_CONFIDENCE)),
+            cameras::face_recognition.eq(c.face_recognition.unwrap_or(false)),
+            cameras::face_sample_fps.eq(c.face_sample_fps.unwrap_or(DEFAULT_FACE_SAMPLE_FPS)),
             cameras::roi.eq(c.roi.clone().flatten()),
             cameras::created_by.eq(created_by),
         ))
@@ -198,6 +202,8 @@ pub async fn update(
         cameras::enabled.eq(c.enabled.unwrap_or(current.enabled)),
         cameras::sample_fps.eq(c.sample_fps.unwrap_or(current.sample_fps)),
         cameras::min_confidence.eq(c.min_confidence.unwrap_or(current.min_confidence)),
+        cameras::face_recognition.eq(c.face_recognition.unwrap_or(current.face_recognition)),
+        cameras::face_sample_fps.eq(c.face_sample_fps.unwrap_or(current.face_sample_fps)),
         cameras::roi.eq(c.roi.clone().unwrap_or(current.roi.clone())),
         cameras::updated_at.eq(Utc::now()),
         cameras::version.eq(cameras::version + 1),

@@ -376,6 +376,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        face_recognition -> Bool,
+        face_sample_fps -> Float8,
     }
 }
 
@@ -391,6 +393,59 @@ diesel::table! {
         avg_inference_ms -> Float8,
         partial -> Bool,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    face_detections (id) {
+        id -> Uuid,
+        camera_id -> Text,
+        track_id -> Text,
+        source -> Text,
+        status -> Text,
+        person_id -> Nullable<Uuid>,
+        confidence -> Nullable<Float4>,
+        distance -> Nullable<Float4>,
+        margin -> Nullable<Float4>,
+        reason -> Nullable<Text>,
+        bbox -> Jsonb,
+        face_px -> Float4,
+        frames -> Int4,
+        first_seen -> Timestamptz,
+        last_seen -> Timestamptz,
+        thumbnail_key -> Nullable<Text>,
+        job_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    detection_events (id) {
+        id -> Uuid,
+        camera_id -> Nullable<Text>,
+        camera_name -> Nullable<Text>,
+        kind -> Text,
+        status -> Text,
+        latency_ms -> Nullable<Int4>,
+        payload -> Nullable<Jsonb>,
+        error_message -> Nullable<Text>,
+        job_id -> Nullable<Uuid>,
+        occurred_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    detection_provider (id) {
+        id -> Int4,
+        provider_name -> Text,
+        endpoint -> Text,
+        enabled -> Bool,
+        status -> Text,
+        last_heartbeat -> Nullable<Timestamptz>,
+        average_latency_ms -> Nullable<Int4>,
+        updated_at -> Timestamptz,
+        version -> Int4,
     }
 }
 
@@ -526,6 +581,8 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        detection_id -> Nullable<Uuid>,
+        last_seen_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -566,6 +623,8 @@ diesel::joinable!(captures -> devices (device_id));
 diesel::joinable!(captures -> people (predicted_person_id));
 diesel::joinable!(attendance_logs -> people (person_id));
 diesel::joinable!(face_negatives -> people (person_id));
+diesel::joinable!(face_detections -> people (person_id));
+diesel::joinable!(face_detections -> cameras (camera_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
@@ -600,5 +659,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     captures,
     attendance_events,
     attendance_logs,
-    face_negatives
+    face_negatives,
+    face_detections,
+    detection_events,
+    detection_provider
 );

@@ -142,6 +142,24 @@ pub const ATTENDANCE_RECOGNIZE: KindSpec = KindSpec {
     rerun_after_children: false,
 };
 
+/// One camera frame sent for face detection on demand (`POST /detections/send-frame`).
+pub const DETECTIONS_FRAME: KindSpec = KindSpec {
+    name: "detections.frame",
+    queue: "cameras",
+    max_attempts: 3,
+    pausable: false,
+    rerun_after_children: false,
+};
+
+/// The detection provider's test: the models answer on a probe image, and how fast.
+pub const DETECTIONS_TEST: KindSpec = KindSpec {
+    name: "detections.test",
+    queue: "cameras",
+    max_attempts: 1,
+    pausable: false,
+    rerun_after_children: false,
+};
+
 pub const ALL: &[&KindSpec] = &[
     &EMAIL,
     &EXPORT,
@@ -157,6 +175,8 @@ pub const ALL: &[&KindSpec] = &[
     &CAMERA_SNAPSHOT,
     &CAMERA_WATCH,
     &ATTENDANCE_RECOGNIZE,
+    &DETECTIONS_FRAME,
+    &DETECTIONS_TEST,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static KindSpec> {

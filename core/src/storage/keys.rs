@@ -29,6 +29,8 @@ pub enum KeyKind {
     Canary,
     /// Photos sent by capture devices for attendance.
     Captures,
+    /// Faces cameras saw (live detections).
+    Detections,
 }
 
 impl KeyKind {
@@ -42,6 +44,7 @@ impl KeyKind {
             KeyKind::Exports => "exports/",
             KeyKind::Canary => "canary/",
             KeyKind::Captures => "captures/",
+            KeyKind::Detections => "detections/",
         }
     }
 }
@@ -92,6 +95,12 @@ pub enum ObjectKey {
         at: DateTime<Utc>,
         extension: &'static str,
     },
+    /// `detections/{camera}/{yyyy-mm-dd}/{detection}.jpg`: the face a camera saw.
+    DetectionFace {
+        camera: String,
+        at: DateTime<Utc>,
+        detection: Uuid,
+    },
 }
 
 impl ObjectKey {
@@ -105,6 +114,7 @@ impl ObjectKey {
             ObjectKey::Export { .. } => KeyKind::Exports,
             ObjectKey::Canary { .. } => KeyKind::Canary,
             ObjectKey::Capture { .. } => KeyKind::Captures,
+            ObjectKey::DetectionFace { .. } => KeyKind::Detections,
         }
     }
 }
@@ -154,6 +164,15 @@ impl fmt::Display for ObjectKey {
                 at,
                 extension,
             } => write!(f, "{prefix}{}/{capture}.{extension}", at.format("%Y-%m-%d")),
+            ObjectKey::DetectionFace {
+                camera,
+                at,
+                detection,
+            } => write!(
+                f,
+                "{prefix}{camera}/{}/{detection}.jpg",
+                at.format("%Y-%m-%d")
+            ),
         }
     }
 }
@@ -227,6 +246,11 @@ mod tests {
                 capture: id,
                 at: Utc::now(),
                 extension: "jpg",
+            },
+            ObjectKey::DetectionFace {
+                camera: "CAM-01".into(),
+                at: Utc::now(),
+                detection: id,
             },
         ];
         for key in keys {

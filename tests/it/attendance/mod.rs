@@ -2,6 +2,7 @@
 //! students with enrollment photos), capture devices and their keys, captures recognised by
 //! real models, and attendance with reviewer approval.
 
+mod camera_stream;
 mod capture_input;
 mod captures;
 mod devices;

@@ -72,6 +72,25 @@ impl Matcher {
         })
     }
 
+    /// A matcher over everyone in the people registry (attendance), every person a candidate
+    /// at any distance so the nearest is always known; `None` when nobody is enrolled.
+    pub fn for_people(
+        gallery: &[vigil_core::people::GalleryEntry],
+        min_face_px: f32,
+    ) -> Result<Option<Self>, JobError> {
+        /// Farther than any two descriptors can be.
+        const ANY_DISTANCE: f32 = 10.0;
+        if gallery.is_empty() {
+            return Ok(None);
+        }
+        let enrolled: Vec<_> = gallery.iter().map(|g| g.enrolled.clone()).collect();
+        let persons = gallery
+            .iter()
+            .map(|g| (g.enrolled.profile_id, g.person_id))
+            .collect();
+        Self::new(&enrolled, persons, ANY_DISTANCE, min_face_px, ANY_DISTANCE).map(Some)
+    }
+
     /// The distance below which a face counts towards a searched person.
     pub fn threshold(&self) -> f32 {
         self.track_threshold

@@ -307,7 +307,7 @@ fn shifted_bbox(b: BBox, shift: vigil_video::Shift) -> BBox {
     }
 }
 
-fn thumbnail(image: &image::RgbImage, b: BBox) -> Option<Vec<u8>> {
+pub(crate) fn thumbnail(image: &image::RgbImage, b: BBox) -> Option<Vec<u8>> {
     let crop = CropBox {
         x: b.x,
         y: b.y,

@@ -144,6 +144,11 @@ impl FaceTracker {
         stale.into_iter().map(|o| o.track).collect()
     }
 
+    /// The tracks still open, each with its latest face and when that was.
+    pub fn open(&self) -> impl Iterator<Item = (&FaceTrack, BBox, i64)> {
+        self.open.iter().map(|o| (&o.track, o.last, o.last_ms))
+    }
+
     /// Ends every open track (the end of the footage or segment).
     pub fn finish(&mut self) -> Vec<FaceTrack> {
         self.open.drain(..).map(|o| o.track).collect()

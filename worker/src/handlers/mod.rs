@@ -4,6 +4,7 @@
 pub mod attendance;
 pub mod cameras;
 mod canary;
+pub mod detections;
 pub(crate) mod email;
 pub mod enroll;
 mod export;
@@ -29,7 +30,9 @@ pub fn registry() -> Registry {
         .register::<cameras::check::TestConnection>()
         .register::<cameras::snapshot::Snapshot>()
         .register::<cameras::watch::Watch>()
-        .register::<attendance::recognize::Recognize>();
+        .register::<attendance::recognize::Recognize>()
+        .register::<detections::frame::SendFrame>()
+        .register::<detections::test::TestProvider>();
     r
 }
 

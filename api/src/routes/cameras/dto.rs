@@ -44,6 +44,10 @@ pub struct CameraDto {
     pub min_confidence: f64,
     /// Counting region (frame fractions); persons whose box centre is outside are not counted.
     pub roi: Option<Vec<RoiPoint>>,
+    /// Enrolled faces are recognised on this camera (live detections, attendance).
+    pub face_recognition: bool,
+    /// Frames per second the face analyser looks at.
+    pub face_sample_fps: f64,
     /// The `camera.watch` job that holds (or last held) the camera's stream.
     pub watcher_job_id: Option<uuid::Uuid>,
     /// Send it back with `PUT`: a stale version gets 409.
@@ -81,6 +85,8 @@ impl CameraDto {
             sample_fps: c.sample_fps,
             // Stored as f32: shown as the value set, not its binary expansion.
             min_confidence: (f64::from(c.min_confidence) * 1000.0).round() / 1000.0,
+            face_recognition: c.face_recognition,
+            face_sample_fps: c.face_sample_fps,
             watcher_job_id: c.watcher_job_id,
             version: c.version,
             created_at: c.created_at,
@@ -126,6 +132,12 @@ pub struct CameraBody {
     /// Counting region: 3–64 points in frame fractions; `[]` removes it.
     #[oai(skip_serializing_if_is_none)]
     pub roi: Option<Vec<RoiPoint>>,
+    /// Recognise enrolled faces on this camera (default false).
+    #[oai(skip_serializing_if_is_none)]
+    pub face_recognition: Option<bool>,
+    /// Frames per second the face analyser looks at (default 2, at most 10).
+    #[oai(skip_serializing_if_is_none)]
+    pub face_sample_fps: Option<f64>,
     /// `PUT` only: the version read; a camera changed since gets 409.
     #[oai(skip_serializing_if_is_none)]
     pub version: Option<i32>,
@@ -145,6 +157,8 @@ impl CameraBody {
             enabled: self.enabled,
             sample_fps: self.sample_fps,
             min_confidence: self.min_confidence,
+            face_recognition: self.face_recognition,
+            face_sample_fps: self.face_sample_fps,
             roi: self.roi,
         })
     }
@@ -164,6 +178,8 @@ impl CameraBody {
             sample_fps: Some(c.sample_fps),
             min_confidence: Some(c.min_confidence),
             roi: c.roi().map(|r| r.0),
+            face_recognition: Some(c.face_recognition),
+            face_sample_fps: Some(c.face_sample_fps),
             version: None,
         }
     }

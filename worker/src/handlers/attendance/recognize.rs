@@ -2,8 +2,6 @@
 //! approved at once or waits for a reviewer. Unreadable photos and photos without a usable face
 //! are results with a reason (the device learns why), not job failures.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 use uuid::Uuid;
 use vigil_core::attendance::captures::{self, Capture, CaptureStatus, Measured, RecognizeCapture};
@@ -21,9 +19,6 @@ use crate::vision::{self, FACE_MODEL_ID};
 /// A face smaller than this (shorter side, pixels) is too small to recognise reliably: the
 /// detector misses many faces under ~40 px and their descriptors drift (docs/search.md).
 pub const MIN_FACE_PX: f32 = 40.0;
-/// Every enrolled person is a candidate up to this distance, so the nearest is always known
-/// (even far away: `unknown` captures still say how close the nearest person was).
-const CANDIDATE_DISTANCE: f32 = 10.0;
 
 #[derive(Default)]
 pub struct Recognize;
@@ -140,22 +135,10 @@ impl Handler for Recognize {
 
 /// The nearest enrolled person to `face`, with the margin to the next one.
 fn nearest(gallery: &[people::GalleryEntry], face: &Face) -> Result<Option<Recognition>, JobError> {
-    if gallery.is_empty() {
+    // Size was checked already: every face here is judged.
+    let Some(mut matcher) = Matcher::for_people(gallery, 0.0)? else {
         return Ok(None);
-    }
-    let enrolled: Vec<_> = gallery.iter().map(|g| g.enrolled.clone()).collect();
-    let persons: HashMap<Uuid, Uuid> = gallery
-        .iter()
-        .map(|g| (g.enrolled.profile_id, g.person_id))
-        .collect();
-    // No face tracks here, so the sighting distance is only the candidate bound again.
-    let mut matcher = Matcher::new(
-        &enrolled,
-        persons,
-        CANDIDATE_DISTANCE,
-        0.0,
-        CANDIDATE_DISTANCE,
-    )?;
+    };
     let candidates = matcher.frame(std::slice::from_ref(face))?.candidates;
     Ok(candidates
         .into_iter()

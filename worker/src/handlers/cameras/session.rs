@@ -4,7 +4,7 @@
 //! them, so the lag stays bounded by one frame's analysis.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +12,8 @@ use tokio::sync::mpsc;
 use vigil_video::{CancelHandle, Frame, FrameSampler, Input, SampleOptions, VideoError};
 
 use super::analyser::{Analysers, Finding};
+
+const FRAME_JPEG_QUALITY: u8 = 90;
 
 /// What the watcher hears from a session.
 #[derive(Debug)]
@@ -23,6 +25,8 @@ pub enum Event {
         findings: Vec<Finding>,
         /// From receiving the frame to the end of its analysis.
         lag: Duration,
+        /// The frame as JPEG, when [`Session::want_frame`] asked for it.
+        jpeg: Option<Vec<u8>>,
     },
     /// The stream failed or ended; the session is over.
     Failed(VideoError),
@@ -32,6 +36,8 @@ pub struct Session {
     pub events: mpsc::Receiver<Event>,
     /// Frames the analysis could not keep up with.
     pub dropped: Arc<AtomicU64>,
+    /// Set it to get the next analysed frame as JPEG with its event.
+    pub want_frame: Arc<AtomicBool>,
     cancel: CancelHandle,
 }
 
@@ -52,17 +58,20 @@ impl Session {
         let (events_tx, events_rx) = mpsc::channel::<Event>(8);
         let dropped = Arc::new(AtomicU64::new(0));
         let drops = dropped.clone();
+        let want_frame = Arc::new(AtomicBool::new(false));
+        let wanted = want_frame.clone();
         std::thread::Builder::new()
             .name("vigil-cam-decode".into())
             .spawn(move || decode(sampler, frames_tx, &drops))
             .map_err(VideoError::Io)?;
         std::thread::Builder::new()
             .name("vigil-cam-analyse".into())
-            .spawn(move || analyse(camera, opened, frames_rx, events_tx, analysers))
+            .spawn(move || analyse(camera, opened, frames_rx, events_tx, analysers, &wanted))
             .map_err(VideoError::Io)?;
         Ok(Session {
             events: events_rx,
             dropped,
+            want_frame,
             cancel,
         })
     }
@@ -104,14 +113,24 @@ fn analyse(
     rx: std_mpsc::Receiver<Result<Frame, VideoError>>,
     tx: mpsc::Sender<Event>,
     mut analysers: Analysers,
+    want_frame: &AtomicBool,
 ) {
     while let Ok(item) = rx.recv() {
         let event = match item {
             Ok(frame) => {
                 let at = opened + Duration::from_secs_f64(frame.timestamp_secs.max(0.0));
                 let findings = analysers.analyse(&camera, &frame);
+                let jpeg = want_frame
+                    .swap(false, Ordering::Relaxed)
+                    .then(|| vigil_video::encode_jpeg(&frame.image, FRAME_JPEG_QUALITY).ok())
+                    .flatten();
                 let lag = SystemTime::now().duration_since(at).unwrap_or_default();
-                Event::Analysed { at, findings, lag }
+                Event::Analysed {
+                    at,
+                    findings,
+                    lag,
+                    jpeg,
+                }
             }
             Err(e) => Event::Failed(e),
         };

@@ -4,12 +4,9 @@
 use chrono::Utc;
 use vigil_core::cameras::{SnapshotJob, SnapshotResult, observed};
 use vigil_core::storage::ObjectKey;
-use vigil_video::{FrameSampler, SampleOptions};
 
-use super::check::{OPEN_TIMEOUT, READ_TIMEOUT};
 use super::load;
 use crate::context::{JobContext, JobError, Outcome};
-use crate::media;
 use crate::registry::Handler;
 use crate::vision;
 
@@ -25,22 +22,7 @@ impl Handler for Snapshot {
     async fn run(&self, job: &JobContext, p: SnapshotJob) -> Result<Outcome, JobError> {
         let (camera, url) = load(job, &p.camera_id).await?;
         job.progress(10.0, "connecting");
-        let input = media::stream(job, &url).await?;
-        let options = SampleOptions {
-            fps: 1.0,
-            open_timeout: OPEN_TIMEOUT,
-            read_timeout: READ_TIMEOUT,
-            max_pixels: job.app.config.max_video_pixels,
-            ..SampleOptions::live()
-        };
-        let frame = vision::blocking(move || match FrameSampler::open(input, options)?.next() {
-            Some(frame) => frame,
-            None => Err(vigil_video::VideoError::StreamEnded(
-                "the stream ended before a frame".into(),
-            )),
-        })
-        .await?
-        .map_err(media::stream_error)?;
+        let frame = super::grab_frame(job, &url).await?;
         let at = Utc::now();
         job.progress(60.0, "encoding");
         let (width, height) = (frame.width(), frame.height());

@@ -1,26 +1,39 @@
 //! `camera.watch`: the one connection to a camera. Decodes once, feeds every analyser (people
-//! counting now), writes a count row per window, keeps the camera's status (`online` while
+//! counting, and face recognition where the camera has it on), writes a count row per window
+//! and a detection per face track, keeps the camera's status (`online` while
 //! frames arrive, `offline` — with an alert — after `VIGIL_CAMERA_OFFLINE_SECS` without), and
 //! reconnects with backoff when the stream drops. It runs until the camera is disabled, put in
 //! maintenance, deleted or given another watcher, then succeeds; the scheduler starts a new
 //! one when the camera is enabled again.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use uuid::Uuid;
+use vigil_core::attendance::decision::Thresholds;
 use vigil_core::cameras::counts::{self, Window};
-use vigil_core::cameras::{self, Camera, CameraStatus, WatchJob, health};
+use vigil_core::cameras::{self, Camera, CameraStatus, WatchJob, frames, health};
+use vigil_core::detections::classify::{self, Evidence};
+use vigil_core::detections::{self, DetectionSource, DetectionStatus, provider, store};
+use vigil_core::geometry::BoxPx;
+use vigil_core::people;
+use vigil_core::storage::ObjectKey;
 use vigil_models::PersonDetector;
 use vigil_video::SampleOptions;
 
-use super::analyser::{Analysers, Finding, PeopleCounter};
+use super::analyser::{Analyser, Analysers, Finding, PeopleCounter};
+use super::faces::{FaceRecognizer, FaceReport, GallerySlot, Judged};
 use super::session::{Event, Session};
 use crate::context::{JobContext, JobError, Outcome};
+use crate::frames::matcher::Matcher;
+use crate::handlers::attendance::recognize::MIN_FACE_PX;
 use crate::media;
 use crate::registry::Handler;
-use crate::vision;
+use crate::vision::{self, FACE_MODEL_ID};
 
 /// How long to wait for an event before doing the periodic work anyway.
 const TICK: Duration = Duration::from_millis(500);
@@ -32,6 +45,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Time without a decoded frame after which a connected stream counts as lost.
 const READ_TIMEOUT: Duration = Duration::from_secs(8);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the face analyser's gallery is compared with the registry.
+const GALLERY_REFRESH: Duration = Duration::from_secs(30);
+/// How often a person's attendance (time out, presence) follows a track still in view: every
+/// 30 s, and well within the absence after which presence turns `off-site`.
+fn attendance_sync(absence_secs: u64) -> Duration {
+    Duration::from_secs((absence_secs / 3).clamp(1, 30))
+}
+/// How often a face-recognising watcher reports the provider's heartbeat and latency.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 pub struct Watch;
@@ -43,6 +65,7 @@ struct WatchResult {
     stopped: &'static str,
     frames_analysed: u64,
     windows_written: u64,
+    detections_written: u64,
     watched_secs: f64,
 }
 
@@ -53,6 +76,8 @@ struct Settings {
     sample_fps: f64,
     min_confidence: f32,
     roi: Option<serde_json::Value>,
+    face_recognition: bool,
+    face_sample_fps: f64,
 }
 
 impl Settings {
@@ -62,8 +87,33 @@ impl Settings {
             sample_fps: c.sample_fps,
             min_confidence: c.min_confidence,
             roi: c.roi.clone(),
+            face_recognition: c.face_recognition,
+            face_sample_fps: c.face_sample_fps,
         })
     }
+
+    /// The stream is sampled for the most demanding analyser; the others skip frames.
+    fn stream_fps(&self) -> f64 {
+        if self.face_recognition {
+            self.sample_fps.max(self.face_sample_fps)
+        } else {
+            self.sample_fps
+        }
+    }
+}
+
+/// The face analyser's side of the watcher, for one connection.
+struct Faces {
+    slot: GallerySlot,
+    fingerprint: u64,
+    gallery_checked: Instant,
+    /// Track number → its stored detection, and when its attendance event last followed it.
+    detections: HashMap<u32, (Uuid, Instant)>,
+    /// Track ids are `TRACK-{connection start, unix ms}-{track number}`.
+    track_prefix: String,
+    /// Running average of the analyser's time per frame.
+    latency_ms: Option<f64>,
+    heartbeat: Instant,
 }
 
 /// Why a connection ended.
@@ -84,6 +134,8 @@ struct Watcher<'a> {
     last_frame: Instant,
     frames: u64,
     windows: u64,
+    detections: u64,
+    faces: Option<Faces>,
     started: Instant,
     /// Lag of the latest analysed frame.
     lag: Duration,
@@ -108,6 +160,8 @@ impl Handler for Watch {
             last_frame: Instant::now(),
             frames: 0,
             windows: 0,
+            detections: 0,
+            faces: None,
             started: Instant::now(),
             lag: Duration::ZERO,
             last_analysed: None,
@@ -126,6 +180,7 @@ impl Handler for Watch {
             stopped,
             frames_analysed: w.frames,
             windows_written: w.windows,
+            detections_written: w.detections,
             watched_secs: w.started.elapsed().as_secs_f64(),
         }))
     }
@@ -189,7 +244,7 @@ impl Watcher<'_> {
     /// Opens the stream through the egress gate; `Ok(Err(reason))` when the camera cannot be
     /// reached now (worth retrying), `Err` when the job must stop.
     async fn connect(
-        &self,
+        &mut self,
         camera: &Camera,
         settings: &Settings,
     ) -> Result<Result<Session, String>, JobError> {
@@ -201,17 +256,37 @@ impl Watcher<'_> {
             Err(other) => return Err(other),
         };
         let options = SampleOptions {
-            fps: settings.sample_fps,
+            fps: settings.stream_fps(),
             open_timeout: OPEN_TIMEOUT,
             read_timeout: READ_TIMEOUT,
             skip_non_reference: true,
             max_pixels: self.job.app.config.max_video_pixels,
             ..SampleOptions::live()
         };
-        let analysers = Analysers(vec![Box::new(PeopleCounter::new(
-            self.detector.clone(),
-            camera,
-        ))]);
+        let mut analysers: Vec<Box<dyn Analyser>> =
+            vec![Box::new(PeopleCounter::new(self.detector.clone(), camera))];
+        self.faces = None;
+        if settings.face_recognition {
+            let pipeline = vision::faces().await?;
+            let (matcher, fingerprint) = load_gallery(self.job).await?;
+            let slot: GallerySlot = Arc::new(Mutex::new(None));
+            analysers.push(Box::new(FaceRecognizer::new(
+                pipeline,
+                matcher,
+                slot.clone(),
+                settings.face_sample_fps,
+            )));
+            self.faces = Some(Faces {
+                slot,
+                fingerprint,
+                gallery_checked: Instant::now(),
+                detections: HashMap::new(),
+                track_prefix: format!("TRACK-{}", Utc::now().timestamp_millis()),
+                latency_ms: None,
+                heartbeat: Instant::now(),
+            });
+        }
+        let analysers = Analysers(analysers);
         Ok(Session::open(camera.id.clone(), input, options, analysers)
             .await
             .map_err(|e| media::stream_error(e).to_string()))
@@ -227,9 +302,20 @@ impl Watcher<'_> {
         let mut seen_since_refresh: Option<DateTime<Utc>> = None;
         let mut first = true;
         let max_gap = max_gap(settings.sample_fps);
+        let thresholds = Thresholds::from_config(&self.job.app.config);
         loop {
             match tokio::time::timeout(TICK, session.events.recv()).await {
-                Ok(Some(Event::Analysed { at, findings, lag })) => {
+                Ok(Some(Event::Analysed {
+                    at,
+                    findings,
+                    lag,
+                    jpeg,
+                })) => {
+                    if let Some(jpeg) = jpeg
+                        && let Err(e) = frames::put(&self.job.app.redis, &camera.id, &jpeg).await
+                    {
+                        tracing::warn!(camera = %camera.id, error = %e, "current frame not handed over");
+                    }
                     let at: DateTime<Utc> = at.into();
                     self.last_frame = Instant::now();
                     self.frames += 1;
@@ -249,6 +335,13 @@ impl Watcher<'_> {
                                 inference_ms,
                             } => {
                                 self.count(at, count, inference_ms, max_gap).await;
+                            }
+                            Finding::Faces {
+                                reports,
+                                inference_ms,
+                            } => {
+                                self.on_faces(camera, at, reports, inference_ms, thresholds)
+                                    .await;
                             }
                         }
                     }
@@ -277,8 +370,20 @@ impl Watcher<'_> {
                     "framesAnalysed": self.frames,
                     "framesDropped": session.dropped.load(std::sync::atomic::Ordering::Relaxed),
                     "windowsWritten": self.windows,
+                    "detectionsWritten": self.detections,
                     "lagMs": self.lag.as_millis() as u64,
                 }));
+                self.refresh_faces().await;
+                // Someone wants the current frame (`detections.frame`): the next analysed
+                // one goes to them.
+                if frames::wanted(&self.job.app.redis, &camera.id)
+                    .await
+                    .unwrap_or(false)
+                {
+                    session
+                        .want_frame
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 let now = match self.refresh().await? {
                     Ok(c) => c,
                     Err(reason) => return Ok(End::Stop(reason)),
@@ -287,6 +392,202 @@ impl Watcher<'_> {
                     return Ok(End::Reconnect("the camera's settings changed".into()));
                 }
                 self.check_offline(camera).await?;
+            }
+        }
+    }
+
+    /// Stores what the face analyser reported: a judged track becomes a detection (and an
+    /// attendance event, or an unknown-face alert); a known track's row is kept current. A
+    /// database or storage failure loses that row, never the watch.
+    async fn on_faces(
+        &mut self,
+        camera: &Camera,
+        at: DateTime<Utc>,
+        reports: Vec<FaceReport>,
+        inference_ms: f64,
+        thresholds: Thresholds,
+    ) {
+        let Some(faces) = self.faces.as_mut() else {
+            return;
+        };
+        faces.latency_ms = Some(match faces.latency_ms {
+            Some(avg) => avg * 0.9 + inference_ms * 0.1,
+            None => inference_ms,
+        });
+        for report in reports {
+            let ago = |ms: i64| chrono::Duration::milliseconds((report.frame_ms - ms).max(0));
+            let (first, last) = (at - ago(report.first_ms), at - ago(report.last_ms));
+            let bbox = BoxPx {
+                x: report.bbox.x,
+                y: report.bbox.y,
+                width: report.bbox.width,
+                height: report.bbox.height,
+            };
+            let result = match &report.judged {
+                Some(judged) => {
+                    self.record_track(camera, &report, judged, (first, last), bbox, thresholds)
+                        .await
+                }
+                None => self.touch_track(&report, last, bbox).await,
+            };
+            if let Err(e) = result {
+                tracing::warn!(camera = %camera.id, track = report.track, error = %e, "face detection not stored");
+            }
+            if report.ended
+                && let Some(faces) = self.faces.as_mut()
+            {
+                faces.detections.remove(&report.track);
+            }
+        }
+    }
+
+    async fn record_track(
+        &mut self,
+        camera: &Camera,
+        report: &FaceReport,
+        judged: &Judged,
+        (first, last): (DateTime<Utc>, DateTime<Utc>),
+        bbox: BoxPx,
+        thresholds: Thresholds,
+    ) -> Result<(), JobError> {
+        let Some(faces) = self.faces.as_ref() else {
+            return Ok(());
+        };
+        let track_id = format!("{}-{}", faces.track_prefix, report.track);
+        let recognition = judged.recognition.clone();
+        let verdict = classify::classify(
+            &Evidence {
+                recognition: recognition.clone(),
+                face_px: report.face_px,
+                frames: report.frames,
+            },
+            thresholds,
+        );
+        let id = Uuid::now_v7();
+        let thumbnail_key = match &judged.thumbnail {
+            Some(jpeg) => {
+                let key = ObjectKey::DetectionFace {
+                    camera: camera.id.clone(),
+                    at: first,
+                    detection: id,
+                }
+                .to_string();
+                self.job
+                    .app
+                    .storage
+                    .put_bytes(&key, jpeg.clone(), "image/jpeg")
+                    .await?;
+                Some(key)
+            }
+            None => None,
+        };
+        let status = verdict.status;
+        let mut conn = self.job.db().await?;
+        let detection = store::record(
+            &mut conn,
+            store::NewDetection {
+                id,
+                camera_id: &camera.id,
+                track_id,
+                source: DetectionSource::Stream,
+                verdict,
+                confidence: recognition.as_ref().map(|r| r.confidence),
+                distance: recognition.as_ref().map(|r| r.distance),
+                margin: recognition.as_ref().and_then(|r| r.margin),
+                bbox,
+                face_px: report.face_px,
+                frames: report.frames,
+                first_seen: first,
+                last_seen: last,
+                thumbnail_key,
+                job_id: Some(self.job.job.id),
+            },
+        )
+        .await?;
+        self.detections += 1;
+        if let Some(faces) = self.faces.as_mut() {
+            faces
+                .detections
+                .insert(report.track, (detection.id, Instant::now()));
+        }
+        metrics::counter!("vigil_face_detections_total", "camera" => camera.id.clone(), "status" => status.as_str())
+            .increment(1);
+        if status == DetectionStatus::Visitor {
+            detections::alert_unknown_face(
+                &mut conn,
+                (&camera.id, &camera.name),
+                detection.id,
+                self.job.app.config.unknown_face_alert_cooldown_secs,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn touch_track(
+        &mut self,
+        report: &FaceReport,
+        last: DateTime<Utc>,
+        bbox: BoxPx,
+    ) -> Result<(), JobError> {
+        let Some((id, synced)) = self
+            .faces
+            .as_mut()
+            .and_then(|f| f.detections.get_mut(&report.track))
+        else {
+            return Ok(());
+        };
+        let attendance = report.ended
+            || synced.elapsed() >= attendance_sync(self.job.app.config.attendance_absence_secs);
+        if attendance {
+            *synced = Instant::now();
+        }
+        let id = *id;
+        let mut conn = self.job.db().await?;
+        store::touch(&mut conn, id, last, report.frames, bbox, attendance).await?;
+        Ok(())
+    }
+
+    /// Hands the face analyser a new gallery when enrollments changed, and reports the
+    /// provider's heartbeat. Failures wait for the next round.
+    async fn refresh_faces(&mut self) {
+        let Some(faces) = self.faces.as_mut() else {
+            return;
+        };
+        if faces.heartbeat.elapsed() >= HEARTBEAT_EVERY
+            && let Some(ms) = faces.latency_ms
+        {
+            faces.heartbeat = Instant::now();
+            let beat = async {
+                let mut conn = self.job.db().await?;
+                Ok::<_, JobError>(provider::heartbeat(&mut conn, Some(ms.round() as u64)).await?)
+            };
+            if let Err(e) = beat.await {
+                tracing::debug!(error = %e, "provider heartbeat not stored");
+            }
+        }
+        let Some(faces) = self.faces.as_mut() else {
+            return;
+        };
+        if faces.gallery_checked.elapsed() < GALLERY_REFRESH {
+            return;
+        }
+        faces.gallery_checked = Instant::now();
+        match load_gallery(self.job).await {
+            Ok((matcher, fingerprint)) => {
+                let Some(faces) = self.faces.as_mut() else {
+                    return;
+                };
+                if fingerprint != faces.fingerprint {
+                    faces.fingerprint = fingerprint;
+                    if let Ok(mut slot) = faces.slot.lock() {
+                        *slot = Some(matcher);
+                    }
+                    tracing::info!(camera = %self.camera_id, "enrollments changed; face gallery reloaded");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(camera = %self.camera_id, error = %e, "face gallery not reloaded")
             }
         }
     }
@@ -360,4 +661,23 @@ impl Watcher<'_> {
 /// intervals, and never under 3 s.
 fn max_gap(sample_fps: f64) -> Duration {
     Duration::from_secs_f64((3.0 / sample_fps.max(0.01)).max(3.0))
+}
+
+/// Everyone enrolled, as a matcher (`None`: nobody), and a fingerprint that changes whenever
+/// an enrollment does.
+async fn load_gallery(job: &JobContext) -> Result<(Option<Matcher>, u64), JobError> {
+    let mut conn = job.db().await?;
+    let gallery = people::gallery(&mut conn, FACE_MODEL_ID).await?;
+    drop(conn);
+    // Order-free: the sum of each embedding's hash.
+    let fingerprint = gallery.iter().fold(0u64, |acc, g| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (g.person_id, g.enrolled.profile_id).hash(&mut h);
+        g.enrolled
+            .vector
+            .iter()
+            .for_each(|v| v.to_bits().hash(&mut h));
+        acc.wrapping_add(h.finish())
+    });
+    Ok((Matcher::for_people(&gallery, MIN_FACE_PX)?, fingerprint))
 }

@@ -1,0 +1,233 @@
+//! Face recognition on a camera's frames (live detections and attendance). Faces are followed
+//! from frame to frame (`frames::tracker`) and each track is judged once over its best faces
+//! — a person walking through a door is seen several times, and one frame is a poor witness
+//! (docs/search.md) — then kept current until it leaves the picture. What the track is
+//! (authorized, visitor, unknown) is decided by the watcher with `detections::classify`; this
+//! analyser only measures.
+//!
+//! Enrollments change while a camera is watched: the watcher puts a new gallery in the
+//! [`GallerySlot`] and the analyser takes it at its next frame, ending the open tracks first
+//! (their per-person distances belong to the old gallery).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use uuid::Uuid;
+use vigil_core::attendance::decision::Recognition;
+use vigil_models::gallery::similarity;
+use vigil_models::{BBox, FacePipeline};
+use vigil_video::Frame;
+
+use super::analyser::{Analyser, Every, Finding};
+use crate::frames::matcher::Matcher;
+use crate::frames::scan::thumbnail;
+use crate::frames::tracker::{FaceTrack, FaceTracker, Observation};
+
+/// A track is judged once it has this many faces (or when it ends with fewer).
+pub const DECIDE_FRAMES: u32 = 3;
+/// A new face this much larger than the kept thumbnail's replaces it.
+const BETTER_THUMBNAIL: f32 = 1.15;
+
+/// A new gallery for the analyser: `Some(None)` when nobody is enrolled any more.
+pub type GallerySlot = Arc<Mutex<Option<Option<Matcher>>>>;
+
+/// One face track's news in one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceReport {
+    /// The track's number in this connection.
+    pub track: u32,
+    /// Stream times (ms) of the track's first and latest face, and of this frame.
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub frame_ms: i64,
+    pub frames: u32,
+    /// The latest face.
+    pub bbox: BBox,
+    /// The track's largest face (shorter side, pixels).
+    pub face_px: f32,
+    /// Set when the track is judged (once): the nearest enrolled person over its best faces.
+    pub judged: Option<Judged>,
+    /// The track left the picture.
+    pub ended: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub recognition: Option<Recognition>,
+    /// JPEG of the track's largest face.
+    pub thumbnail: Option<Vec<u8>>,
+}
+
+pub struct FaceRecognizer {
+    pipeline: Arc<FacePipeline>,
+    matcher: Option<Matcher>,
+    slot: GallerySlot,
+    tracker: FaceTracker,
+    max_gap_ms: i64,
+    every: Every,
+    judged: HashSet<u32>,
+    /// Per open track: its latest face and the best thumbnail so far (size, JPEG).
+    latest: HashMap<u32, BBox>,
+    thumbnails: HashMap<u32, (f32, Vec<u8>)>,
+}
+
+impl FaceRecognizer {
+    pub fn new(
+        pipeline: Arc<FacePipeline>,
+        matcher: Option<Matcher>,
+        slot: GallerySlot,
+        fps: f64,
+    ) -> Self {
+        // Three missed looks end a track, and never less than 1.5 s.
+        let max_gap_ms = ((3000.0 / fps.max(0.01)) as i64).max(1500);
+        let persons = matcher.as_ref().map_or(0, |m| m.persons().len());
+        Self {
+            pipeline,
+            matcher,
+            slot,
+            tracker: FaceTracker::new(persons, max_gap_ms),
+            max_gap_ms,
+            every: Every::new(fps),
+            judged: HashSet::new(),
+            latest: HashMap::new(),
+            thumbnails: HashMap::new(),
+        }
+    }
+
+    /// The nearest enrolled person to a track, over its best faces.
+    fn recognise(&self, track: &FaceTrack) -> Option<Recognition> {
+        let persons = self.matcher.as_ref()?.persons();
+        let distances: Vec<Option<f32>> = (0..persons.len()).map(|p| track.distance(p)).collect();
+        nearest(persons, &distances)
+    }
+
+    fn report(&mut self, track: &FaceTrack, frame_ms: i64, ended: bool) -> Option<FaceReport> {
+        let judge = !self.judged.contains(&track.no) && (ended || track.frames >= DECIDE_FRAMES);
+        // A judged track still in view is kept current; others wait until judged or ended.
+        let current = track.end_ms == frame_ms && self.judged.contains(&track.no);
+        if !(judge || ended || current) {
+            return None;
+        }
+        let bbox = *self.latest.get(&track.no)?;
+        let judged = judge.then(|| {
+            self.judged.insert(track.no);
+            Judged {
+                recognition: self.recognise(track),
+                thumbnail: self.thumbnails.get(&track.no).map(|(_, j)| j.clone()),
+            }
+        });
+        if ended {
+            self.judged.remove(&track.no);
+            self.latest.remove(&track.no);
+            self.thumbnails.remove(&track.no);
+        }
+        Some(FaceReport {
+            track: track.no,
+            first_ms: track.start_ms,
+            last_ms: track.end_ms,
+            frame_ms,
+            frames: track.frames,
+            bbox,
+            face_px: track.max_px,
+            judged,
+            ended,
+        })
+    }
+
+    /// Ends every open track (for a new gallery) and reports them.
+    fn end_all(&mut self, frame_ms: i64) -> Vec<FaceReport> {
+        let ended = self.tracker.finish();
+        ended
+            .iter()
+            .filter_map(|t| self.report(t, frame_ms, true))
+            .collect()
+    }
+}
+
+/// The nearest of `persons` given a distance to each (`None`: not judged), with the margin
+/// to the next person.
+pub fn nearest(persons: &[Uuid], distances: &[Option<f32>]) -> Option<Recognition> {
+    let mut ranked: Vec<(f32, Uuid)> = persons
+        .iter()
+        .zip(distances)
+        .filter_map(|(id, d)| d.map(|d| (d, *id)))
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let &(distance, person) = ranked.first()?;
+    Some(Recognition {
+        person,
+        distance,
+        confidence: similarity(distance),
+        margin: ranked.get(1).map(|r| r.0 - distance),
+        nearest_negative: None,
+    })
+}
+
+impl Analyser for FaceRecognizer {
+    fn name(&self) -> &'static str {
+        "faces"
+    }
+
+    fn analyse(&mut self, frame: &Frame) -> Result<Option<Finding>, String> {
+        if !self.every.due(frame.timestamp_secs) {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let frame_ms = (frame.timestamp_secs * 1000.0).round() as i64;
+        let mut reports = Vec::new();
+        let swapped = self.slot.lock().ok().and_then(|mut s| s.take());
+        if let Some(matcher) = swapped {
+            reports.extend(self.end_all(frame_ms));
+            let persons = matcher.as_ref().map_or(0, |m| m.persons().len());
+            self.matcher = matcher;
+            self.tracker = FaceTracker::new(persons, self.max_gap_ms);
+        }
+        let faces = self
+            .pipeline
+            .detect_faces(&frame.image)
+            .map_err(|e| format!("face detection failed: {e}"))?;
+        let distances = match self.matcher.as_mut() {
+            Some(m) => m.frame(&faces).map_err(|e| e.to_string())?.distances,
+            None => vec![Vec::new(); faces.len()],
+        };
+        let observations = faces
+            .iter()
+            .zip(distances)
+            .map(|(f, distances)| Observation {
+                bbox: f.bbox,
+                distances,
+                thumbnail: None,
+            })
+            .collect();
+        let ended = self.tracker.observe(frame_ms, observations);
+        let seen: Vec<(u32, BBox)> = self
+            .tracker
+            .open()
+            .filter(|(_, _, at)| *at == frame_ms)
+            .map(|(t, b, _)| (t.no, b))
+            .collect();
+        for (no, bbox) in seen {
+            self.latest.insert(no, bbox);
+            let px = bbox.width.min(bbox.height);
+            let better = self
+                .thumbnails
+                .get(&no)
+                .is_none_or(|(kept, _)| px > kept * BETTER_THUMBNAIL);
+            if better && let Some(jpeg) = thumbnail(&frame.image, bbox) {
+                self.thumbnails.insert(no, (px, jpeg));
+            }
+        }
+        for track in &ended {
+            reports.extend(self.report(track, frame_ms, true));
+        }
+        let open: Vec<FaceTrack> = self.tracker.open().map(|(t, _, _)| t.clone()).collect();
+        for track in &open {
+            reports.extend(self.report(track, frame_ms, false));
+        }
+        Ok(Some(Finding::Faces {
+            reports,
+            inference_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }))
+    }
+}

@@ -1,0 +1,233 @@
+//! `detections.frame`: one decoded frame of a camera → its faces detected, described and
+//! matched against everyone enrolled → one detection per face (one frame is a track of one:
+//! a stranger seen once stays `unknown`, see `detections::classify`), enrolled people's
+//! attendance events, and a call in the provider's log with its latency.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use image::RgbImage;
+use serde::Serialize;
+use uuid::Uuid;
+use vigil_core::attendance::decision::Thresholds;
+use vigil_core::cameras::{Camera, CameraStatus, frames};
+use vigil_core::detections::calls::{self, NewCall};
+use vigil_core::detections::classify::{self, Evidence};
+use vigil_core::detections::{
+    CallKind, CallStatus, DetectionSource, DetectionStatus, FrameJob, provider, store,
+};
+use vigil_core::geometry::BoxPx;
+use vigil_core::people;
+use vigil_core::storage::ObjectKey;
+
+use crate::context::{JobContext, JobError, Outcome};
+use crate::frames::matcher::Matcher;
+use crate::frames::scan::thumbnail;
+use crate::handlers::attendance::recognize::MIN_FACE_PX;
+use crate::handlers::cameras::faces::nearest;
+use crate::handlers::cameras::{grab_frame, load};
+use crate::registry::Handler;
+use crate::vision::{self, FACE_MODEL_ID};
+
+/// How long to wait for a camera's watcher to hand over its current frame.
+const HANDOVER_WAIT: Duration = Duration::from_secs(8);
+
+#[derive(Default)]
+pub struct SendFrame;
+
+/// The camera's current frame: from its watcher when one holds the stream (cameras take few
+/// sessions; see `cameras::frames`), else from a connection of our own.
+async fn current_frame(job: &JobContext, camera: &Camera, url: &str) -> Result<RgbImage, JobError> {
+    let redis = &job.app.redis;
+    if camera.enabled && camera.watcher_job_id.is_some() && camera.status == CameraStatus::Online {
+        frames::request(redis, &camera.id).await?;
+        if let Some(jpeg) = frames::wait(redis, &camera.id, HANDOVER_WAIT).await? {
+            let limits = vigil_models::decode::DecodeLimits::new(job.app.config.max_image_pixels);
+            return vision::blocking(move || vigil_models::decode::decode_rgb_with(&jpeg, &limits))
+                .await?
+                .map_err(|e| {
+                    JobError::Retryable(format!("the watcher's frame did not decode: {e}"))
+                });
+        }
+        tracing::info!(camera = %camera.id, "the watcher did not hand over a frame; connecting");
+    }
+    Ok(grab_frame(job, url).await?.image)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FrameResult {
+    camera_id: String,
+    faces: usize,
+    detections: Vec<Uuid>,
+    /// Detection, description and matching of the frame.
+    latency_ms: u64,
+    /// Connecting and decoding the frame.
+    grab_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FaceSeen {
+    detection_id: Uuid,
+    status: DetectionStatus,
+    person_id: Option<Uuid>,
+    confidence: Option<f32>,
+    #[serde(rename = "box")]
+    bbox: BoxPx,
+}
+
+#[async_trait::async_trait]
+impl Handler for SendFrame {
+    type Payload = FrameJob;
+
+    async fn run(&self, job: &JobContext, p: FrameJob) -> Result<Outcome, JobError> {
+        let (camera, url) = load(job, &p.camera_id).await?;
+        let cam = (camera.id.as_str(), camera.name.as_str());
+        let log = async |status: CallStatus,
+                         latency_ms: Option<u64>,
+                         payload: Option<serde_json::Value>,
+                         error: Option<String>| {
+            let mut conn = job.db().await?;
+            calls::record(
+                &mut conn,
+                NewCall {
+                    camera: Some(cam),
+                    kind: CallKind::Frame,
+                    status,
+                    latency_ms,
+                    payload,
+                    error_message: error,
+                    job_id: Some(job.job.id),
+                    occurred_at: Utc::now(),
+                },
+            )
+            .await?;
+            Ok::<_, JobError>(())
+        };
+        let mut conn = job.db().await?;
+        let settings = provider::get(&mut conn).await?;
+        drop(conn);
+        if !settings.enabled {
+            let reason = "the detection provider is disabled".to_string();
+            log(CallStatus::Error, None, None, Some(reason.clone())).await?;
+            return Err(JobError::Permanent(reason));
+        }
+        job.progress(10.0, "getting the frame");
+        let grab_started = Instant::now();
+        let frame = match current_frame(job, &camera, &url).await {
+            Ok(frame) => frame,
+            Err(e) => {
+                log(CallStatus::Error, None, None, Some(e.to_string())).await?;
+                return Err(e);
+            }
+        };
+        let grab_ms = grab_started.elapsed().as_millis() as u64;
+        let at = Utc::now();
+        job.progress(50.0, "detecting");
+
+        let mut conn = job.db().await?;
+        let gallery = people::gallery(&mut conn, FACE_MODEL_ID).await?;
+        drop(conn);
+        let matcher = Matcher::for_people(&gallery, MIN_FACE_PX)?;
+        let pipeline = vision::faces().await?;
+        let started = Instant::now();
+        let (faces, distances, thumbnails, matcher) = vision::blocking(move || {
+            let faces = pipeline.detect_faces(&frame)?;
+            let thumbnails: Vec<_> = faces.iter().map(|f| thumbnail(&frame, f.bbox)).collect();
+            Ok::<_, vigil_models::Error>((faces, thumbnails, matcher))
+        })
+        .await?
+        .map_err(|e| JobError::Retryable(format!("face detection failed: {e}")))
+        .and_then(|(faces, thumbnails, mut matcher)| {
+            let distances = match matcher.as_mut() {
+                Some(m) => m.frame(&faces)?.distances,
+                None => vec![Vec::new(); faces.len()],
+            };
+            Ok((faces, distances, thumbnails, matcher))
+        })?;
+        let latency_ms = started.elapsed().as_millis() as u64;
+
+        let thresholds = Thresholds::from_config(&job.app.config);
+        let persons = matcher.as_ref().map(|m| m.persons()).unwrap_or_default();
+        let mut seen = Vec::with_capacity(faces.len());
+        for (i, ((face, distances), jpeg)) in
+            faces.iter().zip(&distances).zip(thumbnails).enumerate()
+        {
+            let recognition = nearest(persons, distances);
+            let face_px = face.bbox.width.min(face.bbox.height);
+            let verdict = classify::classify(
+                &Evidence {
+                    recognition: recognition.clone(),
+                    face_px,
+                    frames: 1,
+                },
+                thresholds,
+            );
+            let id = Uuid::now_v7();
+            let thumbnail_key = match jpeg {
+                Some(jpeg) => {
+                    let key = ObjectKey::DetectionFace {
+                        camera: camera.id.clone(),
+                        at,
+                        detection: id,
+                    }
+                    .to_string();
+                    job.app.storage.put_bytes(&key, jpeg, "image/jpeg").await?;
+                    Some(key)
+                }
+                None => None,
+            };
+            let bbox = BoxPx {
+                x: face.bbox.x,
+                y: face.bbox.y,
+                width: face.bbox.width,
+                height: face.bbox.height,
+            };
+            let (status, person) = (verdict.status, verdict.person);
+            let mut conn = job.db().await?;
+            let stored = store::record(
+                &mut conn,
+                store::NewDetection {
+                    id,
+                    camera_id: &camera.id,
+                    track_id: format!("FRAME-{}-{}", job.job.id.simple(), i + 1),
+                    source: DetectionSource::Frame,
+                    verdict,
+                    confidence: recognition.as_ref().map(|r| r.confidence),
+                    distance: recognition.as_ref().map(|r| r.distance),
+                    margin: recognition.as_ref().and_then(|r| r.margin),
+                    bbox,
+                    face_px,
+                    frames: 1,
+                    first_seen: at,
+                    last_seen: at,
+                    thumbnail_key,
+                    job_id: Some(job.job.id),
+                },
+            )
+            .await?;
+            seen.push(FaceSeen {
+                detection_id: stored.id,
+                status,
+                person_id: person,
+                confidence: recognition.as_ref().map(|r| r.confidence),
+                bbox,
+            });
+        }
+        let payload = serde_json::json!({
+            "faces": seen,
+            "grabMs": grab_ms,
+        });
+        log(CallStatus::Received, Some(latency_ms), Some(payload), None).await?;
+        let mut conn = job.db().await?;
+        provider::heartbeat(&mut conn, Some(latency_ms)).await?;
+        Ok(Outcome::done(&FrameResult {
+            camera_id: camera.id.clone(),
+            faces: seen.len(),
+            detections: seen.iter().map(|s| s.detection_id).collect(),
+            latency_ms,
+            grab_ms,
+        }))
+    }
+}

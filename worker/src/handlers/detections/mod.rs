@@ -1,0 +1,6 @@
+//! Detection jobs: one camera frame sent for face detection on demand (`frame`) and the
+//! provider's test (`test`). Continuous recognition runs inside the camera watcher
+//! (`handlers::cameras::faces`).
+
+pub mod frame;
+pub mod test;
