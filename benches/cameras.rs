@@ -7,6 +7,9 @@
 //! the test services (`scripts/bench-cameras.sh` starts them and runs this).
 //!
 //!   VIGIL_BENCH_CAMERAS=4,8,16,20 VIGIL_BENCH_WORKERS=1 cargo bench --profile dev --bench cameras
+//!
+//! `VIGIL_BENCH_MOTION=pan` makes every frame differ (a slow pan with sensor noise, 1280×720):
+//! the still clip's P-frames are nearly empty, so it understates decoding.
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +72,24 @@ async fn counters(app: &TestApp, token: &str, ids: &[String]) -> Vec<Value> {
     out
 }
 
+/// The cameras' picture: sample 5 (five people) as a still, or panned with noise.
+fn clip() -> std::path::PathBuf {
+    if std::env::var("VIGIL_BENCH_MOTION").as_deref() != Ok("pan") {
+        return people_clip(5);
+    }
+    let media = vigil_testkit::media::media();
+    let out = media.path("bench-camera-pan.mp4");
+    if !out.exists() {
+        vigil_video::synth::ClipBuilder::new(1280, 720, 25.0)
+            .still(media.sample(5), 20.0)
+            .motion(vigil_video::synth::Motion::Pan)
+            .noise(8)
+            .write_h264(&out)
+            .expect("panning clip");
+    }
+    out
+}
+
 async fn run(n: usize, workers: usize) -> Row {
     let app = TestApp::spawn_with(|c| {
         c.worker_queue_concurrency = format!("live={n},search=2,vision=1");
@@ -81,7 +102,7 @@ async fn run(n: usize, workers: usize) -> Row {
     let pids: Vec<u32> = procs.iter().map(WorkerProcess::pid).collect();
     let token = app.admin().await;
     let admin = app.as_user(&token);
-    let clip = people_clip(5);
+    let clip = clip();
     let servers: Vec<_> = (0..n)
         .map(|_| vigil_video::synth::serve_live(&clip, 0).unwrap())
         .collect();
@@ -147,7 +168,13 @@ async fn main() {
     let sizes = env_list("VIGIL_BENCH_CAMERAS", &[4, 8, 12, 16, 20]);
     let workers = env_list("VIGIL_BENCH_WORKERS", &[1]);
     for w in workers {
-        println!("\n{w} worker process(es), 1280x720 H.264 25 fps, 1 sampled fps per camera");
+        let content = match std::env::var("VIGIL_BENCH_MOTION").as_deref() {
+            Ok("pan") => "panning with noise",
+            _ => "still",
+        };
+        println!(
+            "\n{w} worker process(es), 1280x720 H.264 25 fps ({content}), 1 sampled fps per camera"
+        );
         println!(
             "cameras | CPU cores/camera | detector ms/frame | other CPU ms/frame | max lag ms | frames analysed | keeps up"
         );

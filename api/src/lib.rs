@@ -31,7 +31,7 @@ use routes::people::{FacesApi, StudentsApi};
 use routes::{
     audit::AuditApi, auth::AuthApi, dashboard::DashboardApi, files::FilesApi, health::HealthApi,
     jobs::JobsApi, mail::MailApi, missing_persons::MissingPersonsApi, queues::QueuesApi,
-    roles::RolesApi, searches::SearchesApi, users::UsersApi, videos::VideosApi,
+    roles::RolesApi, searches::SearchesApi, shifts::ShiftsApi, users::UsersApi, videos::VideosApi,
 };
 pub use state::ApiState;
 
@@ -51,7 +51,14 @@ type Apis = (
     DashboardApi,
     (CamerasApi, CameraCountsApi, DetectionsApi, HistoryApi),
     // Attendance (issue 13), nested: poem-openapi implements tuples of up to 16 APIs.
-    (FacesApi, StudentsApi, DevicesApi, CaptureApi, AttendanceApi),
+    (
+        FacesApi,
+        StudentsApi,
+        DevicesApi,
+        CaptureApi,
+        AttendanceApi,
+        ShiftsApi,
+    ),
 );
 
 fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
@@ -82,6 +89,7 @@ fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
                 DevicesApi { state: state.clone() },
                 CaptureApi { state: state.clone() },
                 AttendanceApi { state: state.clone() },
+                ShiftsApi { state: state.clone() },
             ),
         ),
         "Vigil API",

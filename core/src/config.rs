@@ -165,6 +165,10 @@ pub struct Config {
     pub camera_alert_cooldown_secs: u64,
     /// At most one unknown-face alert per camera per this many seconds.
     pub unknown_face_alert_cooldown_secs: u64,
+    /// The organisation's timezone (IANA name): attendance days and shift times are local to it.
+    pub timezone: String,
+    /// Cron of the scheduler's attendance task (`missed` logs of shifts that are over).
+    pub schedule_attendance: String,
     /// Cron (with seconds) of the scheduler's camera reconcile: watchers for enabled cameras.
     pub schedule_cameras: String,
     /// A capture device not seen (capture or heartbeat) for this long is shown offline.
@@ -259,6 +263,8 @@ impl Default for Config {
             camera_count_window_secs: 60,
             camera_alert_cooldown_secs: 3600,
             unknown_face_alert_cooldown_secs: 600,
+            timezone: "UTC".into(),
+            schedule_attendance: "0 * * * * *".into(),
             schedule_cameras: "*/5 * * * * *".into(),
             device_offline_secs: 120,
             max_capture_bytes: 10 * 1024 * 1024,
@@ -325,6 +331,8 @@ impl Config {
             }
         }
         crate::egress::EgressSettings::from_config(self).map_err(Error::Config)?;
+        crate::attendance::calendar::parse(&self.timezone)
+            .map_err(|e| Error::Config(format!("VIGIL_TIMEZONE: {e}")))?;
         if self
             .metrics_token
             .as_ref()

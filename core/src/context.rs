@@ -59,6 +59,9 @@ impl AppContext {
                 tracing::info!(sealed, "sealed stream URLs stored in clear");
             }
         }
+        if let Ok(tz) = crate::attendance::calendar::parse(&config.timezone) {
+            crate::attendance::calendar::init(tz);
+        }
         let redis = Redis::new(&config.redis_url, &config.redis_prefix)?;
         let storage = storage::from_config(&config, &secrets).await?;
         let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?;

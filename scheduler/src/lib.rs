@@ -24,6 +24,8 @@ pub enum Action {
     Enqueue(fn(DateTime<Utc>) -> NewJob),
     /// Start a watcher for every enabled camera without one (`cameras::watchers`).
     CameraWatchers,
+    /// Write `missed` logs for shifts that are over (`attendance::shifts`).
+    MissedShifts,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,11 @@ pub fn table(ctx: &AppContext) -> Result<Vec<Periodic>> {
             schedule: parse("cameras", &c.schedule_cameras)?,
             action: Action::CameraWatchers,
         },
+        Periodic {
+            name: "attendance",
+            schedule: parse("attendance", &c.schedule_attendance)?,
+            action: Action::MissedShifts,
+        },
     ])
 }
 
@@ -88,6 +95,13 @@ async fn run_tick(ctx: &AppContext, task: &Periodic, tick: DateTime<Utc>) -> Res
         }
         Action::CameraWatchers => {
             vigil_core::cameras::watchers::reconcile(ctx).await?;
+        }
+        Action::MissedShifts => {
+            let mut conn = ctx.db.get().await?;
+            let missed = vigil_core::attendance::shifts::mark_missed(&mut conn, Utc::now()).await?;
+            if missed > 0 {
+                tracing::info!(missed, "missed shifts logged");
+            }
         }
         Action::Enqueue(build) => {
             let key = format!("schedule:{}@{}", task.name, tick.to_rfc3339());

@@ -17,6 +17,7 @@ pub mod people;
 pub mod queues;
 pub mod roles;
 pub mod searches;
+pub mod shifts;
 pub mod users;
 pub mod videos;
 

@@ -1,6 +1,8 @@
-//! One attendance log per person and (UTC) day, rebuilt from the day's approved events
-//! whenever one of them changes: time in is the first approved sighting, time out the last.
-//! A log that changes goes back to `odooStatus: pending` for the Odoo sync.
+//! One attendance log per person and local day (`calendar`), rebuilt from the day's approved
+//! events whenever one of them changes: time in is the first approved sighting, time out the
+//! last; `late` after the person's shift started (plus grace), `missed` (no times) when the
+//! shift ended without a sighting (`shifts::mark_missed`). A log that changes goes back to
+//! `odooStatus: pending` for the Odoo sync.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -8,7 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{EventStatus, LogStatus, OdooStatus, Presence};
+use super::{EventStatus, LogStatus, OdooStatus, Presence, calendar, shifts};
 use crate::db::paginate::{PageRequest, Paged, Paginate};
 use crate::db::schema::{attendance_events, attendance_logs, people};
 use crate::error::{Error, Result};
@@ -21,8 +23,9 @@ pub struct Log {
     pub id: Uuid,
     pub person_id: Uuid,
     pub date: NaiveDate,
-    pub time_in: DateTime<Utc>,
-    pub time_out: DateTime<Utc>,
+    /// `None` for a `missed` day.
+    pub time_in: Option<DateTime<Utc>>,
+    pub time_out: Option<DateTime<Utc>>,
     pub status: LogStatus,
     pub accuracy: Option<f32>,
     pub events: i32,
@@ -34,16 +37,13 @@ pub struct Log {
     pub odoo_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The shift the day was judged against.
+    pub shift_id: Option<String>,
 }
 
-/// The UTC day of `at` as a half-open range.
+/// The local day of `at` as a half-open range.
 pub fn day_of(at: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>, DateTime<Utc>) {
-    let date = at.date_naive();
-    let start = date
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc();
-    (date, start, start + chrono::Duration::days(1))
+    calendar::day_of(at)
 }
 
 /// Rebuilds `person`'s log of the day of `at` from the approved events of that day (deleting
@@ -75,6 +75,8 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
         .load(conn)
         .await?;
     let Some(first) = approved.as_slice().first().cloned() else {
+        // Nothing approved is left: no log (a shift that is over gets its `missed` log back
+        // at the scheduler's next pass).
         diesel::delete(
             attendance_logs::table
                 .filter(attendance_logs::person_id.eq(person))
@@ -84,6 +86,17 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
         .await?;
         return Ok(());
     };
+    let department: Option<String> = people::table
+        .find(person)
+        .select(people::department)
+        .first(conn)
+        .await
+        .optional()?
+        .flatten();
+    let all_shifts = shifts::list(conn).await?;
+    let shift = shifts::of_person(&all_shifts, department.as_deref(), date);
+    let status = shifts::status(shift, date, first.0);
+    let shift_id = shift.map(|s| s.id.clone());
     let time_out = approved
         .iter()
         .map(|r| r.5.unwrap_or(r.0).max(r.0))
@@ -102,24 +115,28 @@ pub async fn refresh(conn: &mut AsyncPgConnection, person: Uuid, at: DateTime<Ut
             attendance_logs::id.eq(Uuid::now_v7()),
             attendance_logs::person_id.eq(person),
             attendance_logs::date.eq(date),
-            attendance_logs::time_in.eq(first.0),
-            attendance_logs::time_out.eq(time_out),
+            attendance_logs::time_in.eq(Some(first.0)),
+            attendance_logs::time_out.eq(Some(time_out)),
             attendance_logs::accuracy.eq(accuracy),
             attendance_logs::events.eq(events),
             attendance_logs::device_id.eq(first.2),
             attendance_logs::classroom_id.eq(&first.3),
             attendance_logs::camera_id.eq(&first.4),
+            attendance_logs::status.eq(status),
+            attendance_logs::shift_id.eq(&shift_id),
         ))
         .on_conflict((attendance_logs::person_id, attendance_logs::date))
         .do_update()
         .set((
-            attendance_logs::time_in.eq(first.0),
-            attendance_logs::time_out.eq(time_out),
+            attendance_logs::time_in.eq(Some(first.0)),
+            attendance_logs::time_out.eq(Some(time_out)),
             attendance_logs::accuracy.eq(accuracy),
             attendance_logs::events.eq(events),
             attendance_logs::device_id.eq(first.2),
             attendance_logs::classroom_id.eq(&first.3),
             attendance_logs::camera_id.eq(&first.4),
+            attendance_logs::status.eq(status),
+            attendance_logs::shift_id.eq(&shift_id),
             attendance_logs::odoo_status.eq(OdooStatus::Pending),
             attendance_logs::updated_at.eq(now),
         ))
@@ -139,7 +156,10 @@ pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Log>> 
 
 /// Deletes a log and the events of its day, so it does not come back on the next refresh.
 pub async fn delete(conn: &mut AsyncPgConnection, log: &Log) -> Result<()> {
-    let (_, start, end) = day_of(log.time_in);
+    let (start, end) = (
+        calendar::day_start(log.date),
+        calendar::day_start(log.date + chrono::Duration::days(1)),
+    );
     diesel::delete(
         attendance_events::table
             .filter(attendance_events::person_id.eq(log.person_id))
@@ -319,8 +339,10 @@ pub struct Statistics {
     pub date_to: NaiveDate,
     /// People who can be recognised (not archived).
     pub total_people: i64,
-    /// Logs in the range.
+    /// Logs in the range with a sighting (present or late).
     pub logs: i64,
+    /// Shift days that passed without a sighting.
+    pub missed: i64,
     /// Distinct people with at least one log in the range.
     pub people_present: i64,
     /// Mean of each day's present count over the active people, in percent.
@@ -334,7 +356,7 @@ pub struct Statistics {
     pub days: Vec<DayFigures>,
 }
 
-/// Figures over `[from, to]` (UTC days).
+/// Figures over `[from, to]` (local days).
 pub async fn statistics(
     conn: &mut AsyncPgConnection,
     from: NaiveDate,
@@ -366,8 +388,14 @@ pub async fn statistics(
         ))
         .load(conn)
         .await?;
-    let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    let end = to.and_hms_opt(0, 0, 0).expect("midnight").and_utc() + chrono::Duration::days(1);
+    let start = calendar::day_start(from);
+    let end = calendar::day_start(to + chrono::Duration::days(1));
+    // Missed days count as days with no one present, not as attendance.
+    let missed = rows.iter().filter(|r| r.2 == LogStatus::Missed).count() as i64;
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| r.2 != LogStatus::Missed)
+        .collect();
     let events: Vec<(EventStatus, bool, i64)> = attendance_events::table
         .filter(attendance_events::occurred_at.ge(start))
         .filter(attendance_events::occurred_at.lt(end))
@@ -412,6 +440,7 @@ pub async fn statistics(
         date_to: to,
         total_people,
         logs: rows.len() as i64,
+        missed,
         people_present: people_present.len() as i64,
         attendance_rate,
         average_accuracy: (!accuracies.is_empty())

@@ -4,11 +4,13 @@
 //! becomes a decision is a pure rule (`decision`); rejected matches become negative examples
 //! (`negatives`) so the same confusion is not approved automatically again.
 
+pub mod calendar;
 pub mod captures;
 pub mod decision;
 pub mod events;
 pub mod logs;
 pub mod negatives;
+pub mod shifts;
 
 use crate::db::text_enum::text_enum;
 

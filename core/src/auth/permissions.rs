@@ -34,6 +34,8 @@ text_enum! {
         AttendanceReview = "attendance:review",
         /// Enter attendance by hand (pending review unless entered by a reviewer).
         AttendanceWrite = "attendance:write",
+        /// Create, change and delete shift schedules.
+        ShiftsWrite = "shifts:write",
         RecordingsRead = "recordings:read",
         RecordingsWrite = "recordings:write",
         AlertsRead = "alerts:read",

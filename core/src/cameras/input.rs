@@ -58,7 +58,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &'static str, issue: impl Into<String>) -> Self {
+    pub fn new(field: &'static str, issue: impl Into<String>) -> Self {
         Self {
             field,
             issue: issue.into(),

@@ -16,7 +16,7 @@ mod roi;
 pub mod store;
 pub mod watchers;
 
-pub use input::{CameraDraft, CheckedCamera, FieldError, RowErrors, check_import};
+pub use input::{CameraDraft, CheckedCamera, FieldError, RowErrors, check_import, valid_id};
 pub use jobs::{ConnectionReport, SnapshotJob, SnapshotResult, TestConnectionJob, WatchJob};
 pub use roi::{Roi, RoiPoint};
 pub use store::{

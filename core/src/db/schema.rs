@@ -449,6 +449,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    shifts (id) {
+        id -> Text,
+        name -> Text,
+        start_time -> Time,
+        end_time -> Time,
+        days -> Array<Int2>,
+        grace_minutes -> Int4,
+        departments -> Array<Text>,
+        location -> Nullable<Text>,
+        expected_headcount -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(face_photos -> face_profiles (profile_id));
@@ -591,8 +608,8 @@ diesel::table! {
         id -> Uuid,
         person_id -> Uuid,
         date -> Date,
-        time_in -> Timestamptz,
-        time_out -> Timestamptz,
+        time_in -> Nullable<Timestamptz>,
+        time_out -> Nullable<Timestamptz>,
         status -> Text,
         accuracy -> Nullable<Float4>,
         events -> Int4,
@@ -604,6 +621,7 @@ diesel::table! {
         odoo_error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        shift_id -> Nullable<Text>,
     }
 }
 
@@ -662,5 +680,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     face_negatives,
     face_detections,
     detection_events,
-    detection_provider
+    detection_provider,
+    shifts
 );

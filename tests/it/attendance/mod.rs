@@ -7,3 +7,4 @@ mod capture_input;
 mod captures;
 mod devices;
 mod people;
+mod shifts;

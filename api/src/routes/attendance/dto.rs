@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::Object;
 use uuid::Uuid;
+use vigil_core::attendance::calendar;
 use vigil_core::attendance::captures::{self, Capture, CaptureStatus};
 use vigil_core::attendance::events::Event;
 use vigil_core::attendance::logs::{Log, Record};
@@ -209,6 +210,11 @@ pub async fn event_dtos(state: &ApiState, list: Vec<Event>) -> ApiResult<Vec<Eve
     Ok(out)
 }
 
+/// Local `HH:MM:SS` of an instant.
+fn clock(at: DateTime<Utc>) -> String {
+    calendar::local(at).format("%H:%M:%S").to_string()
+}
+
 /// One person's attendance on one day (seed 004's log).
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
@@ -220,12 +226,14 @@ pub struct LogDto {
     pub name: String,
     pub department: Option<String>,
     pub date: NaiveDate,
-    /// First approved sighting (UTC `HH:MM:SS`).
-    pub time_in: String,
-    /// Last approved sighting (UTC `HH:MM:SS`).
-    pub time_out: String,
-    pub time_in_at: DateTime<Utc>,
-    pub time_out_at: DateTime<Utc>,
+    /// First approved sighting (local `HH:MM:SS`, `VIGIL_TIMEZONE`); null when `missed`.
+    pub time_in: Option<String>,
+    /// Last approved sighting (local `HH:MM:SS`); null when `missed`.
+    pub time_out: Option<String>,
+    pub time_in_at: Option<DateTime<Utc>>,
+    pub time_out_at: Option<DateTime<Utc>>,
+    /// The shift the day was judged against (`late` after its start plus grace).
+    pub shift_id: Option<String>,
     pub camera_id: Option<String>,
     pub device_id: Option<Uuid>,
     pub classroom_id: Option<String>,
@@ -248,10 +256,11 @@ impl LogDto {
             name: person.name.clone(),
             department: person.department.clone(),
             date: log.date,
-            time_in: log.time_in.format("%H:%M:%S").to_string(),
-            time_out: log.time_out.format("%H:%M:%S").to_string(),
+            time_in: log.time_in.map(clock),
+            time_out: log.time_out.map(clock),
             time_in_at: log.time_in,
             time_out_at: log.time_out,
+            shift_id: log.shift_id,
             camera_id: log.camera_id,
             device_id: log.device_id,
             classroom_id: log.classroom_id,

@@ -352,7 +352,10 @@ pub struct StatisticsDto {
     pub date_from: NaiveDate,
     pub date_to: NaiveDate,
     pub total_people: i64,
+    /// Days with a sighting (present or late).
     pub logs: i64,
+    /// Shift days that passed without a sighting.
+    pub missed: i64,
     pub people_present: i64,
     /// Mean share of people present per day, in percent.
     pub attendance_rate: f64,
@@ -373,6 +376,7 @@ impl From<Statistics> for StatisticsDto {
             date_to: s.date_to,
             total_people: s.total_people,
             logs: s.logs,
+            missed: s.missed,
             people_present: s.people_present,
             attendance_rate: s.attendance_rate,
             average_accuracy: s.average_accuracy,

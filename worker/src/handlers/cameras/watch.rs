@@ -14,14 +14,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
-use vigil_core::attendance::decision::Thresholds;
 use vigil_core::cameras::counts::{self, Window};
 use vigil_core::cameras::{self, Camera, CameraStatus, WatchJob, frames, health};
-use vigil_core::detections::classify::{self, Evidence};
-use vigil_core::detections::{self, DetectionSource, DetectionStatus, provider, store};
-use vigil_core::geometry::BoxPx;
+use vigil_core::detections::{DetectionSource, provider, store};
 use vigil_core::people;
-use vigil_core::storage::ObjectKey;
 use vigil_models::PersonDetector;
 use vigil_video::SampleOptions;
 
@@ -31,6 +27,7 @@ use super::session::{Event, Session};
 use crate::context::{JobContext, JobError, Outcome};
 use crate::frames::matcher::Matcher;
 use crate::handlers::attendance::recognize::MIN_FACE_PX;
+use crate::handlers::detections::record::{self, Seen, box_px};
 use crate::media;
 use crate::registry::Handler;
 use crate::vision::{self, FACE_MODEL_ID};
@@ -302,7 +299,6 @@ impl Watcher<'_> {
         let mut seen_since_refresh: Option<DateTime<Utc>> = None;
         let mut first = true;
         let max_gap = max_gap(settings.sample_fps);
-        let thresholds = Thresholds::from_config(&self.job.app.config);
         loop {
             match tokio::time::timeout(TICK, session.events.recv()).await {
                 Ok(Some(Event::Analysed {
@@ -340,8 +336,7 @@ impl Watcher<'_> {
                                 reports,
                                 inference_ms,
                             } => {
-                                self.on_faces(camera, at, reports, inference_ms, thresholds)
-                                    .await;
+                                self.on_faces(camera, at, reports, inference_ms).await;
                             }
                         }
                     }
@@ -405,7 +400,6 @@ impl Watcher<'_> {
         at: DateTime<Utc>,
         reports: Vec<FaceReport>,
         inference_ms: f64,
-        thresholds: Thresholds,
     ) {
         let Some(faces) = self.faces.as_mut() else {
             return;
@@ -417,18 +411,12 @@ impl Watcher<'_> {
         for report in reports {
             let ago = |ms: i64| chrono::Duration::milliseconds((report.frame_ms - ms).max(0));
             let (first, last) = (at - ago(report.first_ms), at - ago(report.last_ms));
-            let bbox = BoxPx {
-                x: report.bbox.x,
-                y: report.bbox.y,
-                width: report.bbox.width,
-                height: report.bbox.height,
-            };
             let result = match &report.judged {
                 Some(judged) => {
-                    self.record_track(camera, &report, judged, (first, last), bbox, thresholds)
+                    self.record_track(camera, &report, judged, (first, last))
                         .await
                 }
-                None => self.touch_track(&report, last, bbox).await,
+                None => self.touch_track(&report, last).await,
             };
             if let Err(e) = result {
                 tracing::warn!(camera = %camera.id, track = report.track, error = %e, "face detection not stored");
@@ -446,80 +434,28 @@ impl Watcher<'_> {
         camera: &Camera,
         report: &FaceReport,
         judged: &Judged,
-        (first, last): (DateTime<Utc>, DateTime<Utc>),
-        bbox: BoxPx,
-        thresholds: Thresholds,
+        (first_seen, last_seen): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<(), JobError> {
         let Some(faces) = self.faces.as_ref() else {
             return Ok(());
         };
-        let track_id = format!("{}-{}", faces.track_prefix, report.track);
-        let recognition = judged.recognition.clone();
-        let verdict = classify::classify(
-            &Evidence {
-                recognition: recognition.clone(),
-                face_px: report.face_px,
-                frames: report.frames,
-            },
-            thresholds,
-        );
-        let id = Uuid::now_v7();
-        let thumbnail_key = match &judged.thumbnail {
-            Some(jpeg) => {
-                let key = ObjectKey::DetectionFace {
-                    camera: camera.id.clone(),
-                    at: first,
-                    detection: id,
-                }
-                .to_string();
-                self.job
-                    .app
-                    .storage
-                    .put_bytes(&key, jpeg.clone(), "image/jpeg")
-                    .await?;
-                Some(key)
-            }
-            None => None,
+        let seen = Seen {
+            track_id: format!("{}-{}", faces.track_prefix, report.track),
+            source: DetectionSource::Stream,
+            recognition: judged.recognition.clone(),
+            face_px: report.face_px,
+            frames: report.frames,
+            bbox: report.bbox,
+            first_seen,
+            last_seen,
+            thumbnail: judged.thumbnail.clone(),
         };
-        let status = verdict.status;
-        let mut conn = self.job.db().await?;
-        let detection = store::record(
-            &mut conn,
-            store::NewDetection {
-                id,
-                camera_id: &camera.id,
-                track_id,
-                source: DetectionSource::Stream,
-                verdict,
-                confidence: recognition.as_ref().map(|r| r.confidence),
-                distance: recognition.as_ref().map(|r| r.distance),
-                margin: recognition.as_ref().and_then(|r| r.margin),
-                bbox,
-                face_px: report.face_px,
-                frames: report.frames,
-                first_seen: first,
-                last_seen: last,
-                thumbnail_key,
-                job_id: Some(self.job.job.id),
-            },
-        )
-        .await?;
+        let detection = record::record(self.job, camera, seen).await?;
         self.detections += 1;
         if let Some(faces) = self.faces.as_mut() {
             faces
                 .detections
                 .insert(report.track, (detection.id, Instant::now()));
-        }
-        metrics::counter!("vigil_face_detections_total", "camera" => camera.id.clone(), "status" => status.as_str())
-            .increment(1);
-        if status == DetectionStatus::Visitor {
-            detections::alert_unknown_face(
-                &mut conn,
-                (&camera.id, &camera.name),
-                detection.id,
-                self.job.app.config.unknown_face_alert_cooldown_secs,
-            )
-            .await?;
         }
         Ok(())
     }
@@ -528,7 +464,6 @@ impl Watcher<'_> {
         &mut self,
         report: &FaceReport,
         last: DateTime<Utc>,
-        bbox: BoxPx,
     ) -> Result<(), JobError> {
         let Some((id, synced)) = self
             .faces
@@ -544,7 +479,15 @@ impl Watcher<'_> {
         }
         let id = *id;
         let mut conn = self.job.db().await?;
-        store::touch(&mut conn, id, last, report.frames, bbox, attendance).await?;
+        store::touch(
+            &mut conn,
+            id,
+            last,
+            report.frames,
+            box_px(report.bbox),
+            attendance,
+        )
+        .await?;
         Ok(())
     }
 

@@ -9,16 +9,13 @@ use chrono::Utc;
 use image::RgbImage;
 use serde::Serialize;
 use uuid::Uuid;
-use vigil_core::attendance::decision::Thresholds;
 use vigil_core::cameras::{Camera, CameraStatus, frames};
 use vigil_core::detections::calls::{self, NewCall};
-use vigil_core::detections::classify::{self, Evidence};
 use vigil_core::detections::{
-    CallKind, CallStatus, DetectionSource, DetectionStatus, FrameJob, provider, store,
+    CallKind, CallStatus, DetectionSource, DetectionStatus, FrameJob, provider,
 };
 use vigil_core::geometry::BoxPx;
 use vigil_core::people;
-use vigil_core::storage::ObjectKey;
 
 use crate::context::{JobContext, JobError, Outcome};
 use crate::frames::matcher::Matcher;
@@ -26,6 +23,7 @@ use crate::frames::scan::thumbnail;
 use crate::handlers::attendance::recognize::MIN_FACE_PX;
 use crate::handlers::cameras::faces::nearest;
 use crate::handlers::cameras::{grab_frame, load};
+use crate::handlers::detections::record::{self, Seen};
 use crate::registry::Handler;
 use crate::vision::{self, FACE_MODEL_ID};
 
@@ -148,71 +146,34 @@ impl Handler for SendFrame {
         })?;
         let latency_ms = started.elapsed().as_millis() as u64;
 
-        let thresholds = Thresholds::from_config(&job.app.config);
         let persons = matcher.as_ref().map(|m| m.persons()).unwrap_or_default();
         let mut seen = Vec::with_capacity(faces.len());
-        for (i, ((face, distances), jpeg)) in
+        for (i, ((face, distances), thumbnail)) in
             faces.iter().zip(&distances).zip(thumbnails).enumerate()
         {
             let recognition = nearest(persons, distances);
-            let face_px = face.bbox.width.min(face.bbox.height);
-            let verdict = classify::classify(
-                &Evidence {
-                    recognition: recognition.clone(),
-                    face_px,
-                    frames: 1,
-                },
-                thresholds,
-            );
-            let id = Uuid::now_v7();
-            let thumbnail_key = match jpeg {
-                Some(jpeg) => {
-                    let key = ObjectKey::DetectionFace {
-                        camera: camera.id.clone(),
-                        at,
-                        detection: id,
-                    }
-                    .to_string();
-                    job.app.storage.put_bytes(&key, jpeg, "image/jpeg").await?;
-                    Some(key)
-                }
-                None => None,
-            };
-            let bbox = BoxPx {
-                x: face.bbox.x,
-                y: face.bbox.y,
-                width: face.bbox.width,
-                height: face.bbox.height,
-            };
-            let (status, person) = (verdict.status, verdict.person);
-            let mut conn = job.db().await?;
-            let stored = store::record(
-                &mut conn,
-                store::NewDetection {
-                    id,
-                    camera_id: &camera.id,
+            let detection = record::record(
+                job,
+                &camera,
+                Seen {
                     track_id: format!("FRAME-{}-{}", job.job.id.simple(), i + 1),
                     source: DetectionSource::Frame,
-                    verdict,
-                    confidence: recognition.as_ref().map(|r| r.confidence),
-                    distance: recognition.as_ref().map(|r| r.distance),
-                    margin: recognition.as_ref().and_then(|r| r.margin),
-                    bbox,
-                    face_px,
+                    recognition: recognition.clone(),
+                    face_px: face.bbox.width.min(face.bbox.height),
                     frames: 1,
+                    bbox: face.bbox,
                     first_seen: at,
                     last_seen: at,
-                    thumbnail_key,
-                    job_id: Some(job.job.id),
+                    thumbnail,
                 },
             )
             .await?;
             seen.push(FaceSeen {
-                detection_id: stored.id,
-                status,
-                person_id: person,
-                confidence: recognition.as_ref().map(|r| r.confidence),
-                bbox,
+                detection_id: detection.id,
+                status: detection.status,
+                person_id: detection.person_id,
+                confidence: detection.confidence,
+                bbox: detection.bbox,
             });
         }
         let payload = serde_json::json!({

@@ -3,4 +3,5 @@
 //! (`handlers::cameras::faces`).
 
 pub mod frame;
+pub(crate) mod record;
 pub mod test;

@@ -19,6 +19,9 @@ use super::notify;
 use crate::context::{JobContext, JobError, OrSkip, Outcome};
 use crate::registry::Handler;
 
+/// Appearances listed per video in the summary email.
+const EMAIL_APPEARANCES_PER_VIDEO: usize = 20;
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Checkpoint {
@@ -185,12 +188,19 @@ async fn summarise(
         if let Some(e) = &state.error {
             text.push_str(&format!(" — {e}"));
         }
-        for a in found {
+        // An email, not a report: the first few per video, the rest behind the link.
+        for a in found.iter().take(EMAIL_APPEARANCES_PER_VIDEO) {
             text.push_str(&format!(
                 "\n    {}–{} (similarity {:.2})",
                 notify::clock(a.start_secs),
                 notify::clock(a.end_secs),
                 a.best_score
+            ));
+        }
+        if found.len() > EMAIL_APPEARANCES_PER_VIDEO {
+            text.push_str(&format!(
+                "\n    … and {} more (see the search)",
+                found.len() - EMAIL_APPEARANCES_PER_VIDEO
             ));
         }
         email_lines.push(text);
