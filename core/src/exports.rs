@@ -44,7 +44,7 @@ impl JobPayload for ExportRequest {
     const KIND: &'static KindSpec = &kinds::EXPORT;
 }
 
-/// Where the rows come from, each with its own filters. Attendance and counts join here.
+/// Where the rows come from, each with its own filters. Counts join here next.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "source", content = "filters", rename_all = "camelCase")]
 pub enum ExportSource {
@@ -54,6 +54,8 @@ pub enum ExportSource {
     Search {
         search_id: Uuid,
     },
+    /// Attendance logs (one per person and day).
+    Attendance(crate::attendance::logs::Filter),
 }
 
 impl ExportSource {
@@ -61,6 +63,7 @@ impl ExportSource {
         match self {
             ExportSource::Audit(_) => "audit",
             ExportSource::Search { .. } => "search",
+            ExportSource::Attendance(_) => "attendance",
         }
     }
 
@@ -70,6 +73,7 @@ impl ExportSource {
         match self {
             ExportSource::Audit(_) => Permission::AuditRead,
             ExportSource::Search { .. } => Permission::SearchesRead,
+            ExportSource::Attendance(_) => Permission::AttendanceRead,
         }
     }
 }

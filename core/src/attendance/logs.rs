@@ -174,7 +174,9 @@ pub async fn delete(conn: &mut AsyncPgConnection, log: &Log) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Default)]
+/// Which logs: for lists and exports (an export job carries it as its payload).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Filter {
     /// Case-insensitive substring of the person's name or number.
     pub search: Option<String>,

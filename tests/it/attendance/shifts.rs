@@ -1,16 +1,19 @@
 //! Shift schedules: CRUD with validation and versions; a day's log is `present` up to the
 //! shift's start plus grace and `late` after; a person of the shift nobody saw gets a
 //! `missed` log once the shift is over (the scheduler's attendance task), which a later
-//! approved sighting turns back into attendance; today's compliance counts the people seen.
+//! approved sighting turns back into attendance; today's compliance counts the people seen;
+//! the logs export to CSV and PDF.
 
 use chrono::{Duration, Utc};
 use serde_json::json;
 use vigil_testkit::TestApp;
 use vigil_testkit::attendance::register_face;
+use vigil_testkit::jobs::{accepted, wait_succeeded};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shifts_make_days_late_or_missed() {
     let mut app = TestApp::spawn_with(|c| c.schedule_attendance = "* * * * * *".into()).await;
+    app.start_worker();
     let admin = app.as_user(&app.admin().await);
     let reviewer = app.as_new_user("ROLE-REVIEWER").await;
     let operator = app.as_new_user("ROLE-OPERATOR").await;
@@ -117,6 +120,62 @@ async fn shifts_make_days_late_or_missed() {
     assert_eq!(status("EMP-1"), (json!("present"), json!("SHIFT-01")));
     assert_eq!(status("EMP-2"), (json!("late"), json!("SHIFT-01")));
     assert_eq!(status("EMP-3"), (json!("present"), json!(null)));
+
+    // The day's logs exported: CSV rows as the list shows them, and a PDF.
+    let export = |format: &str| {
+        reviewer.post_json(
+            "/attendance/export",
+            json!({ "format": format, "dateFrom": day, "dateTo": day }),
+        )
+    };
+    let job = accepted(export("csv").await);
+    let job = wait_succeeded(
+        &reviewer,
+        job["id"].as_str().unwrap(),
+        Duration::seconds(30).to_std().unwrap(),
+    )
+    .await;
+    assert_eq!(job["result"]["rows"], 3, "{job}");
+    let csv = app
+        .anonymous()
+        .get(job["result"]["downloadUrl"].as_str().unwrap())
+        .await
+        .text();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(reader.headers().unwrap().get(4), Some("status"));
+    let mut rows: Vec<(String, String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[1].to_string(), r[4].to_string(), r[5].to_string())
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("EMP-1".into(), "present".into(), "06:10:00".into()),
+            ("EMP-2".into(), "late".into(), "06:10:01".into()),
+            ("EMP-3".into(), "present".into(), "11:00:00".into()),
+        ]
+    );
+    let job = accepted(export("pdf").await);
+    let job = wait_succeeded(
+        &reviewer,
+        job["id"].as_str().unwrap(),
+        Duration::seconds(30).to_std().unwrap(),
+    )
+    .await;
+    assert_eq!(job["result"]["pages"], 1, "{job}");
+    let pdf = app
+        .anonymous()
+        .get(job["result"]["downloadUrl"].as_str().unwrap())
+        .await;
+    assert!(pdf.bytes().starts_with(b"%PDF"));
+    reviewer
+        .post_json("/attendance/export", json!({ "format": "xls" }))
+        .await
+        .expect_error(422, "VALIDATION_ERROR");
 
     // A shift that ended 20 minutes ago with nobody seen: once the scheduler's attendance task
     // runs, Ada and Bo have `missed` logs without times; Cy (no shift) has none. (Yesterday's

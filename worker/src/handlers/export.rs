@@ -265,6 +265,93 @@ async fn search_table(
     })
 }
 
+/// Attendance logs, newest day first, with their people; times local to `VIGIL_TIMEZONE`.
+async fn attendance_table(
+    job: &JobContext,
+    filter: vigil_core::attendance::logs::Filter,
+) -> Result<Table, JobError> {
+    use vigil_core::attendance::{calendar, logs};
+    use vigil_core::people;
+
+    let mut conn = job.db().await?;
+    let mut rows = Vec::new();
+    let mut total;
+    let mut offset = 0;
+    let clock = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|t| calendar::local(t).format("%H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    loop {
+        job.check()?;
+        let page = logs::list(&mut conn, &filter, PageRequest::at_offset(offset, PAGE)).await?;
+        total = page.total;
+        let fetched = page.items.len() as i64;
+        let ids: Vec<Uuid> = page.items.iter().map(|l| l.person_id).collect();
+        let persons = people::get_many(&mut conn, &ids).await?;
+        rows.extend(page.items.into_iter().filter_map(|l| {
+            let p = persons.iter().find(|p| p.id == l.person_id)?;
+            Some(vec![
+                l.date.to_string(),
+                p.number().to_string(),
+                p.name.clone(),
+                p.department.clone().unwrap_or_default(),
+                l.status.to_string(),
+                clock(l.time_in),
+                clock(l.time_out),
+                l.shift_id.clone().unwrap_or_default(),
+                l.camera_id.clone().unwrap_or_default(),
+                l.classroom_id.clone().unwrap_or_default(),
+                l.accuracy
+                    .map(|a| format!("{:.1}", a * 100.0))
+                    .unwrap_or_default(),
+                l.events.to_string(),
+                l.odoo_status.to_string(),
+            ])
+        }));
+        offset += fetched;
+        job.progress(
+            80.0 * offset as f32 / total.clamp(1, MAX_ROWS) as f32,
+            "collecting rows",
+        );
+        if fetched < i64::from(PAGE) || offset >= MAX_ROWS {
+            break;
+        }
+    }
+    let shown = rows.len();
+    let cut = if (total as usize) > shown {
+        format!(" of {total} (cut at {MAX_ROWS})")
+    } else {
+        String::new()
+    };
+    Ok(Table {
+        title: "Vigil attendance".into(),
+        subtitle: format!(
+            "{shown}{cut} log(s), times in {}; generated {}",
+            calendar::tz(),
+            Utc::now().format("%Y-%m-%d %H:%M UTC")
+        ),
+        columns: [
+            "date",
+            "employee id",
+            "name",
+            "department",
+            "status",
+            "time in",
+            "time out",
+            "shift",
+            "camera",
+            "classroom",
+            "accuracy %",
+            "sightings",
+            "odoo",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+        thumbnails: Vec::new(),
+    })
+}
+
 #[async_trait::async_trait]
 impl Handler for Export {
     type Payload = ExportRequest;
@@ -275,6 +362,7 @@ impl Handler for Export {
         let table = match request.source {
             ExportSource::Audit(filter) => audit_table(job, filter).await?,
             ExportSource::Search { search_id } => search_table(job, search_id, format).await?,
+            ExportSource::Attendance(filter) => attendance_table(job, filter).await?,
         };
         job.progress(85.0, "rendering");
         let thumbs = table.has_thumbnails();

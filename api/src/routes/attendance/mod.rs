@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::Request;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
@@ -18,9 +18,12 @@ use vigil_core::attendance::logs::{self, Statistics};
 use vigil_core::attendance::{EventStatus, LogStatus, OdooStatus, ReviewAction};
 use vigil_core::auth::Permission;
 use vigil_core::db::Paged;
+use vigil_core::exports::{ExportFormat, ExportRequest, ExportSource};
+use vigil_core::jobs::NewJob;
 use vigil_core::people;
 
 use super::Tag;
+use super::jobs::{Accepted, submit};
 use crate::auth::BearerAuth;
 use crate::envelope::{self, Created, NoContent, Ok};
 use crate::error::{ApiError, ApiResult};
@@ -64,6 +67,27 @@ fn parse_date(field: &'static str, v: Option<String>) -> ApiResult<Option<NaiveD
                 .map_err(|_| ApiError::validation(field, "must be a date like 2025-11-05"))
         })
         .transpose()
+}
+
+/// `POST /attendance/export`: the logs' filters (as `GET /attendance/logs` takes them).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct AttendanceExportBody {
+    /// `csv` or `pdf`.
+    pub format: Choice<ExportFormat>,
+    #[oai(validator(max_length = 200))]
+    pub search: Option<String>,
+    pub person_id: Option<Uuid>,
+    #[oai(validator(max_length = 50))]
+    pub camera_id: Option<String>,
+    #[oai(validator(max_length = 200))]
+    pub classroom_id: Option<String>,
+    pub device_id: Option<Uuid>,
+    /// `YYYY-MM-DD`, local days.
+    pub date_from: Option<String>,
+    pub date_to: Option<String>,
+    pub odoo_status: Option<Choice<OdooStatus>>,
+    pub status: Option<Choice<LogStatus>>,
 }
 
 pub struct AttendanceApi {
@@ -294,6 +318,42 @@ impl AttendanceApi {
             total: page.total,
             page: page.page,
         }))
+    }
+
+    /// Export attendance logs as CSV or PDF (an `export` job; its result holds the download
+    /// link, for callers with `attendance:read`). Times are local to `VIGIL_TIMEZONE`.
+    #[oai(path = "/export", method = "post", operation_id = "attendance.export")]
+    async fn export(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<AttendanceExportBody>,
+    ) -> ApiResult<Accepted> {
+        auth.0.require(Permission::AttendanceRead)?;
+        let b = body.0;
+        let request = ExportRequest {
+            format: b.format.get("format")?,
+            source: ExportSource::Attendance(logs::Filter {
+                search: b.search,
+                person_id: b.person_id,
+                camera_id: b.camera_id,
+                classroom_id: b.classroom_id,
+                device_id: b.device_id,
+                date_from: parse_date("dateFrom", b.date_from)?,
+                date_to: parse_date("dateTo", b.date_to)?,
+                odoo_status: b.odoo_status.map(|s| s.get("odooStatus")).transpose()?,
+                status: b.status.map(|s| s.get("status")).transpose()?,
+            }),
+        };
+        submit(
+            &self.state,
+            req,
+            &auth.0,
+            NewJob::of(&request),
+            idempotency_key.0,
+        )
+        .await
     }
 
     /// Where people are now: each person's last approved sighting, `on-site` within
