@@ -131,6 +131,12 @@ pub struct Config {
     /// Finished jobs are deleted after this many days.
     pub job_retention_days: u32,
     pub audit_retention_days: u32,
+    /// Capture photos (and their sealed descriptors) are erased after this many days; the
+    /// capture's decision and its attendance stay.
+    pub capture_retention_days: u32,
+    /// Camera face detections (with their thumbnails) and the provider's call log are deleted
+    /// after this many days; attendance they supported stays.
+    pub detection_retention_days: u32,
     /// Cron expressions (with seconds) of the scheduler's periodic tasks.
     pub schedule_reconcile: String,
     pub schedule_cleanup: String,
@@ -248,6 +254,8 @@ impl Default for Config {
             export_ttl_days: 7,
             job_retention_days: 30,
             audit_retention_days: 365,
+            capture_retention_days: 90,
+            detection_retention_days: 90,
             schedule_reconcile: "*/10 * * * * *".into(),
             schedule_cleanup: "0 17 3 * * *".into(),
             schedule_health: "0 * * * * *".into(),

@@ -288,3 +288,27 @@ pub async fn erase_for_person(conn: &mut AsyncPgConnection, person: Uuid) -> Res
     .await?;
     Ok(keys.into_iter().flatten().collect())
 }
+
+/// Erases the photos (and sealed descriptors) of captures taken before `before`, up to
+/// `limit` at a time: the objects go to the storage orphans sweep, the rows keep their
+/// decision, so the attendance they gave stays. Returns how many were erased.
+pub async fn expire_photos(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<usize> {
+    Ok(diesel::sql_query(
+        "WITH old AS (
+             SELECT id, object_key FROM captures
+              WHERE captured_at < $1 AND object_key IS NOT NULL
+              ORDER BY captured_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+         orphaned AS (
+             INSERT INTO storage_orphans (key) SELECT object_key FROM old ON CONFLICT DO NOTHING)
+         UPDATE captures c SET object_key = NULL, descriptor = NULL, updated_at = now()
+           FROM old WHERE c.id = old.id",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(before)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .execute(conn)
+    .await?)
+}

@@ -276,3 +276,22 @@ pub async fn list(
         page: page.page,
     })
 }
+
+/// Deletes detections last seen before `before` (their thumbnails follow through the storage
+/// orphans sweep; attendance events keep their time, losing the link) and provider calls
+/// older than it. Returns (detections, calls) deleted.
+pub async fn purge_before(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+) -> Result<(usize, usize)> {
+    use crate::db::schema::detection_events;
+    let detections =
+        diesel::delete(face_detections::table.filter(face_detections::last_seen.lt(before)))
+            .execute(conn)
+            .await?;
+    let calls =
+        diesel::delete(detection_events::table.filter(detection_events::created_at.lt(before)))
+            .execute(conn)
+            .await?;
+    Ok((detections, calls))
+}

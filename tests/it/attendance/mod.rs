@@ -7,4 +7,5 @@ mod capture_input;
 mod captures;
 mod devices;
 mod people;
+mod retention;
 mod shifts;

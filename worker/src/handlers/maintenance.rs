@@ -19,7 +19,7 @@ use crate::registry::Handler;
 
 /// Deletes what has outlived its retention: finished jobs, expired exports (object first, then
 /// the row, so a failure leaves the row to retry), objects whose rows were deleted, audit rows,
-/// expired refresh tokens and old bookkeeping.
+/// capture photos, camera detections, expired refresh tokens and old bookkeeping.
 #[derive(Default)]
 pub struct Cleanup;
 
@@ -44,6 +44,28 @@ impl Handler for Cleanup {
             }
             job.check()?;
         }
+        // Retention first, so the objects it lets go are swept in this same run.
+        let days = |d: u32| now - chrono::Duration::days(i64::from(d));
+        let mut capture_photos_erased = 0;
+        loop {
+            let erased = vigil_core::attendance::captures::expire_photos(
+                &mut conn,
+                days(config.capture_retention_days),
+                1000,
+            )
+            .await?;
+            capture_photos_erased += erased;
+            if erased < 1000 {
+                break;
+            }
+            job.check()?;
+        }
+        let (detections_deleted, detection_calls_deleted) =
+            vigil_core::detections::store::purge_before(
+                &mut conn,
+                days(config.detection_retention_days),
+            )
+            .await?;
         // Objects of deleted rows that the API could not delete at once (storage down).
         drop(conn);
         let mut orphans_deleted = 0;
@@ -84,6 +106,9 @@ impl Handler for Cleanup {
             "orphanedObjectsDeleted": orphans_deleted,
             "jobsDeleted": jobs_deleted,
             "auditRowsDeleted": audit_deleted,
+            "capturePhotosErased": capture_photos_erased,
+            "detectionsDeleted": detections_deleted,
+            "detectionCallsDeleted": detection_calls_deleted,
             "refreshTokensDeleted": tokens_deleted,
             "healthChecksDeleted": checks_deleted,
             "schedulerTicksDeleted": ticks_deleted,
