@@ -175,6 +175,8 @@ pub struct Config {
     pub timezone: String,
     /// Cron of the scheduler's attendance task (`missed` logs of shifts that are over).
     pub schedule_attendance: String,
+    /// Cron of the reviewers' digest email (sent when sightings arrived for review).
+    pub schedule_review_digest: String,
     /// Cron (with seconds) of the scheduler's camera reconcile: watchers for enabled cameras.
     pub schedule_cameras: String,
     /// A capture device not seen (capture or heartbeat) for this long is shown offline.
@@ -273,6 +275,7 @@ impl Default for Config {
             unknown_face_alert_cooldown_secs: 600,
             timezone: "UTC".into(),
             schedule_attendance: "0 * * * * *".into(),
+            schedule_review_digest: "0 0 * * * *".into(),
             schedule_cameras: "*/5 * * * * *".into(),
             device_offline_secs: 120,
             max_capture_bytes: 10 * 1024 * 1024,

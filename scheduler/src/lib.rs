@@ -26,6 +26,8 @@ pub enum Action {
     CameraWatchers,
     /// Write `missed` logs for shifts that are over (`attendance::shifts`).
     MissedShifts,
+    /// Email reviewers what waits for them (`attendance::digest`).
+    ReviewDigest,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,11 @@ pub fn table(ctx: &AppContext) -> Result<Vec<Periodic>> {
             schedule: parse("attendance", &c.schedule_attendance)?,
             action: Action::MissedShifts,
         },
+        Periodic {
+            name: "review-digest",
+            schedule: parse("review-digest", &c.schedule_review_digest)?,
+            action: Action::ReviewDigest,
+        },
     ])
 }
 
@@ -95,6 +102,12 @@ async fn run_tick(ctx: &AppContext, task: &Periodic, tick: DateTime<Utc>) -> Res
         }
         Action::CameraWatchers => {
             vigil_core::cameras::watchers::reconcile(ctx).await?;
+        }
+        Action::ReviewDigest => {
+            let pending = vigil_core::attendance::digest::send(ctx, tick).await?;
+            if pending > 0 {
+                tracing::info!(pending, "review digest sent");
+            }
         }
         Action::MissedShifts => {
             let mut conn = ctx.db.get().await?;

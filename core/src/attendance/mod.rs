@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod captures;
 pub mod decision;
+pub mod digest;
 pub mod events;
 pub mod logs;
 pub mod negatives;

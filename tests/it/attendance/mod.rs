@@ -6,6 +6,7 @@ mod camera_stream;
 mod capture_input;
 mod captures;
 mod devices;
+mod digest;
 mod people;
 mod retention;
 mod shifts;
