@@ -11,6 +11,7 @@ pub mod digest;
 pub mod events;
 pub mod logs;
 pub mod negatives;
+pub mod overview;
 pub mod shifts;
 
 use crate::db::text_enum::text_enum;

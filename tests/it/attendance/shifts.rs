@@ -2,7 +2,7 @@
 //! shift's start plus grace and `late` after; a person of the shift nobody saw gets a
 //! `missed` log once the shift is over (the scheduler's attendance task), which a later
 //! approved sighting turns back into attendance; today's compliance counts the people seen;
-//! the logs export to CSV and PDF.
+//! the logs export to CSV and PDF; the overview sums the day up.
 
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -249,6 +249,24 @@ async fn shifts_make_days_late_or_missed() {
         .items();
     assert_eq!(ada[0]["status"], "late", "{ada:?}");
     assert!(ada[0]["timeIn"].is_string());
+    // The day at a glance: two expected (the factory), Ada late, Bo missed.
+    let overview = reviewer
+        .get_data(format!("/attendance/overview?date={missed_day}"))
+        .await;
+    assert_eq!(
+        (
+            &overview["people"],
+            &overview["expected"],
+            &overview["present"],
+            &overview["late"],
+            &overview["missed"]
+        ),
+        (&json!(3), &json!(2), &json!(0), &json!(1), &json!(1)),
+        "{overview}"
+    );
+    assert_eq!(overview["attendanceRate"], 50.0, "{overview}");
+    assert_eq!(overview["shifts"][0]["id"], "SHIFT-01");
+    assert_eq!(overview["shifts"][0]["compliance"], 50.0, "{overview}");
     if missed_day == Utc::now().date_naive().to_string() {
         let shift = reviewer.get_data("/shifts/SHIFT-01").await;
         assert_eq!(shift["presentToday"], 1, "{shift}");

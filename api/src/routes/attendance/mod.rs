@@ -13,11 +13,14 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
+use vigil_core::attendance::calendar;
 use vigil_core::attendance::events::{self, Deleted, Manual, Verdict};
 use vigil_core::attendance::logs::{self, Statistics};
+use vigil_core::attendance::overview::{self, Overview};
 use vigil_core::attendance::{EventStatus, LogStatus, OdooStatus, ReviewAction};
 use vigil_core::auth::Permission;
 use vigil_core::db::Paged;
+use vigil_core::detections::DetectionStatus;
 use vigil_core::exports::{ExportFormat, ExportRequest, ExportSource};
 use vigil_core::jobs::NewJob;
 use vigil_core::people;
@@ -88,6 +91,96 @@ pub struct AttendanceExportBody {
     pub date_to: Option<String>,
     pub odoo_status: Option<Choice<OdooStatus>>,
     pub status: Option<Choice<LogStatus>>,
+}
+
+/// A shift's day in the overview.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ShiftDayDto {
+    pub id: String,
+    pub name: String,
+    pub start_time: String,
+    pub end_time: String,
+    /// People the shift covers that day.
+    pub expected: i64,
+    pub present: i64,
+    pub late: i64,
+    pub missed: i64,
+    /// Present and late against the shift's expected headcount (else its people), percent.
+    pub compliance: Option<f64>,
+}
+
+/// `GET /attendance/overview`.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OverviewDto {
+    pub date: NaiveDate,
+    pub timezone: String,
+    /// People not archived.
+    pub people: i64,
+    /// People with a shift that day.
+    pub expected: i64,
+    pub present: i64,
+    pub late: i64,
+    pub missed: i64,
+    /// Present and late against the expected, percent (null when nobody is expected).
+    pub attendance_rate: Option<f64>,
+    /// On site now (last approved sighting within `VIGIL_ATTENDANCE_ABSENCE_SECS`).
+    pub on_site: i64,
+    pub pending_reviews: i64,
+    /// Camera face detections that day, by status.
+    pub detections_authorized: i64,
+    pub detections_visitor: i64,
+    pub detections_unknown: i64,
+    pub shifts: Vec<ShiftDayDto>,
+}
+
+fn percent(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 1000.0).round() / 10.0)
+}
+
+impl From<Overview> for OverviewDto {
+    fn from(o: Overview) -> Self {
+        let detections =
+            |s: DetectionStatus| o.detections.iter().find(|d| d.0 == s).map_or(0, |d| d.1);
+        Self {
+            date: o.date,
+            timezone: calendar::tz().to_string(),
+            people: o.people,
+            expected: o.expected,
+            present: o.counts.present,
+            late: o.counts.late,
+            missed: o.counts.missed,
+            attendance_rate: percent(o.counts.present + o.counts.late, o.expected),
+            on_site: o.on_site,
+            pending_reviews: o.pending_reviews,
+            detections_authorized: detections(DetectionStatus::Authorized),
+            detections_visitor: detections(DetectionStatus::Visitor),
+            detections_unknown: detections(DetectionStatus::Unknown),
+            shifts: o
+                .shifts
+                .into_iter()
+                .map(|d| {
+                    let headcount = if d.shift.expected_headcount > 0 {
+                        i64::from(d.shift.expected_headcount)
+                    } else {
+                        d.expected
+                    };
+                    ShiftDayDto {
+                        start_time: d.shift.start_time.format("%H:%M").to_string(),
+                        end_time: d.shift.end_time.format("%H:%M").to_string(),
+                        id: d.shift.id,
+                        name: d.shift.name,
+                        expected: d.expected,
+                        present: d.counts.present,
+                        late: d.counts.late,
+                        missed: d.counts.missed,
+                        compliance: percent(d.counts.present + d.counts.late, headcount),
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 pub struct AttendanceApi {
@@ -354,6 +447,24 @@ impl AttendanceApi {
             idempotency_key.0,
         )
         .await
+    }
+
+    /// One day at a glance (default today, local to `VIGIL_TIMEZONE`): expected, present,
+    /// late and missed people overall and per shift, who is on site now, pending reviews, and
+    /// the cameras' face detections by status.
+    #[oai(path = "/overview", method = "get")]
+    async fn overview(
+        &self,
+        auth: BearerAuth,
+        date: Query<Option<String>>,
+    ) -> ApiResult<Ok<OverviewDto>> {
+        auth.0.require(Permission::AttendanceRead)?;
+        let now = Utc::now();
+        let date = parse_date("date", date.0)?.unwrap_or_else(|| calendar::local(now).date());
+        let absence = std::time::Duration::from_secs(self.state.ctx.config.attendance_absence_secs);
+        let mut conn = super::conn(&self.state).await?;
+        let o = overview::of_day(&mut conn, date, now, absence).await?;
+        Ok(envelope::ok(o.into()))
     }
 
     /// Where people are now: each person's last approved sighting, `on-site` within
