@@ -8,6 +8,7 @@ pub mod middleware;
 pub mod params;
 pub mod recent;
 pub mod routes;
+pub mod spec;
 pub mod sse;
 pub mod state;
 pub mod text;
@@ -100,13 +101,18 @@ fn openapi(state: &Arc<ApiState>) -> OpenApiService<Apis, ()> {
 
 /// The OpenAPI document as JSON (also served at `/api/v1/openapi.json`).
 pub fn openapi_json(state: &Arc<ApiState>) -> String {
-    openapi(state).spec()
+    spec::with_nullable_optionals(&openapi(state).spec())
 }
 
 /// The whole HTTP application with its middleware.
 pub fn app(state: Arc<ApiState>) -> impl Endpoint<Output = Response> {
     let service = openapi(&state);
-    let spec = service.spec_endpoint();
+    let document = spec::with_nullable_optionals(&service.spec());
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(document.clone())
+    });
     let docs = service.swagger_ui();
     let routes = Route::new()
         .at("/api/v1/openapi.json", spec)
