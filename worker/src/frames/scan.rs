@@ -162,8 +162,13 @@ fn infer(
         };
         let sketch = Sketch::of(&frame.image);
         let max_shift = frame.image.width() as f32 * MAX_SHIFT_OF_WIDTH;
+        // Tiles the budget passed over on a still picture are looked at on the next frame.
+        let tiles_pending = tiles.as_ref().is_some_and(TileDetector::pending);
         let moved = reference.as_ref().and_then(|r| {
             let shift = sketch.shift_from(&r.sketch, max_shift)?;
+            if tiles_pending && shift.dx == 0.0 && shift.dy == 0.0 {
+                return None;
+            }
             // The same picture, maybe moved: its thumbnails are already stored, under the
             // analysed frame.
             let hits: Vec<Hit> = r
