@@ -407,6 +407,29 @@ pub struct GalleryEntry {
     pub enrolled: Enrolled,
 }
 
+/// Changes whenever [`gallery`] would return other rows (an embedding added or removed, a
+/// person archived or restored, an embedding re-computed in place), without sending the
+/// vectors: watchers compare it every half minute and reload the gallery only when it moved.
+pub async fn gallery_fingerprint(conn: &mut AsyncPgConnection, model: &str) -> Result<(i64, i64)> {
+    #[derive(QueryableByName)]
+    struct Fingerprint {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        hash: i64,
+    }
+    let f: Fingerprint = diesel::sql_query(
+        "SELECT count(*) AS n,
+                coalesce(bit_xor(hashtextextended(e.id::text || p.id::text || e.vector::text, 0)), 0) AS hash
+           FROM face_embeddings e JOIN people p ON p.profile_id = e.profile_id
+          WHERE e.model = $1 AND p.status <> 'archived'",
+    )
+    .bind::<diesel::sql_types::Text, _>(model)
+    .get_result(conn)
+    .await?;
+    Ok((f.n, f.hash))
+}
+
 /// Every embedding of `model` of people who are not archived.
 pub async fn gallery(conn: &mut AsyncPgConnection, model: &str) -> Result<Vec<GalleryEntry>> {
     let rows: Vec<(Uuid, Uuid, Vec<f32>)> = face_embeddings::table

@@ -12,6 +12,16 @@ use crate::context::JobError;
 /// another model are never compared with them.
 pub const FACE_MODEL_ID: &str = "face-api-1.7.15/resnet34-dlib";
 
+/// A model's box as stored with detections and appearances.
+pub fn box_px(b: vigil_models::BBox) -> vigil_core::geometry::BoxPx {
+    vigil_core::geometry::BoxPx {
+        x: b.x,
+        y: b.y,
+        width: b.width,
+        height: b.height,
+    }
+}
+
 static FACES: OnceCell<Arc<FacePipeline>> = OnceCell::const_new();
 
 /// The face pipeline. Fetches the pinned weights into the model cache when it is empty.

@@ -172,7 +172,8 @@ pub async fn touch(
     .await
 }
 
-type Row = (Detection, Option<Named>);
+/// A detection with the name of the person it names.
+pub type Row = (Detection, Option<Named>);
 
 /// The detections with the names of the people they name (one query for all).
 async fn with_names(conn: &mut AsyncPgConnection, rows: Vec<Detection>) -> Result<Vec<Row>> {

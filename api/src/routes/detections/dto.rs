@@ -5,7 +5,7 @@ use poem_openapi::Object;
 use uuid::Uuid;
 use vigil_core::detections::calls::Call;
 use vigil_core::detections::provider::Provider;
-use vigil_core::detections::store::{Detection, Named};
+use vigil_core::detections::store::Row;
 use vigil_core::detections::{
     CallKind, CallStatus, DetectionSource, DetectionStatus, ProviderReport, ProviderStatus,
 };
@@ -55,7 +55,7 @@ pub struct FaceDetectionDto {
 }
 
 impl FaceDetectionDto {
-    pub async fn new(state: &ApiState, (d, named): (Detection, Option<Named>)) -> Self {
+    pub async fn new(state: &ApiState, (d, named): Row) -> Self {
         let thumbnail = match &d.thumbnail_key {
             Some(key) => state
                 .ctx

@@ -14,6 +14,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use vigil_core::auth::Permission;
 use vigil_core::cameras;
+use vigil_core::db::Paged;
 use vigil_core::detections::calls;
 use vigil_core::detections::provider::{self, Changes};
 use vigil_core::detections::store::{self, Filter, MAX_LIVE};
@@ -55,17 +56,22 @@ pub struct DetectionsApi {
     pub state: Arc<ApiState>,
 }
 
-impl DetectionsApi {
-    async fn dtos(
-        &self,
-        rows: Vec<(store::Detection, Option<store::Named>)>,
-    ) -> Vec<FaceDetectionDto> {
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(FaceDetectionDto::new(&self.state, row).await);
-        }
-        out
+/// Detections as shown, each with a fresh thumbnail link.
+async fn dtos(state: &ApiState, rows: Vec<store::Row>) -> Vec<FaceDetectionDto> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(FaceDetectionDto::new(state, row).await);
     }
+    out
+}
+
+/// A page of detections as shown.
+async fn page(state: &ApiState, page: Paged<store::Row>) -> Ok<Vec<FaceDetectionDto>> {
+    envelope::page(Paged {
+        items: dtos(state, page.items).await,
+        total: page.total,
+        page: page.page,
+    })
 }
 
 #[OpenApi(prefix_path = "/api/v1/detections", tag = "Tag::Detections")]
@@ -89,7 +95,7 @@ impl DetectionsApi {
         )
         .await?;
         drop(conn);
-        Ok(envelope::ok(self.dtos(rows).await))
+        Ok(envelope::ok(dtos(&self.state, rows).await))
     }
 
     /// Face detections, filtered and paged (`status`, `cameraId`, a time range over when the
@@ -113,15 +119,9 @@ impl DetectionsApi {
             person_id: None,
         };
         let mut conn = conn(&self.state).await?;
-        let page = store::list(&mut conn, &filter, paging.0).await?;
+        let found = store::list(&mut conn, &filter, paging.0).await?;
         drop(conn);
-        let (items, total, request) = (page.items, page.total, page.page);
-        let items = self.dtos(items).await;
-        Ok(envelope::page(vigil_core::db::Paged {
-            items,
-            total,
-            page: request,
-        }))
+        Ok(page(&self.state, found).await)
     }
 
     /// The provider's call log: frames sent on demand and provider tests, with latency and
@@ -320,17 +320,8 @@ impl HistoryApi {
             to: to.0,
             ..Filter::default()
         };
-        let page = store::list(&mut conn, &filter, paging.0).await?;
+        let found = store::list(&mut conn, &filter, paging.0).await?;
         drop(conn);
-        let api = DetectionsApi {
-            state: self.state.clone(),
-        };
-        let (items, total, request) = (page.items, page.total, page.page);
-        let items = api.dtos(items).await;
-        Ok(envelope::page(vigil_core::db::Paged {
-            items,
-            total,
-            page: request,
-        }))
+        Ok(page(&self.state, found).await)
     }
 }

@@ -66,8 +66,15 @@ pub struct FaceRecognizer {
     tracker: FaceTracker,
     max_gap_ms: i64,
     every: Every,
+    tracks: Tracks,
+}
+
+/// What the analyser keeps per open track beside the tracker.
+#[derive(Default)]
+struct Tracks {
     judged: HashSet<u32>,
-    /// Per open track: its latest face and the best thumbnail so far (size, JPEG).
+    /// The latest face (the tracker forgets it when the track ends) and the best thumbnail so
+    /// far (size, JPEG).
     latest: HashMap<u32, BBox>,
     thumbnails: HashMap<u32, (f32, Vec<u8>)>,
 }
@@ -89,20 +96,35 @@ impl FaceRecognizer {
             tracker: FaceTracker::new(persons, max_gap_ms),
             max_gap_ms,
             every: Every::new(fps),
-            judged: HashSet::new(),
-            latest: HashMap::new(),
-            thumbnails: HashMap::new(),
+            tracks: Tracks::default(),
         }
     }
 
-    /// The nearest enrolled person to a track, over its best faces.
-    fn recognise(&self, track: &FaceTrack) -> Option<Recognition> {
-        let persons = self.matcher.as_ref()?.persons();
-        let distances: Vec<Option<f32>> = (0..persons.len()).map(|p| track.distance(p)).collect();
-        nearest(persons, &distances)
+    /// Ends every open track (for a new gallery) and reports them.
+    fn end_all(&mut self, frame_ms: i64) -> Vec<FaceReport> {
+        let ended = self.tracker.finish();
+        ended
+            .iter()
+            .filter_map(|t| self.tracks.report(self.matcher.as_ref(), t, frame_ms, true))
+            .collect()
     }
+}
 
-    fn report(&mut self, track: &FaceTrack, frame_ms: i64, ended: bool) -> Option<FaceReport> {
+/// The nearest enrolled person to a track, over its best faces.
+fn recognise(matcher: Option<&Matcher>, track: &FaceTrack) -> Option<Recognition> {
+    let persons = matcher?.persons();
+    let distances: Vec<Option<f32>> = (0..persons.len()).map(|p| track.distance(p)).collect();
+    nearest(persons, &distances)
+}
+
+impl Tracks {
+    fn report(
+        &mut self,
+        matcher: Option<&Matcher>,
+        track: &FaceTrack,
+        frame_ms: i64,
+        ended: bool,
+    ) -> Option<FaceReport> {
         let judge = !self.judged.contains(&track.no) && (ended || track.frames >= DECIDE_FRAMES);
         // A judged track still in view is kept current; others wait until judged or ended.
         let current = track.end_ms == frame_ms && self.judged.contains(&track.no);
@@ -113,7 +135,7 @@ impl FaceRecognizer {
         let judged = judge.then(|| {
             self.judged.insert(track.no);
             Judged {
-                recognition: self.recognise(track),
+                recognition: recognise(matcher, track),
                 thumbnail: self.thumbnails.get(&track.no).map(|(_, j)| j.clone()),
             }
         });
@@ -133,15 +155,6 @@ impl FaceRecognizer {
             judged,
             ended,
         })
-    }
-
-    /// Ends every open track (for a new gallery) and reports them.
-    fn end_all(&mut self, frame_ms: i64) -> Vec<FaceReport> {
-        let ended = self.tracker.finish();
-        ended
-            .iter()
-            .filter_map(|t| self.report(t, frame_ms, true))
-            .collect()
     }
 }
 
@@ -208,22 +221,23 @@ impl Analyser for FaceRecognizer {
             .map(|(t, b, _)| (t.no, b))
             .collect();
         for (no, bbox) in seen {
-            self.latest.insert(no, bbox);
+            self.tracks.latest.insert(no, bbox);
             let px = bbox.width.min(bbox.height);
             let better = self
+                .tracks
                 .thumbnails
                 .get(&no)
                 .is_none_or(|(kept, _)| px > kept * BETTER_THUMBNAIL);
             if better && let Some(jpeg) = thumbnail(&frame.image, bbox) {
-                self.thumbnails.insert(no, (px, jpeg));
+                self.tracks.thumbnails.insert(no, (px, jpeg));
             }
         }
+        let matcher = self.matcher.as_ref();
         for track in &ended {
-            reports.extend(self.report(track, frame_ms, true));
+            reports.extend(self.tracks.report(matcher, track, frame_ms, true));
         }
-        let open: Vec<FaceTrack> = self.tracker.open().map(|(t, _, _)| t.clone()).collect();
-        for track in &open {
-            reports.extend(self.report(track, frame_ms, false));
+        for (track, _, _) in self.tracker.open() {
+            reports.extend(self.tracks.report(matcher, track, frame_ms, false));
         }
         Ok(Some(Finding::Faces {
             reports,

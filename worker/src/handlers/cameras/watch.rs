@@ -7,7 +7,6 @@
 //! one when the camera is enabled again.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,10 +26,10 @@ use super::session::{Event, Session};
 use crate::context::{JobContext, JobError, Outcome};
 use crate::frames::matcher::Matcher;
 use crate::handlers::attendance::recognize::MIN_FACE_PX;
-use crate::handlers::detections::record::{self, Seen, box_px};
+use crate::handlers::detections::record::{self, Seen};
 use crate::media;
 use crate::registry::Handler;
-use crate::vision::{self, FACE_MODEL_ID};
+use crate::vision::{self, FACE_MODEL_ID, box_px};
 
 /// How long to wait for an event before doing the periodic work anyway.
 const TICK: Duration = Duration::from_millis(500);
@@ -102,7 +101,7 @@ impl Settings {
 /// The face analyser's side of the watcher, for one connection.
 struct Faces {
     slot: GallerySlot,
-    fingerprint: u64,
+    fingerprint: (i64, i64),
     gallery_checked: Instant,
     /// Track number → its stored detection, and when its attendance event last followed it.
     detections: HashMap<u32, (Uuid, Instant)>,
@@ -497,38 +496,48 @@ impl Watcher<'_> {
         let Some(faces) = self.faces.as_mut() else {
             return;
         };
-        if faces.heartbeat.elapsed() >= HEARTBEAT_EVERY
-            && let Some(ms) = faces.latency_ms
-        {
+        let beat = faces
+            .latency_ms
+            .filter(|_| faces.heartbeat.elapsed() >= HEARTBEAT_EVERY);
+        let check_gallery = faces.gallery_checked.elapsed() >= GALLERY_REFRESH;
+        if beat.is_some() {
             faces.heartbeat = Instant::now();
-            let beat = async {
+        }
+        if check_gallery {
+            faces.gallery_checked = Instant::now();
+        }
+        let known = faces.fingerprint;
+        if let Some(ms) = beat {
+            let stored = async {
                 let mut conn = self.job.db().await?;
                 Ok::<_, JobError>(provider::heartbeat(&mut conn, Some(ms.round() as u64)).await?)
             };
-            if let Err(e) = beat.await {
+            if let Err(e) = stored.await {
                 tracing::debug!(error = %e, "provider heartbeat not stored");
             }
         }
-        let Some(faces) = self.faces.as_mut() else {
-            return;
-        };
-        if faces.gallery_checked.elapsed() < GALLERY_REFRESH {
+        if !check_gallery {
             return;
         }
-        faces.gallery_checked = Instant::now();
-        match load_gallery(self.job).await {
-            Ok((matcher, fingerprint)) => {
-                let Some(faces) = self.faces.as_mut() else {
-                    return;
-                };
-                if fingerprint != faces.fingerprint {
+        let reloaded = async {
+            let mut conn = self.job.db().await?;
+            if people::gallery_fingerprint(&mut conn, FACE_MODEL_ID).await? == known {
+                return Ok(None);
+            }
+            drop(conn);
+            Ok::<_, JobError>(Some(load_gallery(self.job).await?))
+        };
+        match reloaded.await {
+            Ok(Some((matcher, fingerprint))) => {
+                if let Some(faces) = self.faces.as_mut() {
                     faces.fingerprint = fingerprint;
                     if let Ok(mut slot) = faces.slot.lock() {
                         *slot = Some(matcher);
                     }
-                    tracing::info!(camera = %self.camera_id, "enrollments changed; face gallery reloaded");
                 }
+                tracing::info!(camera = %self.camera_id, "enrollments changed; face gallery reloaded");
             }
+            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(camera = %self.camera_id, error = %e, "face gallery not reloaded")
             }
@@ -606,21 +615,13 @@ fn max_gap(sample_fps: f64) -> Duration {
     Duration::from_secs_f64((3.0 / sample_fps.max(0.01)).max(3.0))
 }
 
-/// Everyone enrolled, as a matcher (`None`: nobody), and a fingerprint that changes whenever
-/// an enrollment does.
-async fn load_gallery(job: &JobContext) -> Result<(Option<Matcher>, u64), JobError> {
+/// Everyone enrolled, as a matcher (`None`: nobody), with the gallery's fingerprint
+/// (`people::gallery_fingerprint`) taken first, so a change made meanwhile shows at the next
+/// comparison.
+async fn load_gallery(job: &JobContext) -> Result<(Option<Matcher>, (i64, i64)), JobError> {
     let mut conn = job.db().await?;
+    let fingerprint = people::gallery_fingerprint(&mut conn, FACE_MODEL_ID).await?;
     let gallery = people::gallery(&mut conn, FACE_MODEL_ID).await?;
     drop(conn);
-    // Order-free: the sum of each embedding's hash.
-    let fingerprint = gallery.iter().fold(0u64, |acc, g| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (g.person_id, g.enrolled.profile_id).hash(&mut h);
-        g.enrolled
-            .vector
-            .iter()
-            .for_each(|v| v.to_bits().hash(&mut h));
-        acc.wrapping_add(h.finish())
-    });
     Ok((Matcher::for_people(&gallery, MIN_FACE_PX)?, fingerprint))
 }

@@ -10,11 +10,11 @@ use vigil_core::cameras::Camera;
 use vigil_core::detections::classify::{self, Evidence};
 use vigil_core::detections::store::{self, Detection, NewDetection};
 use vigil_core::detections::{self, DetectionSource, DetectionStatus};
-use vigil_core::geometry::BoxPx;
 use vigil_core::storage::ObjectKey;
 use vigil_models::BBox;
 
 use crate::context::{JobContext, JobError};
+use crate::vision::box_px;
 
 /// A face as seen, before it is judged.
 pub struct Seen {
@@ -31,16 +31,6 @@ pub struct Seen {
     pub last_seen: DateTime<Utc>,
     /// JPEG of the largest face.
     pub thumbnail: Option<Vec<u8>>,
-}
-
-/// A model's box as stored.
-pub fn box_px(b: BBox) -> BoxPx {
-    BoxPx {
-        x: b.x,
-        y: b.y,
-        width: b.width,
-        height: b.height,
-    }
 }
 
 pub async fn record(job: &JobContext, camera: &Camera, seen: Seen) -> Result<Detection, JobError> {

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use vigil_core::geometry::BoxPx;
 use vigil_core::searches::face_tracks::{self, NewFaceTrack};
 use vigil_core::searches::results::{self, FoundAppearance, NewDetection};
 use vigil_core::searches::sightings;
@@ -170,12 +169,7 @@ impl FrameStore {
                 missing_person_id: c.person,
                 frame_ms,
                 observed_at,
-                bbox: BoxPx {
-                    x: c.face.bbox.x,
-                    y: c.face.bbox.y,
-                    width: c.face.bbox.width,
-                    height: c.face.bbox.height,
-                },
+                bbox: crate::vision::box_px(c.face.bbox),
                 detector_score: c.face.score,
                 distance: c.distance,
                 score: vigil_models::gallery::similarity(c.distance),
