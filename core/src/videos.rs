@@ -182,10 +182,16 @@ pub async fn list(
         .await
 }
 
+/// Records the probe job. The status moves to `probing` only from `uploaded`: a fast worker
+/// may already have finished the probe, and its verdict must not be overwritten.
 pub async fn set_probe_job(conn: &mut AsyncPgConnection, id: Uuid, job: Uuid) -> Result<()> {
     diesel::update(videos::table.find(id))
+        .set(videos::probe_job_id.eq(job))
+        .execute(conn)
+        .await?;
+    diesel::update(videos::table.find(id))
+        .filter(videos::status.eq(VideoStatus::Uploaded))
         .set((
-            videos::probe_job_id.eq(job),
             videos::status.eq(VideoStatus::Probing),
             videos::updated_at.eq(Utc::now()),
         ))

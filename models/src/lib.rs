@@ -18,6 +18,7 @@
 pub mod cache;
 pub mod decode;
 pub mod error;
+pub mod exposure;
 pub mod kernels;
 pub mod nets;
 pub mod tfjs;
@@ -26,7 +27,9 @@ pub use cache::fetch::{FetchReport, default_cache_dir, fetch_models};
 pub use cache::info::{ModelInfo, model_info};
 pub use decode::{decode_rgb, load_rgb};
 pub use error::{Error, Result};
-pub use nets::centernet::{CenterNetConfig, Detection, Person, PersonDetector, PersonsReport};
+pub use nets::centernet::{
+    CenterNetConfig, CenterNetInput, Detection, Person, PersonDetector, PersonsReport,
+};
 pub use nets::gallery::{Gallery, Match};
 pub use nets::pipeline::{BBox, Face, FacePipeline, FacesReport};
 pub use nets::ssd::{FaceBox, SsdConfig};

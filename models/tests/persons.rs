@@ -87,3 +87,67 @@ fn centernet_other_classes_on_request() {
         );
     }
 }
+
+/// The people a camera counts (score ≥ 0.3, the cameras' default `minConfidence`) in `img`.
+fn counted(det: &PersonDetector, img: &image::RgbImage) -> Vec<vigil_models::Detection> {
+    let mut found = det.detect(img).expect("detector runs");
+    found.retain(|d| d.score >= 0.3);
+    found
+}
+
+/// The photo as a 1280×720 camera frame (letterboxed), as the camera benchmark streams it.
+fn camera_frame(img: &image::RgbImage) -> image::RgbImage {
+    let scale = (1280.0 / img.width() as f32).min(720.0 / img.height() as f32);
+    let (w, h) = (
+        (img.width() as f32 * scale) as u32,
+        (img.height() as f32 * scale) as u32,
+    );
+    let small = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
+    let mut frame = image::RgbImage::new(1280, 720);
+    let (ox, oy) = ((1280 - w) / 2, (720 - h) / 2);
+    image::imageops::overlay(&mut frame, &small, ox as i64, oy as i64);
+    frame
+}
+
+/// Counting runs CenterNet on the frame's own shape (512×288 for 720p) instead of the
+/// reference's 512×512 stretch. Each sample photo is a group of people, every one showing a
+/// face (face-api's faces are the head count); counted at the cameras' default
+/// `minConfidence` (0.3) on the photo and on the photo as a 720p camera frame, the aspect-kept
+/// input counts at least as close to the truth as the stretched one.
+#[test]
+fn centernet_keeping_the_aspect_counts_closer_to_the_truth() {
+    let square = PersonDetector::load(&common::cache()).expect("centernet loads");
+    let aspect = PersonDetector::load(&common::cache())
+        .expect("centernet loads")
+        .with_config(CenterNetConfig {
+            input: vigil_models::CenterNetInput::KeepAspect(512),
+            ..CenterNetConfig::default()
+        });
+    assert_eq!(
+        vigil_models::CenterNetInput::KeepAspect(512).size_for(1280, 720),
+        (512, 288)
+    );
+    let (mut error_square, mut error_aspect, mut people) = (0, 0, 0);
+    for n in 1..=6 {
+        let truth = fixture("faceapi", n)["faces"].as_array().unwrap().len();
+        let photo = sample(n);
+        let frame = camera_frame(&photo);
+        for (what, img) in [("photo", &photo), ("720p frame", &frame)] {
+            let sq = counted(&square, img).len();
+            let asp = counted(&aspect, img).len();
+            println!(
+                "sample{n} {what}: {truth} people; square input counts {sq}, keep-aspect {asp}"
+            );
+            error_square += sq.abs_diff(truth);
+            error_aspect += asp.abs_diff(truth);
+            people += truth;
+        }
+    }
+    println!(
+        "{people} people in 12 pictures: counting error square {error_square}, keep-aspect {error_aspect}"
+    );
+    assert!(
+        error_aspect <= error_square,
+        "the aspect-kept input counts worse"
+    );
+}

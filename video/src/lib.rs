@@ -16,6 +16,7 @@ mod input;
 mod motion;
 mod probe;
 mod sampler;
+pub mod scene;
 mod source;
 pub mod synth;
 mod thumb;

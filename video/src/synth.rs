@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 
 use crate::error::VideoError;
 
-fn ffmpeg_command() -> Command {
+pub(crate) fn ffmpeg_command() -> Command {
     let program = std::env::var_os("VIGIL_FFMPEG").unwrap_or_else(|| "ffmpeg".into());
     let mut cmd = Command::new(program);
     cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
     cmd
 }
 
-fn spawn_error(e: std::io::Error) -> VideoError {
+pub(crate) fn spawn_error(e: std::io::Error) -> VideoError {
     if e.kind() == std::io::ErrorKind::NotFound {
         VideoError::Tool(
             "the ffmpeg command was not found: install ffmpeg (Debian: apt-get install ffmpeg) \

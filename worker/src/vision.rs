@@ -69,6 +69,11 @@ pub async fn persons() -> Result<Arc<vigil_models::PersonDetector>, JobError> {
                 let config = vigil_models::CenterNetConfig {
                     min_confidence: PERSON_FLOOR,
                     max_detected: 100,
+                    // The frame's own shape (512×288 at 16:9): the same people as the
+                    // reference's 512×512 stretch for 56 % of the work (docs/models.md).
+                    input: vigil_models::CenterNetInput::KeepAspect(
+                        vigil_models::centernet::INPUT_SIZE,
+                    ),
                     ..vigil_models::CenterNetConfig::default()
                 };
                 vigil_models::PersonDetector::load(&dir).map(|d| Arc::new(d.with_config(config)))

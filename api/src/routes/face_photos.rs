@@ -154,9 +154,21 @@ impl PhotoBatch {
             ),
             _ => e,
         })?;
+        self.store_bytes(state, bytes.to_vec(), name, &label).await
+    }
+
+    /// Stores one photo already in memory (an upload's part, or a sighting's face a reviewer
+    /// adds to the right person's gallery).
+    pub async fn store_bytes(
+        &mut self,
+        state: &ApiState,
+        bytes: Vec<u8>,
+        name: Option<String>,
+        label: &str,
+    ) -> ApiResult<()> {
         let Some((content_type, ext)) = sniff_image(&bytes) else {
             return Err(ApiError::validation(
-                field,
+                self.field,
                 format!("{label} is not a JPEG or PNG image"),
             ));
         };
@@ -171,7 +183,7 @@ impl PhotoBatch {
         state
             .ctx
             .storage
-            .put_bytes(&key, bytes.to_vec(), content_type)
+            .put_bytes(&key, bytes, content_type)
             .await?;
         self.files.push(StoredPhoto {
             id,

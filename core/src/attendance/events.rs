@@ -3,6 +3,8 @@
 //! face as a negative example of the person it was wrongly matched to. Every change rebuilds
 //! the logs of the days it touches, in the same transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -11,7 +13,7 @@ use uuid::Uuid;
 
 use super::{EventSource, EventStatus, logs, negatives};
 use crate::db::paginate::{PageRequest, Paged, Paginate};
-use crate::db::schema::{attendance_events, captures};
+use crate::db::schema::{attendance_events, captures, face_detections};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -88,6 +90,42 @@ pub async fn list(
     .paginate(page)
     .load_page(conn)
     .await
+}
+
+/// The stored pictures of the faces events saw, by event: the device capture, or the camera
+/// detection's thumbnail. Manual entries, and pictures retention has removed, have none.
+pub async fn face_images(
+    conn: &mut AsyncPgConnection,
+    events: &[Event],
+) -> Result<HashMap<Uuid, String>> {
+    let capture_ids: Vec<Uuid> = events.iter().filter_map(|e| e.capture_id).collect();
+    let detection_ids: Vec<Uuid> = events.iter().filter_map(|e| e.detection_id).collect();
+    let mut keys: HashMap<Uuid, String> = captures::table
+        .filter(captures::id.eq_any(&capture_ids))
+        .filter(captures::object_key.is_not_null())
+        .select((captures::id, captures::object_key.assume_not_null()))
+        .load::<(Uuid, String)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    keys.extend(
+        face_detections::table
+            .filter(face_detections::id.eq_any(&detection_ids))
+            .filter(face_detections::thumbnail_key.is_not_null())
+            .select((
+                face_detections::id,
+                face_detections::thumbnail_key.assume_not_null(),
+            ))
+            .load::<(Uuid, String)>(conn)
+            .await?,
+    );
+    Ok(events
+        .iter()
+        .filter_map(|e| {
+            let source = e.capture_id.or(e.detection_id)?;
+            Some((e.id, keys.get(&source)?.clone()))
+        })
+        .collect())
 }
 
 /// A reviewer's verdict on an event.

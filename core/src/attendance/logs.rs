@@ -155,6 +155,36 @@ pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Log>> 
 }
 
 /// Deletes a log and the events of its day, so it does not come back on the next refresh.
+/// The face picture behind each log's time in (the first approved sighting's capture or
+/// detection thumbnail), by log id; logs without one (missed days, manual entries, pictures
+/// removed by retention) are absent.
+pub async fn first_faces(
+    conn: &mut AsyncPgConnection,
+    logs: &[Log],
+) -> Result<std::collections::HashMap<Uuid, String>> {
+    let persons: Vec<Uuid> = logs.iter().map(|l| l.person_id).collect();
+    let times: Vec<DateTime<Utc>> = logs.iter().filter_map(|l| l.time_in).collect();
+    let events = attendance_events::table
+        .filter(attendance_events::person_id.eq_any(&persons))
+        .filter(attendance_events::occurred_at.eq_any(&times))
+        .filter(attendance_events::status.eq(EventStatus::Approved))
+        .select(super::events::Event::as_select())
+        .load(conn)
+        .await?;
+    let faces = super::events::face_images(conn, &events).await?;
+    Ok(logs
+        .iter()
+        .filter_map(|l| {
+            let event = events.iter().find(|e| {
+                e.person_id == l.person_id
+                    && Some(e.occurred_at) == l.time_in
+                    && faces.contains_key(&e.id)
+            })?;
+            Some((l.id, faces[&event.id].clone()))
+        })
+        .collect())
+}
+
 pub async fn delete(conn: &mut AsyncPgConnection, log: &Log) -> Result<()> {
     let (start, end) = (
         calendar::day_start(log.date),

@@ -15,8 +15,10 @@ use crate::kernels::image_ops::{Normalize, resize_chw};
 use crate::tfjs::graph::CompiledGraph;
 use crate::tfjs::weights::GraphModel;
 
-/// Network input side.
+/// Network input side (the reference's square input).
 pub const INPUT_SIZE: usize = 512;
+/// Input sides are multiples of this (the backbone's total stride).
+const INPUT_MULTIPLE: usize = 32;
 const STRIDE: usize = 4;
 const TOP_K: usize = 100;
 const HEAT_LOGITS: &str = "tower_0/CenternetHead/centernet_cls_output/BiasAdd";
@@ -119,6 +121,36 @@ pub struct CenterNetConfig {
     /// Frames stacked into one forward pass by `detect_batch` (default 1: faster per frame on
     /// CPU, see docs/benchmarks.md).
     pub frames_per_pass: usize,
+    /// How a frame becomes the network's input.
+    pub input: CenterNetInput,
+}
+
+/// How a frame is resized for the network. The network is fully convolutional, so any size
+/// that is a multiple of 32 runs; its cost grows with the area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CenterNetInput {
+    /// Stretched to `n`×`n`, as the reference (human) runs it: a 16:9 frame is squeezed
+    /// sideways.
+    Square(usize),
+    /// The frame's own shape, the longer side `n` (both sides rounded to a multiple of 32):
+    /// a 16:9 frame at 512 is 512×288, 56 % of the square's work, with people in their real
+    /// proportions (docs/models.md "Person detector input").
+    KeepAspect(usize),
+}
+
+impl CenterNetInput {
+    /// Input (width, height) for a `width`×`height` frame.
+    pub fn size_for(self, width: u32, height: u32) -> (usize, usize) {
+        let round = |v: f32| ((v / INPUT_MULTIPLE as f32).round() as usize).max(1) * INPUT_MULTIPLE;
+        match self {
+            CenterNetInput::Square(n) => (round(n as f32), round(n as f32)),
+            CenterNetInput::KeepAspect(n) => {
+                let long = width.max(height).max(1) as f32;
+                let k = n as f32 / long;
+                (round(width as f32 * k), round(height as f32 * k))
+            }
+        }
+    }
 }
 
 impl Default for CenterNetConfig {
@@ -129,6 +161,7 @@ impl Default for CenterNetConfig {
             max_detected: 20,
             classes: Some(vec![0]),
             frames_per_pass: 1,
+            input: CenterNetInput::Square(INPUT_SIZE),
         }
     }
 }
@@ -220,28 +253,45 @@ impl PersonDetector {
             .filter(|&i| images[i].width() > 0 && images[i].height() > 0)
             .collect();
         let mut out = vec![Vec::new(); images.len()];
-        for chunk in live.chunks(self.config.frames_per_pass.max(1)) {
-            let dets = self.threads.run(|| self.forward_frames(images, chunk))?;
-            for (&i, d) in chunk.iter().zip(dets) {
-                out[i] = d;
+        let size = |i: &usize| {
+            self.config
+                .input
+                .size_for(images[*i].width(), images[*i].height())
+        };
+        // Frames stack into one pass only when their inputs have the same size.
+        for same in live.chunk_by(|a, b| size(a) == size(b)) {
+            let (w, h) = size(&same[0]);
+            for chunk in same.chunks(self.config.frames_per_pass.max(1)) {
+                let dets = self
+                    .threads
+                    .run(|| self.forward_frames(images, chunk, w, h))?;
+                for (&i, d) in chunk.iter().zip(dets) {
+                    out[i] = d;
+                }
             }
         }
         Ok(out)
     }
 
-    fn forward_frames(&self, images: &[&RgbImage], idx: &[usize]) -> Result<Vec<Vec<Detection>>> {
-        let plane = 3 * INPUT_SIZE * INPUT_SIZE;
+    fn forward_frames(
+        &self,
+        images: &[&RgbImage],
+        idx: &[usize],
+        w: usize,
+        h: usize,
+    ) -> Result<Vec<Vec<Detection>>> {
+        let plane = 3 * w * h;
         let mut buf = vec![0f32; idx.len() * plane];
         for (k, &i) in idx.iter().enumerate() {
             resize_chw(
                 images[i],
-                INPUT_SIZE,
-                INPUT_SIZE,
+                w,
+                h,
                 Normalize::IDENTITY,
                 &mut buf[k * plane..(k + 1) * plane],
             );
         }
-        let x = Tensor::from_vec(buf, (idx.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
+        let x = Tensor::from_vec(buf, (idx.len(), 3, h, w), &Device::Cpu)?;
         let outs = self.graph.run(&x)?;
         let [heat, wh] = &outs[..] else {
             return Err(Error::Graph("CenterNet must have two outputs".into()));
@@ -259,21 +309,27 @@ impl PersonDetector {
                 let hm = &heat[k * nc * gh * gw..(k + 1) * nc * gh * gw];
                 let sz = &whv[k * 4 * gh * gw..(k + 1) * 4 * gh * gw];
                 let raw = decode(hm, sz, nc, gh, gw, self.config.min_confidence);
-                self.postprocess(&raw, images[i].width(), images[i].height())
+                self.postprocess(&raw, (w, h), images[i].width(), images[i].height())
             })
             .collect())
     }
 
-    fn postprocess(&self, raw: &[RawDet], width: u32, height: u32) -> Vec<Detection> {
+    fn postprocess(
+        &self,
+        raw: &[RawDet],
+        input: (usize, usize),
+        width: u32,
+        height: u32,
+    ) -> Vec<Detection> {
         let cfg = &self.config;
         let keep = tf_nms(raw, cfg.max_detected, cfg.iou_threshold, cfg.min_confidence);
-        let s = INPUT_SIZE as f32;
+        let (sx, sy) = (input.0 as f32, input.1 as f32);
         let (w, h) = (width as f32, height as f32);
         keep.into_iter()
             .map(|i| &raw[i])
             .filter(|d| cfg.classes.as_ref().is_none_or(|c| c.contains(&d.class)))
             .map(|d| {
-                let (x, y) = (d.x1 / s, d.y1 / s);
+                let (x, y) = (d.x1 / sx, d.y1 / sy);
                 Detection {
                     score: d.score,
                     class: d.class,
@@ -281,8 +337,8 @@ impl PersonDetector {
                     bbox: BBox {
                         x: x * w,
                         y: y * h,
-                        width: (d.x2 / s - x) * w,
-                        height: (d.y2 / s - y) * h,
+                        width: (d.x2 / sx - x) * w,
+                        height: (d.y2 / sy - y) * h,
                     },
                 }
             })
@@ -290,7 +346,7 @@ impl PersonDetector {
     }
 }
 
-/// A decoded candidate in 512-input pixels.
+/// A decoded candidate in input pixels.
 #[derive(Debug, Clone, Copy)]
 struct RawDet {
     x1: f32,

@@ -31,7 +31,8 @@ enum Op {
     MeanHw,
     /// Concatenation along channels.
     ConcatC,
-    /// Legacy bilinear resize to (h, w).
+    /// Legacy bilinear resize to (h, w) at the graph's own input size; other input sizes
+    /// scale it (an upsampling layer doubles whatever it is given).
     Resize(usize, usize),
     Identity,
 }
@@ -53,6 +54,26 @@ pub struct CompiledGraph {
     input_slot: usize,
     output_slots: Vec<usize>,
     params: usize,
+    /// The input (height, width) the graph was exported for, from its placeholder.
+    native_hw: Option<(usize, usize)>,
+}
+
+/// (height, width) of an NHWC placeholder with a fixed shape.
+fn placeholder_hw(node: &GraphNode) -> Option<(usize, usize)> {
+    let dims = node
+        .attr
+        .get("shape")?
+        .get("shape")?
+        .get("dim")?
+        .as_array()?;
+    let size = |k: usize| -> Option<usize> {
+        let d = dims.get(k)?.get("size")?;
+        d.as_str()
+            .and_then(|v| v.parse().ok())
+            .or_else(|| d.as_u64().map(|v| v as usize))
+    };
+    (dims.len() == 4).then_some(())?;
+    Some((size(1)?, size(2)?))
 }
 
 fn b64(s: &str) -> String {
@@ -280,12 +301,14 @@ impl CompiledGraph {
             }
         }
         let params = w.float_params(|_| false);
+        let native_hw = by_name.get(input).and_then(|n| placeholder_hw(n));
         Ok(CompiledGraph {
             steps,
             n_slots: order.len(),
             input_slot,
             output_slots,
             params,
+            native_hw,
         })
     }
 
@@ -296,6 +319,19 @@ impl CompiledGraph {
 
     /// Runs the graph on an NCHW input; returns the outputs in NCHW, in the order compiled.
     pub fn run(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let (_, _, in_h, in_w) = x.dims4()?;
+        // A fixed resize size is for the native input: scaled exactly, or refused.
+        let resized = |h: usize, w: usize| -> Result<(usize, usize)> {
+            let Some((nh, nw)) = self.native_hw else {
+                return Ok((h, w));
+            };
+            if !(h * in_h).is_multiple_of(nh) || !(w * in_w).is_multiple_of(nw) {
+                return Err(Error::Graph(format!(
+                    "input {in_w}x{in_h} does not scale the graph's {nw}x{nh} evenly"
+                )));
+            }
+            Ok((h * in_h / nh, w * in_w / nw))
+        };
         let mut slots: Vec<Option<Tensor>> = vec![None; self.n_slots];
         slots[self.input_slot] = Some(x.clone());
         for step in &self.steps {
@@ -335,7 +371,10 @@ impl CompiledGraph {
                     let ts: Vec<&Tensor> = (0..ins.len()).map(arg).collect::<Result<_>>()?;
                     Tensor::cat(&ts, 1)?
                 }
-                Op::Resize(h, w) => resize_legacy_nchw(arg(0)?, *h, *w)?,
+                Op::Resize(h, w) => {
+                    let (h, w) = resized(*h, *w)?;
+                    resize_legacy_nchw(arg(0)?, h, w)?
+                }
                 Op::Identity => arg(0)?.clone(),
             };
             for &f in &step.frees {

@@ -3,9 +3,14 @@
 //! auto-approve confidence pending until a reviewer approves it, a rejected match not approved
 //! again, a repeated capture id one capture; manual entries and deletes.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use vigil_testkit::TestApp;
-use vigil_testkit::attendance::{Capture, capture, create_device, enroll_employee};
+use vigil_testkit::attendance::{
+    Capture, capture, create_device, enroll_employee, wait_images_processed,
+};
+use vigil_testkit::jobs::{accepted, wait_succeeded};
 use vigil_testkit::media::{TARGET_BOX, TARGET_SAMPLE, blank_png, media};
 
 /// Another crop of the enrolled face: tighter than the enrollment photo.
@@ -314,7 +319,104 @@ async fn unsure_recognitions_wait_for_a_reviewer() {
             .items()
             .is_empty()
     );
+    // A correction can add the face seen to the right person's photos, through enrollment's
+    // checks. (The reviewer says this face is Grace's; from then on it is hers.)
+    let other_face = media().png(2, Some((1331, 7, 425, 535)));
+    let grace = enroll_employee(&operator, "Grace Hopper", "EMP-8", other_face).await;
+    let c = Capture {
+        device_id: &device_id,
+        capture_id: "u-2",
+        image: same_face(),
+        timestamp: Some("2026-11-03T12:00:00Z"),
+        classroom_id: None,
+    };
+    let second = data(capture(&device, c, Some("20s")).await);
+    assert_eq!(second["predictedPersonId"], ada.as_str(), "{second}");
+    let event = second["attendanceId"].as_str().unwrap().to_string();
+    let correct = json!({ "action": "correct", "personId": grace, "addToGallery": true });
+    reviewer
+        .post_json(format!("/attendance/{event}/review"), correct.clone())
+        .await
+        .expect_error(403, "FORBIDDEN");
     let admin = app.as_user(&app.admin().await);
+    admin
+        .post_json(
+            format!("/attendance/{event}/review"),
+            json!({ "action": "reject", "addToGallery": true }),
+        )
+        .await
+        .expect_error(422, "VALIDATION_ERROR");
+    // A manual entry has no face to add.
+    admin
+        .post_json(
+            format!("/attendance/{}/review", by_operator["id"].as_str().unwrap()),
+            json!({ "action": "approve", "addToGallery": true }),
+        )
+        .await
+        .expect_error(422, "VALIDATION_ERROR");
+    let corrected = admin
+        .post_json(format!("/attendance/{event}/review"), correct)
+        .await
+        .expect(200)
+        .data();
+    assert_eq!(corrected["person"]["number"], "EMP-8", "{corrected}");
+    assert_eq!(corrected["predictedPersonId"], ada.as_str());
+    assert_eq!(
+        corrected["galleryPhoto"]["status"], "pending",
+        "{corrected}"
+    );
+    let photos = wait_images_processed(&operator, "/faces", &grace).await;
+    assert_eq!(photos.len(), 2, "{photos:?}");
+    assert!(
+        photos.iter().all(|p| p["status"] == "enrolled"),
+        "{photos:?}"
+    );
+    let c = Capture {
+        device_id: &device_id,
+        capture_id: "u-3",
+        image: same_face(),
+        timestamp: Some("2026-11-03T13:00:00Z"),
+        classroom_id: None,
+    };
+    let third = data(capture(&device, c, Some("20s")).await);
+    assert_eq!(third["predictedPersonId"], grace.as_str(), "{third}");
+
+    // The day's export shows the face behind each time in: a link in CSV, the picture in PDF.
+    let export = |format: &str| {
+        admin.post_json(
+            "/attendance/export",
+            json!({ "format": format, "dateFrom": "2026-11-03", "dateTo": "2026-11-03" }),
+        )
+    };
+    let job = accepted(export("csv").await);
+    let job = wait_succeeded(&admin, job["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+    let csv = app
+        .anonymous()
+        .get(job["result"]["downloadUrl"].as_str().unwrap())
+        .await
+        .text();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let face_column = reader.headers().unwrap().len() - 1;
+    assert_eq!(&reader.headers().unwrap()[face_column], "time in face url");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert_eq!(&rows[0][1], "EMP-8");
+    let face = app.anonymous().get(&rows[0][face_column]).await.expect(200);
+    assert!(
+        face.bytes().starts_with(b"\x89PNG"),
+        "the capture's picture"
+    );
+    let job = accepted(export("pdf").await);
+    let job = wait_succeeded(&admin, job["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+    let pdf = app
+        .anonymous()
+        .get(job["result"]["downloadUrl"].as_str().unwrap())
+        .await;
+    assert!(
+        pdf.bytes().windows(6).any(|w| w == b"/Image"),
+        "the PDF shows the face"
+    );
+
     let audit = admin.get("/audit?pageSize=100").await.items();
     for action in [
         "attendance.review",

@@ -14,6 +14,8 @@ use crate::registry::Handler;
 /// Most rows one export holds; larger selections are cut, and the report says so.
 const MAX_ROWS: i64 = 100_000;
 const PAGE: u32 = 1_000;
+/// Largest side of a picture in a PDF report (pixels).
+const THUMB_PX: u32 = 240;
 
 /// Renders a report to CSV or PDF into `exports/{job}.{ext}`. The key is the job's, so a
 /// retried run replaces its own file instead of leaving a second one.
@@ -85,6 +87,42 @@ async fn audit_table(job: &JobContext, filter: AuditFilter) -> Result<Table, Job
         rows,
         thumbnails: Vec::new(),
     })
+}
+
+/// A row's picture: for CSV a download link in a last column (empty when there is none), for
+/// PDF the picture itself, shown beside the row. A picture that cannot be read is left out
+/// rather than failing the report.
+async fn thumbnail(
+    job: &JobContext,
+    format: Format,
+    key: Option<&str>,
+    row: &mut Vec<String>,
+) -> Option<image::RgbImage> {
+    match (format, key) {
+        (Format::Csv, key) => {
+            let url = match key {
+                Some(key) => {
+                    let ttl = job.app.config.download_url_ttl();
+                    job.app.storage.download_url(key, ttl).await.ok()
+                }
+                None => None,
+            };
+            row.push(url.unwrap_or_default());
+            None
+        }
+        (Format::Pdf, Some(key)) => {
+            let bytes = job.app.storage.get_bytes(key).await.ok()?;
+            let picture = vigil_models::decode_rgb(&bytes).ok()?;
+            // A device's whole capture is a full-size photo; a thumbnail's worth is enough
+            // and keeps a report of thousands of rows small.
+            Some(
+                image::DynamicImage::from(picture)
+                    .thumbnail(THUMB_PX, THUMB_PX)
+                    .to_rgb8(),
+            )
+        }
+        (Format::Pdf, None) => None,
+    }
 }
 
 /// One reported item of a search, as an export row: a confirmed appearance, or a possible
@@ -181,7 +219,6 @@ async fn search_table(
             thumbnail_key: t.thumbnail_key,
         }))
         .collect();
-    let url_ttl = job.app.config.download_url_ttl();
     let mut rows = Vec::with_capacity(items.len());
     let mut thumbnails = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -209,24 +246,7 @@ async fn search_table(
             seen(item.best_secs),
         ];
         let key = item.thumbnail_key.as_deref().filter(|k| !k.is_empty());
-        match (format, key) {
-            (Format::Csv, key) => {
-                let url = match key {
-                    Some(key) => job.app.storage.download_url(key, url_ttl).await.ok(),
-                    None => None,
-                };
-                row.push(url.unwrap_or_default());
-                thumbnails.push(None);
-            }
-            (Format::Pdf, Some(key)) => {
-                let picture = match job.app.storage.get_bytes(key).await {
-                    Ok(bytes) => vigil_models::decode_rgb(&bytes).ok(),
-                    Err(_) => None,
-                };
-                thumbnails.push(picture);
-            }
-            (Format::Pdf, None) => thumbnails.push(None),
-        }
+        thumbnails.push(thumbnail(job, format, key, &mut row).await);
         rows.push(row);
         job.progress(
             80.0 * (i + 1) as f32 / items.len() as f32,
@@ -269,12 +289,14 @@ async fn search_table(
 async fn attendance_table(
     job: &JobContext,
     filter: vigil_core::attendance::logs::Filter,
+    format: Format,
 ) -> Result<Table, JobError> {
     use vigil_core::attendance::{calendar, logs};
     use vigil_core::people;
 
     let mut conn = job.db().await?;
     let mut rows = Vec::new();
+    let mut thumbnails = Vec::new();
     let mut total;
     let mut offset = 0;
     let clock = |t: Option<chrono::DateTime<Utc>>| {
@@ -288,9 +310,12 @@ async fn attendance_table(
         let fetched = page.items.len() as i64;
         let ids: Vec<Uuid> = page.items.iter().map(|l| l.person_id).collect();
         let persons = people::get_many(&mut conn, &ids).await?;
-        rows.extend(page.items.into_iter().filter_map(|l| {
-            let p = persons.iter().find(|p| p.id == l.person_id)?;
-            Some(vec![
+        let faces = logs::first_faces(&mut conn, &page.items).await?;
+        for l in page.items {
+            let Some(p) = persons.iter().find(|p| p.id == l.person_id) else {
+                continue;
+            };
+            let mut row = vec![
                 l.date.to_string(),
                 p.number().to_string(),
                 p.name.clone(),
@@ -306,8 +331,11 @@ async fn attendance_table(
                     .unwrap_or_default(),
                 l.events.to_string(),
                 l.odoo_status.to_string(),
-            ])
-        }));
+            ];
+            let face = faces.get(&l.id).map(String::as_str);
+            thumbnails.push(thumbnail(job, format, face, &mut row).await);
+            rows.push(row);
+        }
         offset += fetched;
         job.progress(
             80.0 * offset as f32 / total.clamp(1, MAX_ROWS) as f32,
@@ -323,6 +351,26 @@ async fn attendance_table(
     } else {
         String::new()
     };
+    let mut columns: Vec<String> = [
+        "date",
+        "employee id",
+        "name",
+        "department",
+        "status",
+        "time in",
+        "time out",
+        "shift",
+        "camera",
+        "classroom",
+        "accuracy %",
+        "sightings",
+        "odoo",
+    ]
+    .map(String::from)
+    .to_vec();
+    if format == Format::Csv {
+        columns.push("time in face url".into());
+    }
     Ok(Table {
         title: "Vigil attendance".into(),
         subtitle: format!(
@@ -330,25 +378,9 @@ async fn attendance_table(
             calendar::tz(),
             Utc::now().format("%Y-%m-%d %H:%M UTC")
         ),
-        columns: [
-            "date",
-            "employee id",
-            "name",
-            "department",
-            "status",
-            "time in",
-            "time out",
-            "shift",
-            "camera",
-            "classroom",
-            "accuracy %",
-            "sightings",
-            "odoo",
-        ]
-        .map(String::from)
-        .to_vec(),
+        columns,
         rows,
-        thumbnails: Vec::new(),
+        thumbnails,
     })
 }
 
@@ -362,7 +394,7 @@ impl Handler for Export {
         let table = match request.source {
             ExportSource::Audit(filter) => audit_table(job, filter).await?,
             ExportSource::Search { search_id } => search_table(job, search_id, format).await?,
-            ExportSource::Attendance(filter) => attendance_table(job, filter).await?,
+            ExportSource::Attendance(filter) => attendance_table(job, filter, format).await?,
         };
         job.progress(85.0, "rendering");
         let thumbs = table.has_thumbnails();

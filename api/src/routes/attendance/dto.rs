@@ -8,12 +8,13 @@ use poem_openapi::Object;
 use uuid::Uuid;
 use vigil_core::attendance::calendar;
 use vigil_core::attendance::captures::{self, Capture, CaptureStatus};
-use vigil_core::attendance::events::Event;
+use vigil_core::attendance::events::{self, Event};
 use vigil_core::attendance::logs::{Log, Record};
 use vigil_core::attendance::{EventSource, EventStatus, LogStatus, OdooStatus, Presence};
 use vigil_core::people::{self, Person};
 
 use crate::error::ApiResult;
+use crate::routes::face_photos::PhotoDto;
 use crate::state::ApiState;
 
 async fn url_of(state: &ApiState, key: Option<&str>) -> Option<String> {
@@ -159,10 +160,16 @@ pub struct EventDto {
     pub camera_id: Option<String>,
     /// The capture behind it (photo link, confidence, face box).
     pub capture_id: Option<Uuid>,
+    /// The face seen: the device's capture, or the camera detection's thumbnail.
     pub image_url: Option<String>,
     pub face: Option<serde_json::Value>,
+    /// The camera detection behind it.
+    pub detection_id: Option<Uuid>,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// In the answer to a review with `addToGallery`: the face added to the person's photos,
+    /// enrolled (or rejected with a reason) by the same checks as an uploaded photo.
+    pub gallery_photo: Option<PhotoDto>,
 }
 
 /// Events with their people and captures (three queries for any number).
@@ -180,10 +187,12 @@ pub async fn event_dtos(state: &ApiState, list: Vec<Event>) -> ApiResult<Vec<Eve
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
+    let images = events::face_images(&mut conn, &list).await?;
     drop(conn);
     let mut out = Vec::with_capacity(list.len());
     for e in list {
         let capture = e.capture_id.and_then(|c| caps.get(&c));
+        let image_url = url_of(state, images.get(&e.id).map(String::as_str)).await;
         out.push(EventDto {
             id: e.id,
             person: persons.get(&e.person_id).map(Into::into),
@@ -201,10 +210,12 @@ pub async fn event_dtos(state: &ApiState, list: Vec<Event>) -> ApiResult<Vec<Eve
             classroom_id: e.classroom_id,
             camera_id: e.camera_id,
             capture_id: e.capture_id,
-            image_url: url_of(state, capture.and_then(|c| c.object_key.as_deref())).await,
+            image_url,
             face: capture.and_then(|c| c.face.clone()),
+            detection_id: e.detection_id,
             note: e.note,
             created_at: e.created_at,
+            gallery_photo: None,
         });
     }
     Ok(out)

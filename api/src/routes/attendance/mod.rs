@@ -26,6 +26,7 @@ use vigil_core::jobs::NewJob;
 use vigil_core::people;
 
 use super::Tag;
+use super::face_photos::PhotoBatch;
 use super::jobs::{Accepted, submit};
 use crate::auth::BearerAuth;
 use crate::envelope::{self, Created, NoContent, Ok};
@@ -46,6 +47,9 @@ pub struct ReviewBody {
     pub person_id: Option<Uuid>,
     #[oai(validator(max_length = 2000))]
     pub notes: Option<String>,
+    /// Add the face seen to the photos of the person the sighting is (now) attributed to,
+    /// through the same enrollment checks as an uploaded photo. Needs `faces:write` too.
+    pub add_to_gallery: Option<bool>,
 }
 
 #[derive(Debug, Object)]
@@ -274,6 +278,12 @@ impl AttendanceApi {
             }));
         });
         let mut conn = super::conn(&self.state).await?;
+        let gallery_face = if b.add_to_gallery == Some(true) {
+            auth.0.require(Permission::FacesWrite)?;
+            Some(gallery_face(&mut conn, id.0, verdict).await?)
+        } else {
+            None
+        };
         let event = events::review(
             &mut conn,
             self.state.ctx.secrets.sealer(),
@@ -283,9 +293,22 @@ impl AttendanceApi {
             auth.0.user.id,
         )
         .await?;
+        let person = people::get(&mut conn, event.person_id).await?;
         drop(conn);
-        let mut dtos = event_dtos(&self.state, vec![event]).await?;
-        Ok(envelope::ok(dtos.pop().ok_or_else(ApiError::internal)?))
+        let mut dto = event_dtos(&self.state, vec![event])
+            .await?
+            .pop()
+            .ok_or_else(ApiError::internal)?;
+        if let Some(key) = gallery_face {
+            let bytes = self.state.ctx.storage.get_bytes(&key).await?;
+            let mut batch = PhotoBatch::new(person.profile_id, "addToGallery");
+            let name = format!("attendance-{}", id.0);
+            batch
+                .store_bytes(&self.state, bytes, Some(name), "the sighting's face")
+                .await?;
+            dto.gallery_photo = batch.enroll(&self.state, Some(auth.0.user.id)).await?.pop();
+        }
+        Ok(envelope::ok(dto))
     }
 
     /// Enter a sighting by hand. Approved at once when entered by a reviewer, pending review
@@ -567,4 +590,31 @@ impl From<Statistics> for StatisticsDto {
                 .collect(),
         }
     }
+}
+
+/// The stored face a review may add to a gallery, checked before the review is applied so a
+/// refused request changes nothing.
+async fn gallery_face(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+    verdict: Verdict,
+) -> ApiResult<String> {
+    if verdict == Verdict::Reject {
+        return Err(ApiError::validation(
+            "addToGallery",
+            "a rejected sighting's face is added to nobody's gallery",
+        ));
+    }
+    let event = events::get(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such attendance event"))?;
+    events::face_images(conn, std::slice::from_ref(&event))
+        .await?
+        .remove(&event.id)
+        .ok_or_else(|| {
+            ApiError::validation(
+                "addToGallery",
+                "this sighting has no face picture to add (a manual entry, or removed by retention)",
+            )
+        })
 }

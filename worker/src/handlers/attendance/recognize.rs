@@ -66,9 +66,14 @@ impl Handler for Recognize {
             }
         };
         let pipeline = vision::faces().await?;
-        let found = vision::blocking(move || pipeline.detect_faces(&image))
-            .await?
-            .map_err(|e| JobError::Retryable(format!("face detection failed: {e}")))?;
+        // A dark capture is brightened first: the detector misses most faces at dusk.
+        let found = vision::blocking(move || {
+            let image =
+                vigil_models::exposure::lift_dark(&image).map_or(image, |(lifted, _)| lifted);
+            pipeline.detect_faces(&image)
+        })
+        .await?
+        .map_err(|e| JobError::Retryable(format!("face detection failed: {e}")))?;
         let side = |f: &Face| f.bbox.width.min(f.bbox.height);
         // The device photographs the person in front of it: the largest face.
         let Some(face) = found.iter().max_by(|a, b| side(a).total_cmp(&side(b))) else {

@@ -131,6 +131,8 @@ impl Handler for SendFrame {
         let pipeline = vision::faces().await?;
         let started = Instant::now();
         let (faces, distances, thumbnails, matcher) = vision::blocking(move || {
+            let frame =
+                vigil_models::exposure::lift_dark(&frame).map_or(frame, |(lifted, _)| lifted);
             let faces = pipeline.detect_faces(&frame)?;
             let thumbnails: Vec<_> = faces.iter().map(|f| thumbnail(&frame, f.bbox)).collect();
             Ok::<_, vigil_models::Error>((faces, thumbnails, matcher))

@@ -1,0 +1,399 @@
+//! Search recall on footage with known truth (docs/search.md "Recall by face size"): a fixed
+//! 1280×720 camera over a corridor, sensor noise, H.264 at 1.5 Mbit/s, people walking across
+//! all the time (the other 22 faces of the sample photos, 3 on screen at once, faces 40–200 px
+//! wide). Clip "with" adds the searched person crossing 24 times: faces 48, 70, 100 and 160 px
+//! wide, each clear, dimmed to 45 % and motion-blurred, each once per direction; clip
+//! "without" has only the others. The person's passes use the mirror image of the enrollment
+//! photo's face (the only photo there is; mirrored, the face is not the enrolled pixels).
+//! Prints per size bucket and condition: passes found as appearances (start within 1 s),
+//! as possible sightings only, or missed; the person's rank among possible sightings; false
+//! appearances; possible sightings per hour without the person; and the speed. Needs the
+//! test services (`scripts/bench-search.sh recall` starts them and runs this).
+//!
+//!   cargo bench --profile dev --bench search_recall
+
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use serde_json::{Value, json};
+use vigil_testkit::TestApp;
+use vigil_testkit::media::{TARGET_BOX, TARGET_SAMPLE};
+use vigil_testkit::missing_persons::enroll;
+use vigil_testkit::search::{submit_search, wait_search};
+use vigil_testkit::videos::upload_probed;
+use vigil_video::scene::{Scene, Walker};
+
+const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+const W: u32 = 1280;
+const H: u32 = 720;
+const PASS_SECS: f64 = 5.0;
+const PASS_EVERY: f64 = 7.0;
+const SIZES: [f32; 4] = [48.0, 70.0, 100.0, 160.0];
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Condition {
+    Clear,
+    Dim,
+    Blurred,
+}
+
+const CONDITIONS: [Condition; 3] = [Condition::Clear, Condition::Dim, Condition::Blurred];
+
+/// One crossing of the searched person.
+struct Pass {
+    size: f32,
+    condition: Condition,
+    start: f64,
+    end: f64,
+}
+
+fn bucket(size: f32) -> &'static str {
+    match size {
+        s if s < 60.0 => "40–60 px",
+        s if s < 80.0 => "60–80 px",
+        s if s < 120.0 => "80–120 px",
+        _ => "120+ px",
+    }
+}
+
+/// A head cut around a face box (face plus half its size on each side) and the face's width.
+fn head(img: &RgbImage, b: [f32; 4]) -> (RgbImage, f32) {
+    let [x, y, w, h] = b;
+    let x0 = (x - w * 0.5).max(0.0) as u32;
+    let y0 = (y - h * 0.5).max(0.0) as u32;
+    let x1 = ((x + w * 1.5) as u32).min(img.width());
+    let y1 = ((y + h * 1.5) as u32).min(img.height());
+    (
+        image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image(),
+        w,
+    )
+}
+
+/// A deterministic pseudo-random sequence (the clips must be the same on every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// People crossing for `secs`: three on screen at any time, each 4–8 s, random size and height.
+fn others(heads: &[(RgbImage, f32)], secs: f64, seed: u64) -> Vec<Walker> {
+    let mut rng = Lcg(seed);
+    let mut out = Vec::new();
+    for lane in 0..3 {
+        let mut t = lane as f64 * 1.5;
+        while t < secs {
+            let (picture, face) =
+                heads[(rng.next() * heads.len() as f32) as usize % heads.len()].clone();
+            let size = 40.0 + rng.next() * 160.0;
+            let dur = 4.0 + rng.next() as f64 * 4.0;
+            let y = H as f32 * (0.2 + 0.6 * rng.next());
+            let (from, to) = if rng.next() < 0.5 {
+                (-size, W as f32 + size)
+            } else {
+                (W as f32 + size, -size)
+            };
+            out.push(Walker {
+                picture,
+                face_in_picture: face,
+                face_px: size,
+                from: (from, y),
+                to: (to, y + (rng.next() - 0.5) * 60.0),
+                start_secs: t,
+                end_secs: t + dur,
+                blur_px: if rng.next() < 0.3 {
+                    (size / 12.0) as u32
+                } else {
+                    0
+                },
+                brightness: if rng.next() < 0.3 { 0.45 } else { 1.0 },
+            });
+            t += dur + rng.next() as f64 * 1.0;
+        }
+    }
+    out
+}
+
+fn target_walkers(picture: &RgbImage, face: f32) -> (Vec<Walker>, Vec<Pass>) {
+    let mut walkers = Vec::new();
+    let mut passes = Vec::new();
+    let mut start = 1.0;
+    for direction in [1.0f32, -1.0] {
+        for &size in &SIZES {
+            for condition in CONDITIONS {
+                // Enters and leaves fully inside the frame, so the pass is the time on screen.
+                let margin = size * 1.2;
+                let (from_x, to_x) = (margin, W as f32 - margin);
+                let (from_x, to_x) = if direction > 0.0 {
+                    (from_x, to_x)
+                } else {
+                    (to_x, from_x)
+                };
+                let y = H as f32 * if direction > 0.0 { 0.4 } else { 0.6 };
+                walkers.push(Walker {
+                    picture: picture.clone(),
+                    face_in_picture: face,
+                    face_px: size,
+                    from: (from_x, y),
+                    to: (to_x, y),
+                    start_secs: start,
+                    end_secs: start + PASS_SECS,
+                    blur_px: if condition == Condition::Blurred {
+                        (size / 8.0).max(4.0) as u32
+                    } else {
+                        0
+                    },
+                    brightness: if condition == Condition::Dim {
+                        0.45
+                    } else {
+                        1.0
+                    },
+                });
+                passes.push(Pass {
+                    size,
+                    condition,
+                    start,
+                    end: start + PASS_SECS,
+                });
+                start += PASS_EVERY;
+            }
+        }
+    }
+    (walkers, passes)
+}
+
+fn overlaps(a: (f64, f64), b: (f64, f64)) -> bool {
+    a.0 <= b.1 && b.0 <= a.1
+}
+
+struct Found {
+    appearances: Vec<(f64, f64)>,
+    /// (rank, start, end, distance)
+    sightings: Vec<(i64, f64, f64, f64)>,
+    secs: f64,
+}
+
+async fn search(caller: &vigil_testkit::Caller, person: &str, video: &str) -> Found {
+    let started = Instant::now();
+    let id = submit_search(
+        caller,
+        json!({ "missingPersonIds": [person], "videoIds": [video],
+                "settings": { "notifyReviewers": false } }),
+    )
+    .await;
+    let status = wait_search(caller, &id, Duration::from_secs(3600), |s| {
+        matches!(
+            s["status"].as_str(),
+            Some("succeeded" | "failed" | "cancelled")
+        )
+    })
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(status["status"], "succeeded", "{status}");
+    let summary = caller.get_data(format!("/searches/{id}/summary")).await;
+    let appearances = summary["videos"][0]["appearances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["startSecs"].as_f64().unwrap(),
+                a["endSecs"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let sightings = caller
+        .get(format!("/searches/{id}/possible-sightings?pageSize=100"))
+        .await
+        .expect(200)
+        .items()
+        .iter()
+        .map(|s: &Value| {
+            (
+                s["rank"].as_i64().unwrap(),
+                s["startSecs"].as_f64().unwrap(),
+                s["endSecs"].as_f64().unwrap(),
+                s["distance"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    Found {
+        appearances,
+        sightings,
+        secs,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("vigil-bench-recall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = vigil_models::default_cache_dir();
+    vigil_models::fetch_models(&cache).unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/fixtures/faceapi");
+    let (tx, ty, tw, th) = TARGET_BOX;
+    let mut heads = Vec::new();
+    let mut target = None;
+    for n in 1..=6 {
+        let img =
+            vigil_models::load_rgb(&vigil_models::fetch::paths::sample_image(&cache, n)).unwrap();
+        let fixture: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixtures.join(format!("sample{n}.json"))).unwrap(),
+        )
+        .unwrap();
+        for face in fixture["faces"].as_array().unwrap() {
+            let b = ["x", "y", "width", "height"].map(|k| face["box"][k].as_f64().unwrap() as f32);
+            let is_target = n == TARGET_SAMPLE
+                && (b[0] - tx as f32).abs() < tw as f32 / 4.0
+                && (b[1] - ty as f32).abs() < th as f32 / 4.0;
+            let (picture, width) = head(&img, b);
+            if is_target {
+                target = Some((image::imageops::flip_horizontal(&picture), width));
+            } else {
+                heads.push((picture, width));
+            }
+        }
+    }
+    let (target_picture, target_face) = target.expect("the target face is in its sample");
+
+    let made = Instant::now();
+    let (mut walkers, passes) = target_walkers(&target_picture, target_face);
+    let with_secs = passes.last().unwrap().end + 2.0;
+    walkers.extend(others(&heads, with_secs, 7));
+    let scene = |walkers: Vec<Walker>, secs: f64| Scene {
+        width: W,
+        height: H,
+        fps: 10.0,
+        secs,
+        background: Scene::corridor(W, H),
+        walkers,
+        noise: 8,
+        kbps: 1500,
+    };
+    let with = dir.join("with.mp4");
+    scene(walkers, with_secs).write_h264(&with).unwrap();
+    let without_secs = 180.0;
+    let without = dir.join("without.mp4");
+    scene(others(&heads, without_secs, 11), without_secs)
+        .write_h264(&without)
+        .unwrap();
+    println!(
+        "clips: {with_secs:.0} s with the person ({} passes), {without_secs:.0} s without; made in {:.0} s",
+        passes.len(),
+        made.elapsed().as_secs_f64()
+    );
+
+    let app = TestApp::spawn().await;
+    let admin = app.as_user(&app.admin().await);
+    let mut worker = app.start_worker_process(VIGIL);
+    let person = enroll(
+        &admin,
+        "Recall Target",
+        vigil_testkit::media::media().target_photo(),
+    )
+    .await;
+    let with_video = upload_probed(&admin, &with, "with").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let without_video = upload_probed(&admin, &without, "without").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let found = search(&admin, &person, &with_video).await;
+    println!(
+        "search with the person: {with_secs:.0} s of video in {:.1} s = {:.1}x real time",
+        found.secs,
+        with_secs / found.secs
+    );
+    println!(
+        "| size | condition | appearance (start within 1 s) | possible sighting only (rank) | missed |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut by_bucket: Vec<(&str, usize, usize, usize)> =
+        SIZES.iter().map(|&s| (bucket(s), 0, 0, 0)).collect();
+    let mut matched = vec![false; found.appearances.len()];
+    for p in &passes {
+        let span = (p.start - 1.0, p.end + 1.0);
+        let appearance = found.appearances.iter().position(|&a| overlaps(a, span));
+        let sighting = found.sightings.iter().find(|s| overlaps((s.1, s.2), span));
+        let b = by_bucket
+            .iter_mut()
+            .find(|b| b.0 == bucket(p.size))
+            .unwrap();
+        let cell = match (appearance, sighting) {
+            (Some(i), _) => {
+                matched[i] = true;
+                let start_error = found.appearances[i].0 - p.start;
+                if start_error.abs() <= 1.0 {
+                    b.1 += 1;
+                    format!("yes (starts {start_error:+.1} s)")
+                } else {
+                    b.3 += 1;
+                    format!("late (starts {start_error:+.1} s)")
+                }
+            }
+            (None, Some(s)) => {
+                b.2 += 1;
+                format!("— | #{} (distance {:.2})", s.0, s.3)
+            }
+            (None, None) => {
+                b.3 += 1;
+                "— | —".into()
+            }
+        };
+        let cell = if cell.contains('|') {
+            cell
+        } else {
+            format!("{cell} | —")
+        };
+        let missed = if cell.starts_with("— | —") {
+            "missed"
+        } else {
+            ""
+        };
+        println!("| {} px | {:?} | {cell} | {missed} |", p.size, p.condition);
+    }
+    // Appearances matching no pass are false (other people called the person).
+    let false_appearances = matched.iter().filter(|m| !**m).count();
+    println!("| bucket | appearances | possible sightings only | missed or late |");
+    println!("|---|---|---|---|");
+    for (b, a, s, m) in &by_bucket {
+        println!("| {b} | {a}/6 | {s}/6 | {m}/6 |");
+    }
+    let target_sightings: Vec<i64> = found
+        .sightings
+        .iter()
+        .filter(|s| {
+            passes
+                .iter()
+                .any(|p| overlaps((s.1, s.2), (p.start - 1.0, p.end + 1.0)))
+        })
+        .map(|s| s.0)
+        .collect();
+    println!(
+        "false appearances: {false_appearances}; possible sightings: {} ({} of them the person, ranks {:?})",
+        found.sightings.len(),
+        target_sightings.len(),
+        target_sightings
+    );
+
+    let found = search(&admin, &person, &without_video).await;
+    println!(
+        "search without the person: {without_secs:.0} s in {:.1} s = {:.1}x real time; {} appearance(s) (false), {} possible sighting(s) = {:.0} per hour of footage",
+        found.secs,
+        without_secs / found.secs,
+        found.appearances.len(),
+        found.sightings.len(),
+        found.sightings.len() as f64 * 3600.0 / without_secs
+    );
+    worker.kill9();
+}
