@@ -128,6 +128,28 @@ pub async fn face_images(
         .collect())
 }
 
+/// The sealed descriptor of the face an event saw: its capture's, or its camera detection's.
+async fn sealed_face(conn: &mut AsyncPgConnection, event: &Event) -> Result<Option<String>> {
+    let sealed = if let Some(capture) = event.capture_id {
+        captures::table
+            .find(capture)
+            .select(captures::descriptor)
+            .first(conn)
+            .await
+            .optional()?
+    } else if let Some(detection) = event.detection_id {
+        face_detections::table
+            .find(detection)
+            .select(face_detections::descriptor)
+            .first(conn)
+            .await
+            .optional()?
+    } else {
+        None
+    };
+    Ok(sealed.flatten())
+}
+
 /// A reviewer's verdict on an event.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
@@ -137,8 +159,9 @@ pub enum Verdict {
     Correct(Uuid),
 }
 
-/// Applies a review. A rejected or corrected capture's face becomes a negative example of the
-/// person it was matched to, so the same confusion waits for review next time.
+/// Applies a review. A rejected or corrected sighting's face (a device capture, or a camera
+/// track's largest face) becomes a negative example of the person it was matched to, so the
+/// same confusion waits for review next time.
 pub async fn review(
     conn: &mut AsyncPgConnection,
     sealer: &crate::auth::Sealer,
@@ -168,18 +191,16 @@ pub async fn review(
             Verdict::Correct(p) if p != event.person_id => Some(event.person_id),
             Verdict::Correct(_) => None,
         };
-        if let (Some(wrong), Some(capture)) = (wrong_person, event.capture_id) {
-            let descriptor: Option<Option<String>> = captures::table
-                .find(capture)
-                .select(captures::descriptor)
-                .first(conn)
-                .await
-                .optional()?;
-            if let Some(Some(sealed)) = descriptor {
-                // Checked to open, so a negative is never stored unreadable.
-                negatives::open_descriptor(&sealer, &sealed)?;
-                negatives::add(conn, wrong, &sealed, Some(capture), Some(reviewer)).await?;
-            }
+        if let Some(wrong) = wrong_person
+            && let Some(sealed) = sealed_face(conn, &event).await?
+        {
+            // Checked to open, so a negative is never stored unreadable.
+            negatives::open_descriptor(&sealer, &sealed)?;
+            let source = negatives::Source {
+                capture: event.capture_id,
+                detection: event.detection_id,
+            };
+            negatives::add(conn, wrong, &sealed, source, Some(reviewer)).await?;
         }
         let (status, person, predicted) = match verdict {
             Verdict::Approve => (

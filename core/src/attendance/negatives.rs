@@ -32,12 +32,19 @@ pub fn open_descriptor(sealer: &Sealer, sealed: &str) -> Result<Vec<f32>> {
         .collect())
 }
 
+/// Where a negative example's face was seen: a device capture or a camera detection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Source {
+    pub capture: Option<Uuid>,
+    pub detection: Option<Uuid>,
+}
+
 /// Records that `descriptor` (sealed) is not `person`.
 pub async fn add(
     conn: &mut AsyncPgConnection,
     person: Uuid,
     sealed_descriptor: &str,
-    capture: Option<Uuid>,
+    source: Source,
     created_by: Option<Uuid>,
 ) -> Result<()> {
     diesel::insert_into(face_negatives::table)
@@ -45,7 +52,8 @@ pub async fn add(
             face_negatives::id.eq(Uuid::now_v7()),
             face_negatives::person_id.eq(person),
             face_negatives::descriptor.eq(sealed_descriptor),
-            face_negatives::capture_id.eq(capture),
+            face_negatives::capture_id.eq(source.capture),
+            face_negatives::detection_id.eq(source.detection),
             face_negatives::created_by.eq(created_by),
         ))
         .execute(conn)

@@ -416,6 +416,7 @@ diesel::table! {
         thumbnail_key -> Nullable<Text>,
         job_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        descriptor -> Nullable<Text>,
     }
 }
 
@@ -633,6 +634,7 @@ diesel::table! {
         capture_id -> Nullable<Uuid>,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        detection_id -> Nullable<Uuid>,
     }
 }
 

@@ -69,6 +69,8 @@ pub struct NewDetection<'a> {
     pub last_seen: DateTime<Utc>,
     pub thumbnail_key: Option<String>,
     pub job_id: Option<Uuid>,
+    /// The largest face's descriptor, sealed (`attendance::negatives::seal_descriptor`).
+    pub descriptor: Option<String>,
 }
 
 /// Stores a decided track and its attendance event. A track stored already is left as it is.
@@ -93,6 +95,7 @@ pub async fn record(conn: &mut AsyncPgConnection, d: NewDetection<'_>) -> Result
                 face_detections::last_seen.eq(d.last_seen),
                 face_detections::thumbnail_key.eq(&d.thumbnail_key),
                 face_detections::job_id.eq(d.job_id),
+                face_detections::descriptor.eq(&d.descriptor),
             ))
             .on_conflict((face_detections::camera_id, face_detections::track_id))
             .do_nothing()

@@ -191,6 +191,41 @@ async fn a_camera_recognises_an_enrolled_person_and_her_attendance_follows() {
     assert_eq!(track["trackId"], her["trackId"]);
     assert!(track["frames"].as_i64().unwrap() >= 3, "{track}");
 
+    // Her sighting shows the camera's thumbnail; a reviewer who rejects it makes the track's
+    // face a negative example of her, as a rejected capture's face is.
+    let reviewer = app.as_new_user("ROLE-REVIEWER").await;
+    let event = reviewer
+        .get("/attendance/events")
+        .await
+        .expect(200)
+        .items()
+        .into_iter()
+        .find(|e| e["detectionId"] == her["id"])
+        .expect("her sighting");
+    assert_eq!(event["source"], "camera", "{event}");
+    assert!(event["imageUrl"].is_string(), "{event}");
+    reviewer
+        .post_json(
+            format!("/attendance/{}/review", event["id"].as_str().unwrap()),
+            json!({ "action": "reject" }),
+        )
+        .await
+        .expect(200);
+    let negatives: i64 = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use vigil_core::db::schema::face_negatives;
+        let mut conn = app.ctx.db.get().await.unwrap();
+        let detection: uuid::Uuid = her["id"].as_str().unwrap().parse().unwrap();
+        face_negatives::table
+            .filter(face_negatives::detection_id.eq(detection))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(negatives, 1);
+
     // A frame sent on demand: the job stores what it saw and logs the call.
     let queued = operator
         .post_json("/detections/send-frame", json!({ "cameraId": id }))

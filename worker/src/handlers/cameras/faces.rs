@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use uuid::Uuid;
 use vigil_core::attendance::decision::Recognition;
+use vigil_core::faces::DESCRIPTOR_LEN;
 use vigil_models::gallery::similarity;
 use vigil_models::{BBox, FacePipeline};
 use vigil_video::Frame;
@@ -57,6 +58,8 @@ pub struct Judged {
     pub recognition: Option<Recognition>,
     /// JPEG of the track's largest face.
     pub thumbnail: Option<Vec<u8>>,
+    /// The largest face's descriptor.
+    pub descriptor: Option<[f32; DESCRIPTOR_LEN]>,
 }
 
 pub struct FaceRecognizer {
@@ -73,10 +76,16 @@ pub struct FaceRecognizer {
 #[derive(Default)]
 struct Tracks {
     judged: HashSet<u32>,
-    /// The latest face (the tracker forgets it when the track ends) and the best thumbnail so
-    /// far (size, JPEG).
+    /// The latest face (the tracker forgets it when the track ends) and the largest so far.
     latest: HashMap<u32, BBox>,
-    thumbnails: HashMap<u32, (f32, Vec<u8>)>,
+    largest: HashMap<u32, LargestFace>,
+}
+
+/// A track's largest face so far: its size (shorter side), thumbnail and descriptor.
+struct LargestFace {
+    px: f32,
+    thumbnail: Option<Vec<u8>>,
+    descriptor: [f32; DESCRIPTOR_LEN],
 }
 
 impl FaceRecognizer {
@@ -134,15 +143,17 @@ impl Tracks {
         let bbox = *self.latest.get(&track.no)?;
         let judged = judge.then(|| {
             self.judged.insert(track.no);
+            let largest = self.largest.get(&track.no);
             Judged {
                 recognition: recognise(matcher, track),
-                thumbnail: self.thumbnails.get(&track.no).map(|(_, j)| j.clone()),
+                thumbnail: largest.and_then(|l| l.thumbnail.clone()),
+                descriptor: largest.map(|l| l.descriptor),
             }
         });
         if ended {
             self.judged.remove(&track.no);
             self.latest.remove(&track.no);
-            self.thumbnails.remove(&track.no);
+            self.largest.remove(&track.no);
         }
         Some(FaceReport {
             track: track.no,
@@ -227,11 +238,17 @@ impl Analyser for FaceRecognizer {
             let px = bbox.width.min(bbox.height);
             let better = self
                 .tracks
-                .thumbnails
+                .largest
                 .get(&no)
-                .is_none_or(|(kept, _)| px > kept * BETTER_THUMBNAIL);
-            if better && let Some(jpeg) = thumbnail(&frame.image, bbox) {
-                self.tracks.thumbnails.insert(no, (px, jpeg));
+                .is_none_or(|kept| px > kept.px * BETTER_THUMBNAIL);
+            // The tracker keeps the observation's box as it was: it finds its face.
+            if better && let Some(face) = faces.iter().find(|f| f.bbox == bbox) {
+                let largest = LargestFace {
+                    px,
+                    thumbnail: thumbnail(&frame.image, bbox),
+                    descriptor: face.descriptor,
+                };
+                self.tracks.largest.insert(no, largest);
             }
         }
         let matcher = self.matcher.as_ref();

@@ -448,6 +448,7 @@ impl Watcher<'_> {
             first_seen,
             last_seen,
             thumbnail: judged.thumbnail.clone(),
+            descriptor: judged.descriptor,
         };
         let detection = record::record(self.job, camera, seen).await?;
         self.detections += 1;

@@ -167,6 +167,7 @@ impl Handler for SendFrame {
                     first_seen: at,
                     last_seen: at,
                     thumbnail,
+                    descriptor: Some(face.descriptor),
                 },
             )
             .await?;

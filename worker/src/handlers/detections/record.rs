@@ -6,12 +6,15 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vigil_core::attendance::decision::{Recognition, Thresholds};
+use vigil_core::attendance::negatives;
 use vigil_core::cameras::Camera;
 use vigil_core::detections::classify::{self, Evidence};
 use vigil_core::detections::store::{self, Detection, NewDetection};
 use vigil_core::detections::{self, DetectionSource, DetectionStatus};
+use vigil_core::faces::DESCRIPTOR_LEN;
 use vigil_core::storage::ObjectKey;
 use vigil_models::BBox;
+use vigil_models::gallery::distance;
 
 use crate::context::{JobContext, JobError};
 use crate::vision::box_px;
@@ -31,12 +34,25 @@ pub struct Seen {
     pub last_seen: DateTime<Utc>,
     /// JPEG of the largest face.
     pub thumbnail: Option<Vec<u8>>,
+    /// The largest face's descriptor: compared with the rejected look-alikes of the person it
+    /// resembles, and kept (sealed) so a reviewer's rejection becomes one.
+    pub descriptor: Option<[f32; DESCRIPTOR_LEN]>,
 }
 
 pub async fn record(job: &JobContext, camera: &Camera, seen: Seen) -> Result<Detection, JobError> {
+    let sealer = job.app.secrets.sealer();
+    let mut recognition = seen.recognition.clone();
+    if let (Some(r), Some(face)) = (recognition.as_mut(), seen.descriptor.as_ref()) {
+        let mut conn = job.db().await?;
+        r.nearest_negative = negatives::of_person(&mut conn, sealer, r.person)
+            .await?
+            .iter()
+            .map(|n| distance(n, face))
+            .reduce(f32::min);
+    }
     let verdict = classify::classify(
         &Evidence {
-            recognition: seen.recognition.clone(),
+            recognition: recognition.clone(),
             face_px: seen.face_px,
             frames: seen.frames,
         },
@@ -57,7 +73,7 @@ pub async fn record(job: &JobContext, camera: &Camera, seen: Seen) -> Result<Det
         None => None,
     };
     let status = verdict.status;
-    let r = seen.recognition.as_ref();
+    let r = recognition.as_ref();
     let mut conn = job.db().await?;
     let detection = store::record(
         &mut conn,
@@ -77,6 +93,9 @@ pub async fn record(job: &JobContext, camera: &Camera, seen: Seen) -> Result<Det
             last_seen: seen.last_seen,
             thumbnail_key,
             job_id: Some(job.job.id),
+            descriptor: seen
+                .descriptor
+                .map(|d| negatives::seal_descriptor(sealer, &d)),
         },
     )
     .await?;
