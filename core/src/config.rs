@@ -137,6 +137,9 @@ pub struct Config {
     /// Camera face detections (with their thumbnails) and the provider's call log are deleted
     /// after this many days; attendance they supported stays.
     pub detection_retention_days: u32,
+    /// Camera snapshots are deleted after this many days, except each camera's latest (its
+    /// thumbnail).
+    pub snapshot_retention_days: u32,
     /// Cron expressions (with seconds) of the scheduler's periodic tasks.
     pub schedule_reconcile: String,
     pub schedule_cleanup: String,
@@ -258,6 +261,7 @@ impl Default for Config {
             audit_retention_days: 365,
             capture_retention_days: 90,
             detection_retention_days: 90,
+            snapshot_retention_days: 30,
             schedule_reconcile: "*/10 * * * * *".into(),
             schedule_cleanup: "0 17 3 * * *".into(),
             schedule_health: "0 * * * * *".into(),

@@ -154,7 +154,6 @@ pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Log>> 
         .optional()?)
 }
 
-/// Deletes a log and the events of its day, so it does not come back on the next refresh.
 /// The face picture behind each log's time in (the first approved sighting's capture or
 /// detection thumbnail), by log id; logs without one (missed days, manual entries, pictures
 /// removed by retention) are absent.
@@ -185,6 +184,7 @@ pub async fn first_faces(
         .collect())
 }
 
+/// Deletes a log and the events of its day, so it does not come back on the next refresh.
 pub async fn delete(conn: &mut AsyncPgConnection, log: &Log) -> Result<()> {
     let (start, end) = (
         calendar::day_start(log.date),

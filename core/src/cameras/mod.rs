@@ -13,6 +13,7 @@ mod input;
 pub mod jobs;
 pub mod observed;
 mod roi;
+pub mod snapshots;
 pub mod store;
 pub mod watchers;
 

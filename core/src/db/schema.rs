@@ -638,6 +638,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    camera_snapshots (id) {
+        id -> Uuid,
+        camera_id -> Text,
+        object_key -> Text,
+        taken_at -> Timestamptz,
+        job_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(people -> face_profiles (profile_id));
 diesel::joinable!(captures -> devices (device_id));
 diesel::joinable!(captures -> people (predicted_person_id));
@@ -645,6 +656,7 @@ diesel::joinable!(attendance_logs -> people (person_id));
 diesel::joinable!(face_negatives -> people (person_id));
 diesel::joinable!(face_detections -> people (person_id));
 diesel::joinable!(face_detections -> cameras (camera_id));
+diesel::joinable!(camera_snapshots -> cameras (camera_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
@@ -683,5 +695,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     face_detections,
     detection_events,
     detection_provider,
-    shifts
+    shifts,
+    camera_snapshots
 );

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use vigil_testkit::TestApp;
 use vigil_testkit::cameras::{create_stream_camera, run_camera_job, test_pattern};
+use vigil_testkit::jobs::wait_succeeded;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_live_stream_passes_the_test_with_measured_figures() {
@@ -124,4 +125,43 @@ async fn a_snapshot_lands_in_storage_and_becomes_the_thumbnail() {
         .unwrap();
     assert_eq!(thumb.bytes().await.unwrap(), bytes);
     assert!(server.requests().iter().any(|r| r.starts_with("PLAY")));
+
+    // Snapshots outlive retention only as the camera's thumbnail, and go with the camera.
+    let job = run_camera_job(&operator, id, "snapshot", Duration::from_secs(60)).await;
+    let latest = job["result"]["assetId"].as_str().unwrap().to_string();
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = app.ctx.db.get().await.unwrap();
+        diesel::sql_query("UPDATE camera_snapshots SET taken_at = now() - interval '40 days'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let admin = app.as_user(&app.admin().await);
+    let cleanup = || async {
+        let (job, _) = vigil_core::jobs::enqueue(
+            &app.ctx,
+            vigil_core::jobs::NewJob::of(&vigil_core::maintenance::CleanupJob { tick: None }),
+        )
+        .await
+        .unwrap();
+        wait_succeeded(&admin, &job.id.to_string(), Duration::from_secs(60)).await
+    };
+    let done = cleanup().await;
+    assert_eq!(done["result"]["snapshotsDeleted"], 1, "{done}");
+    let storage = &app.ctx.storage;
+    assert!(
+        storage.head(key).await.unwrap().is_none(),
+        "the old snapshot"
+    );
+    assert!(
+        storage.head(&latest).await.unwrap().is_some(),
+        "the thumbnail"
+    );
+    operator.delete(format!("/cameras/{id}")).await.expect(204);
+    cleanup().await;
+    assert!(
+        storage.head(&latest).await.unwrap().is_none(),
+        "gone with its camera"
+    );
 }

@@ -16,6 +16,9 @@ const MAX_ROWS: i64 = 100_000;
 const PAGE: u32 = 1_000;
 /// Largest side of a picture in a PDF report (pixels).
 const THUMB_PX: u32 = 240;
+/// Rows of a PDF attendance report shown with their picture; later rows go without, so a
+/// year of logs stays a file one can open (CSV links every row).
+const MAX_PDF_PICTURES: usize = 2_000;
 
 /// Renders a report to CSV or PDF into `exports/{job}.{ext}`. The key is the job's, so a
 /// retried run replaces its own file instead of leaving a second one.
@@ -332,7 +335,10 @@ async fn attendance_table(
                 l.events.to_string(),
                 l.odoo_status.to_string(),
             ];
-            let face = faces.get(&l.id).map(String::as_str);
+            let face = faces
+                .get(&l.id)
+                .map(String::as_str)
+                .filter(|_| format == Format::Csv || rows.len() < MAX_PDF_PICTURES);
             thumbnails.push(thumbnail(job, format, face, &mut row).await);
             rows.push(row);
         }

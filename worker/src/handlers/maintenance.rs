@@ -19,7 +19,7 @@ use crate::registry::Handler;
 
 /// Deletes what has outlived its retention: finished jobs, expired exports (object first, then
 /// the row, so a failure leaves the row to retry), objects whose rows were deleted, audit rows,
-/// capture photos, camera detections, expired refresh tokens and old bookkeeping.
+/// capture photos, camera detections and snapshots, expired refresh tokens and old bookkeeping.
 #[derive(Default)]
 pub struct Cleanup;
 
@@ -66,6 +66,11 @@ impl Handler for Cleanup {
                 days(config.detection_retention_days),
             )
             .await?;
+        let snapshots_deleted = vigil_core::cameras::snapshots::purge_before(
+            &mut conn,
+            days(config.snapshot_retention_days),
+        )
+        .await?;
         // Objects of deleted rows that the API could not delete at once (storage down).
         drop(conn);
         let mut orphans_deleted = 0;
@@ -109,6 +114,7 @@ impl Handler for Cleanup {
             "capturePhotosErased": capture_photos_erased,
             "detectionsDeleted": detections_deleted,
             "detectionCallsDeleted": detection_calls_deleted,
+            "snapshotsDeleted": snapshots_deleted,
             "refreshTokensDeleted": tokens_deleted,
             "healthChecksDeleted": checks_deleted,
             "schedulerTicksDeleted": ticks_deleted,

@@ -1,8 +1,9 @@
-//! `camera.snapshot`: one decoded frame as a JPEG at `snapshots/{camera}/{unix ms}.jpg`; the
-//! camera's thumbnail follows the latest snapshot.
+//! `camera.snapshot`: one decoded frame as a JPEG at `snapshots/{camera}/{unix ms}.jpg`,
+//! recorded (`cameras::snapshots`) so it goes with its camera and with retention; the camera's
+//! thumbnail follows the latest snapshot.
 
 use chrono::Utc;
-use vigil_core::cameras::{SnapshotJob, SnapshotResult, observed};
+use vigil_core::cameras::{SnapshotJob, SnapshotResult, observed, snapshots};
 use vigil_core::storage::ObjectKey;
 
 use super::load;
@@ -36,6 +37,7 @@ impl Handler for Snapshot {
         .to_string();
         job.app.storage.put_bytes(&key, jpeg, "image/jpeg").await?;
         let mut conn = job.db().await?;
+        snapshots::record(&mut conn, &camera.id, &key, at, Some(job.job.id)).await?;
         observed::set_thumbnail(&mut conn, &camera.id, &key, at).await?;
         drop(conn);
         let url = job
