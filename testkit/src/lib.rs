@@ -14,6 +14,7 @@ pub mod mail;
 pub mod media;
 pub mod missing_persons;
 mod process;
+pub mod provider;
 pub mod search;
 mod services;
 pub mod videos;

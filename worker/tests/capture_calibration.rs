@@ -148,7 +148,7 @@ fn decided(gallery: &[(Uuid, [f32; 128])], face: &[f32; 128], t: Thresholds) -> 
     by_distance.sort_by(|a, b| a.1.total_cmp(&b.1));
     let recognition = by_distance.first().map(|&(person, d)| Recognition {
         person,
-        distance: d,
+        distance: Some(d),
         confidence: similarity(d),
         margin: by_distance.get(1).map(|next| next.1 - d),
         nearest_negative: None,

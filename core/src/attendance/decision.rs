@@ -30,8 +30,11 @@ impl Thresholds {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recognition {
     pub person: Uuid,
-    pub distance: f32,
-    /// `similarity(distance)` of the models: 0.5 at the strict threshold (0.40).
+    /// Descriptor distance; `None` when an external provider recognised the face (it reports
+    /// a confidence only).
+    pub distance: Option<f32>,
+    /// `similarity(distance)` of the models (0.5 at the strict threshold, 0.40), or the
+    /// external provider's own confidence.
     pub confidence: f32,
     /// Distance to the next enrolled person minus `distance`.
     pub margin: Option<f32>,
@@ -60,7 +63,9 @@ pub fn decide(recognition: Option<&Recognition>, t: Thresholds) -> Decision {
         status: EventStatus::Pending,
         review_reason: Some(reason),
     };
-    if r.nearest_negative.is_some_and(|n| n <= r.distance) {
+    if let (Some(negative), Some(distance)) = (r.nearest_negative, r.distance)
+        && negative <= distance
+    {
         return pending(
             "the face is closer to a capture a reviewer rejected for this person than to their photos"
                 .into(),
@@ -97,7 +102,7 @@ mod tests {
     fn rec(confidence: f32) -> Recognition {
         Recognition {
             person: Uuid::nil(),
-            distance: 0.2,
+            distance: Some(0.2),
             confidence,
             margin: Some(0.3),
             nearest_negative: None,

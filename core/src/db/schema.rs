@@ -447,6 +447,7 @@ diesel::table! {
         average_latency_ms -> Nullable<Int4>,
         updated_at -> Timestamptz,
         version -> Int4,
+        api_key -> Nullable<Text>,
     }
 }
 

@@ -93,7 +93,7 @@ mod tests {
         Evidence {
             recognition: confidence.map(|confidence| Recognition {
                 person: Uuid::nil(),
-                distance: 0.2,
+                distance: Some(0.2),
                 confidence,
                 margin: Some(0.3),
                 nearest_negative: None,

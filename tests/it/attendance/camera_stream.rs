@@ -266,7 +266,7 @@ async fn a_camera_recognises_an_enrolled_person_and_her_attendance_follows() {
     admin
         .put_json(
             "/detections/provider/config",
-            json!({ "endpoint": "http://detector.example/detect" }),
+            json!({ "endpoint": "ftp://detector.example/detect" }),
         )
         .await
         .expect_error(422, "VALIDATION_ERROR");

@@ -8,5 +8,6 @@ mod captures;
 mod devices;
 mod digest;
 mod people;
+mod provider;
 mod retention;
 mod shifts;

@@ -132,9 +132,9 @@ impl From<Call> for CallDto {
 #[oai(rename_all = "camelCase")]
 pub struct ProviderDto {
     pub provider_name: String,
-    /// `builtin`: the workers' own models (the only provider Vigil runs).
+    /// `builtin` (the workers' own models) or an external provider's URL.
     pub endpoint: String,
-    /// Never a key: the built-in provider has none.
+    /// `***` when an external provider has a key (never the key itself).
     pub api_key: Option<String>,
     pub enabled: bool,
     /// `connected`, `degraded` (slower than 2 s) or `offline`.
@@ -150,7 +150,7 @@ impl From<Provider> for ProviderDto {
         Self {
             provider_name: p.provider_name,
             endpoint: p.endpoint,
-            api_key: None,
+            api_key: p.api_key.map(|_| "***".to_string()),
             enabled: p.enabled,
             status: p.status,
             last_heartbeat: p.last_heartbeat,
@@ -167,10 +167,11 @@ impl From<Provider> for ProviderDto {
 pub struct ProviderBody {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub provider_name: Option<String>,
-    /// Only `builtin` is accepted.
+    /// `builtin`, or an external provider's `http(s)` URL (checked like camera URLs).
     #[oai(validator(max_length = 2048))]
     pub endpoint: Option<String>,
-    /// Refused: the built-in provider takes no key.
+    /// An external provider's key, sent as `Authorization: Bearer`; `""` removes it, `***`
+    /// keeps it. The built-in provider takes none.
     #[oai(validator(max_length = 512))]
     pub api_key: Option<String>,
     /// Off: no frames are sent on demand and tests report `offline` (camera watchers keep

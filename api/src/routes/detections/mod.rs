@@ -21,6 +21,7 @@ use vigil_core::detections::store::{self, Filter, MAX_LIVE};
 use vigil_core::detections::{
     CallStatus, DetectionStatus, FrameJob, ProviderReport, ProviderStatus, ProviderTestJob,
 };
+use vigil_core::egress::StreamScheme;
 use vigil_core::jobs::{self, JobStatus, NewJob};
 use vigil_core::people;
 
@@ -209,8 +210,10 @@ impl DetectionsApi {
         Ok(envelope::ok(provider::get(&mut conn).await?.into()))
     }
 
-    /// Change the provider's name or switch it off. Vigil runs its own models (`builtin`);
-    /// another endpoint or an API key is refused (422) rather than stored and ignored.
+    /// Change the provider: its name, on or off, and where frames go — `builtin` (the workers'
+    /// own models) or an external service's `http(s)` URL with its API key (the contract:
+    /// docs/attendance.md "External provider"). The URL passes the same egress gate as camera
+    /// streams; the key is stored sealed and shown as `***`.
     #[oai(
         path = "/provider/config",
         method = "put",
@@ -223,22 +226,20 @@ impl DetectionsApi {
     ) -> ApiResult<Ok<ProviderDto>> {
         auth.0.require(Permission::DetectionsManage)?;
         let body = body.0;
-        if body
-            .api_key
-            .as_deref()
-            .is_some_and(|k| !k.is_empty() && k != "***")
-        {
-            return Err(ApiError::validation(
-                "apiKey",
-                "the built-in provider takes no API key",
-            ));
-        }
+        let endpoint = match body.endpoint.as_deref().map(str::trim) {
+            None => None,
+            Some(provider::BUILTIN) => Some(provider::BUILTIN.to_string()),
+            Some(url) => Some(external_endpoint(&self.state, url)?),
+        };
         let mut conn = conn(&self.state).await?;
         let updated = provider::update(
             &mut conn,
+            self.state.ctx.secrets.sealer(),
             Changes {
                 provider_name: body.provider_name,
-                endpoint: body.endpoint,
+                endpoint,
+                // `***` is the key as shown: unchanged.
+                api_key: body.api_key.filter(|k| k != "***"),
                 enabled: body.enabled,
                 version: body.version,
             },
@@ -324,4 +325,20 @@ impl HistoryApi {
         drop(conn);
         Ok(page(&self.state, found).await)
     }
+}
+
+/// An external provider's URL: `http` or `https`, through the egress precheck (the worker
+/// checks it again, resolved, before each call).
+fn external_endpoint(state: &ApiState, url: &str) -> ApiResult<String> {
+    let checked = state
+        .egress
+        .precheck(url)
+        .map_err(|e| ApiError::validation("endpoint", e.user_message()))?;
+    if !matches!(checked.scheme(), StreamScheme::Http | StreamScheme::Https) {
+        return Err(ApiError::validation(
+            "endpoint",
+            "endpoint must be \"builtin\" or an http(s) URL",
+        ));
+    }
+    Ok(checked.as_str().to_string())
 }

@@ -118,7 +118,7 @@ impl Handler for Recognize {
         );
         let measured = Measured {
             nearest: recognition.as_ref().map(|r| r.person),
-            distance: recognition.as_ref().map(|r| r.distance),
+            distance: recognition.as_ref().and_then(|r| r.distance),
             confidence: recognition.as_ref().map(|r| r.confidence),
             margin: recognition.as_ref().and_then(|r| r.margin),
             face: info,
@@ -150,7 +150,7 @@ fn nearest(gallery: &[people::GalleryEntry], face: &Face) -> Result<Option<Recog
         .min_by(|a, b| a.distance.total_cmp(&b.distance))
         .map(|c| Recognition {
             person: c.person,
-            distance: c.distance,
+            distance: Some(c.distance),
             confidence: similarity(c.distance),
             margin: c.margin,
             nearest_negative: None,

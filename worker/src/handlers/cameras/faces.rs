@@ -181,7 +181,7 @@ pub fn nearest(persons: &[Uuid], distances: &[Option<f32>]) -> Option<Recognitio
     let &(distance, person) = ranked.first()?;
     Some(Recognition {
         person,
-        distance,
+        distance: Some(distance),
         confidence: similarity(distance),
         margin: ranked.get(1).map(|r| r.0 - distance),
         nearest_negative: None,

@@ -2,6 +2,7 @@
 //! provider's test (`test`). Continuous recognition runs inside the camera watcher
 //! (`handlers::cameras::faces`).
 
+pub(crate) mod external;
 pub mod frame;
 pub(crate) mod record;
 pub mod test;

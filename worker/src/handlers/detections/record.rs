@@ -84,7 +84,7 @@ pub async fn record(job: &JobContext, camera: &Camera, seen: Seen) -> Result<Det
             source: seen.source,
             verdict,
             confidence: r.map(|r| r.confidence),
-            distance: r.map(|r| r.distance),
+            distance: r.and_then(|r| r.distance),
             margin: r.and_then(|r| r.margin),
             bbox: box_px(seen.bbox),
             face_px: seen.face_px,

@@ -1,6 +1,7 @@
 //! `detections.test`: is the provider there, and how fast? Loads the built-in models (the
-//! first call in a worker pays for it), runs face detection and description on a probe
-//! picture, and records the latency as the provider's heartbeat. A provider that cannot
+//! first call in a worker pays for it) and runs face detection and description on a probe
+//! picture — or sends the probe to the external provider and checks its answer — and records
+//! the latency as the provider's heartbeat. A provider that cannot
 //! answer is a finished test with status `offline` and the reason, not a failed job.
 
 use std::time::Instant;
@@ -35,17 +36,24 @@ impl Handler for TestProvider {
         let mut conn = job.db().await?;
         let settings = provider::get(&mut conn).await?;
         drop(conn);
-        let measured = if settings.enabled {
+        let measured = if !settings.enabled {
+            Err("the detection provider is disabled".to_string())
+        } else if settings.is_builtin() {
             measure().await
         } else {
-            Err("the detection provider is disabled".to_string())
+            measure_external(job, &settings).await?
         };
         let report = match &measured {
             Ok(ms) => ProviderReport {
                 status: provider::status_for(*ms),
                 latency_ms: Some(*ms),
                 message: format!(
-                    "Provider healthy: the built-in models answered in {ms} ms on a 1280x720 frame"
+                    "Provider healthy: {} answered in {ms} ms on a 1280x720 frame",
+                    if settings.is_builtin() {
+                        "the built-in models"
+                    } else {
+                        "the external provider"
+                    }
                 ),
                 tested_at: Utc::now(),
             },
@@ -78,6 +86,21 @@ impl Handler for TestProvider {
         provider::heartbeat(&mut conn, report.latency_ms).await?;
         Ok(Outcome::done(&report))
     }
+}
+
+/// Milliseconds for the external provider to answer on the probe, sent as a frame is.
+async fn measure_external(
+    job: &JobContext,
+    settings: &provider::Provider,
+) -> Result<Result<u64, String>, JobError> {
+    let jpeg = vision::blocking(|| vigil_video::encode_jpeg(&probe(), 90))
+        .await?
+        .map_err(|e| JobError::Retryable(format!("JPEG encoding failed: {e}")))?;
+    Ok(
+        super::external::detect(job, settings, None, jpeg, (1280, 720))
+            .await?
+            .map(|(_, ms)| ms),
+    )
 }
 
 /// Milliseconds for one frame's detection and description.

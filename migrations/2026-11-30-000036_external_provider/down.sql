@@ -1,0 +1,1 @@
+ALTER TABLE detection_provider DROP COLUMN api_key;
