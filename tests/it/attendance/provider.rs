@@ -90,7 +90,10 @@ async fn an_external_provider_answers_frames_sent_on_demand() {
     assert_eq!(live.len(), 2, "{live:?}");
     let ada = live.iter().find(|d| d["personId"] == "EMP-9").expect("Ada");
     assert_eq!(ada["status"], "authorized", "{ada}");
-    assert!((ada["confidence"].as_f64().unwrap() - 97.0).abs() < 1e-3, "percent: {ada}");
+    assert!(
+        (ada["confidence"].as_f64().unwrap() - 97.0).abs() < 1e-3,
+        "percent: {ada}"
+    );
     assert_eq!(ada["boundingBox"]["width"], 120.0);
     assert!(ada["thumbnail"].is_string(), "{ada}");
     let other = live.iter().find(|d| d["personId"].is_null()).unwrap();
