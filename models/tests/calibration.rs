@@ -156,3 +156,50 @@ fn threshold_separates_people_in_video_frames() {
         impostor[0]
     );
 }
+
+/// Cameras and captures run the detector on the picture's own rows of the padded square
+/// (`crop_padding`: 512×288 for a 720p frame instead of 512×512). On each sample photo as a
+/// 720p frame it finds the same faces as the square input, boxes within 2 px, and their
+/// descriptors stay where they were (< 0.1 apart: a box 1 px off already moves a descriptor
+/// by up to ~0.07, the models' own jitter; 0.40 separates people).
+#[test]
+fn cropping_the_padding_finds_the_same_faces() {
+    let square = FacePipeline::load(&common::cache()).unwrap();
+    let cropped =
+        FacePipeline::load(&common::cache())
+            .unwrap()
+            .with_config(vigil_models::SsdConfig {
+                crop_padding: true,
+                ..Default::default()
+            });
+    let mut faces = 0;
+    for n in 1..=6 {
+        let (frame, _) = video_frame(&sample(n));
+        let want = square.detect_faces(&frame).unwrap();
+        let got = cropped.detect_faces(&frame).unwrap();
+        assert_eq!(got.len(), want.len(), "sample{n}: faces found");
+        for w in &want {
+            let g = got
+                .iter()
+                .max_by(|a, b| iou(&a.bbox, &w.bbox).total_cmp(&iou(&b.bbox, &w.bbox)))
+                .unwrap();
+            let off = [
+                g.bbox.x - w.bbox.x,
+                g.bbox.y - w.bbox.y,
+                g.bbox.width - w.bbox.width,
+                g.bbox.height - w.bbox.height,
+            ]
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs()));
+            let d = vigil_models::gallery::distance(&g.descriptor, &w.descriptor);
+            println!(
+                "sample{n}: box off by {off:.2} px, descriptor {d:.4}, score {:.3} vs {:.3}",
+                g.score, w.score
+            );
+            assert!(off <= 2.0, "sample{n}: box {:?} vs {:?}", g.bbox, w.bbox);
+            assert!(d < 0.1, "sample{n}: descriptor moved {d}");
+            faces += 1;
+        }
+    }
+    assert!(faces >= 18, "{faces} faces compared");
+}

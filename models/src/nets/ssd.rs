@@ -29,6 +29,12 @@ pub struct SsdConfig {
     /// activations of several frames fall out of cache and per-frame time goes up, see
     /// docs/benchmarks.md; raise it for accelerators).
     pub frames_per_pass: usize,
+    /// Run on the image's own rows of the padded square only (the padding below a landscape
+    /// image cut off, rounded up to a multiple of 32): 512×288 for 16:9, 56 % of the work. The
+    /// anchors of the rows kept are the square's, so boxes decode the same; only receptive
+    /// fields reaching below the picture see zeros instead of padding. Off by default (the
+    /// reference runs the square).
+    pub crop_padding: bool,
 }
 
 impl Default for SsdConfig {
@@ -38,9 +44,16 @@ impl Default for SsdConfig {
             iou_threshold: 0.5,
             max_results: 100,
             frames_per_pass: 1,
+            crop_padding: false,
         }
     }
 }
+
+/// Anchors per cell of each prediction layer (whose grids are 32, 16, 8, 4, 2 and 1 cells wide
+/// at 512).
+const ANCHORS_PER_CELL: [usize; 6] = [3, 6, 6, 6, 6, 6];
+/// Input rows are multiples of this (the backbone's total stride).
+const ROW_MULTIPLE: usize = 32;
 
 /// A detected face box in image pixels (`x`, `y` top-left), with its score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -204,7 +217,20 @@ impl SsdMobilenetV1 {
         }
         let mut boxes = Vec::new();
         let mut classes = Vec::new();
+        // The anchors of the rows each layer produced: all of them for the square input, the
+        // top rows of each layer's (row-major) block for a cropped one.
+        let mut anchors = Vec::with_capacity(self.anchors.len());
+        let mut offset = 0;
         for (i, f) in feats.iter().enumerate() {
+            let (_, _, rows, cols) = f.dims4()?;
+            let per_cell = ANCHORS_PER_CELL.get(i).copied().unwrap_or(0);
+            let kept = rows.min(cols) * cols * per_cell;
+            anchors.extend(
+                self.anchors
+                    .get(offset..offset + kept)
+                    .ok_or_else(|| Error::Weights("anchor table too short".into()))?,
+            );
+            offset += cols * cols * per_cell;
             // NCHW → NHWC so anchors come out row-major (y, x, anchor) like TF's reshape.
             let bx = self.box_pred[i]
                 .forward(f)?
@@ -219,33 +245,17 @@ impl SsdMobilenetV1 {
         }
         let boxes = Tensor::cat(&boxes, 1)?.to_vec3::<f32>()?;
         let classes = Tensor::cat(&classes, 1)?.to_vec3::<f32>()?;
-        if boxes.first().map(|v| v.len()) != Some(self.anchors.len()) {
+        if offset != self.anchors.len() || boxes.first().map(|v| v.len()) != Some(anchors.len()) {
             return Err(Error::Weights(
                 "anchor count differs from prediction count".into(),
             ));
         }
-        let decoded = boxes.iter().map(|enc| self.decode(enc)).collect();
+        let decoded = boxes.iter().map(|enc| decode(&anchors, enc)).collect();
         let scores = classes
             .iter()
             .map(|c| c.iter().map(|l| 1.0 / (1.0 + (-l[1]).exp())).collect())
             .collect();
         Ok((decoded, scores))
-    }
-
-    fn decode(&self, enc: &[Vec<f32>]) -> Vec<[f32; 4]> {
-        self.anchors
-            .iter()
-            .zip(enc)
-            .map(|(a, t)| {
-                let (ha, wa) = (a[2] - a[0], a[3] - a[1]);
-                let (cya, cxa) = (a[0] + ha / 2.0, a[1] + wa / 2.0);
-                let half_h = (t[2] / 5.0).exp() * ha / 2.0;
-                let cy = t[0] / 10.0 * ha + cya;
-                let half_w = (t[3] / 5.0).exp() * wa / 2.0;
-                let cx = t[1] / 10.0 * wa + cxa;
-                [cy - half_h, cx - half_w, cy + half_h, cx + half_w]
-            })
-            .collect()
     }
 
     /// Detects faces in a batch of images, `config.frames_per_pass` frames per forward pass.
@@ -255,20 +265,51 @@ impl SsdMobilenetV1 {
             .filter(|&i| images[i].width() > 0 && images[i].height() > 0)
             .collect();
         let mut out = vec![Vec::new(); images.len()];
-        let plane = 3 * INPUT_SIZE * INPUT_SIZE;
-        for chunk in live.chunks(self.config.frames_per_pass.max(1)) {
-            let mut buf = vec![0f32; chunk.len() * plane];
-            for (k, &i) in chunk.iter().enumerate() {
-                Self::preprocess(images[i], &mut buf[k * plane..(k + 1) * plane]);
-            }
-            let x = Tensor::from_vec(buf, (chunk.len(), 3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)?;
-            let (boxes, scores) = self.forward(&x)?;
-            for (k, &i) in chunk.iter().enumerate() {
-                out[i] =
-                    self.postprocess(&boxes[k], &scores[k], images[i].width(), images[i].height());
+        let square = 3 * INPUT_SIZE * INPUT_SIZE;
+        let rows = |i: &usize| self.input_rows(images[*i]);
+        // Frames stack into one pass only when they keep the same rows.
+        for same in live.chunk_by(|a, b| rows(a) == rows(b)) {
+            let h = rows(&same[0]);
+            let plane = 3 * h * INPUT_SIZE;
+            for chunk in same.chunks(self.config.frames_per_pass.max(1)) {
+                let mut padded = vec![0f32; square];
+                let mut buf = vec![0f32; chunk.len() * plane];
+                for (k, &i) in chunk.iter().enumerate() {
+                    Self::preprocess(images[i], &mut padded);
+                    // Each channel's top `h` rows of the square.
+                    for c in 0..3 {
+                        let from = c * INPUT_SIZE * INPUT_SIZE;
+                        let to = k * plane + c * h * INPUT_SIZE;
+                        buf[to..to + h * INPUT_SIZE]
+                            .copy_from_slice(&padded[from..from + h * INPUT_SIZE]);
+                    }
+                }
+                let x = Tensor::from_vec(buf, (chunk.len(), 3, h, INPUT_SIZE), &Device::Cpu)?;
+                let (boxes, scores) = self.forward(&x)?;
+                for (k, &i) in chunk.iter().enumerate() {
+                    out[i] = self.postprocess(
+                        &boxes[k],
+                        &scores[k],
+                        images[i].width(),
+                        images[i].height(),
+                    );
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Rows of the padded square the network sees for `img`: all 512, or with `crop_padding`
+    /// the picture's own rows rounded up to a multiple of 32.
+    fn input_rows(&self, img: &RgbImage) -> usize {
+        if !self.config.crop_padding {
+            return INPUT_SIZE;
+        }
+        let (w, h) = (img.width() as f64, img.height() as f64);
+        let rows = (h * INPUT_SIZE as f64 / w.max(h)).round() as usize;
+        rows.div_ceil(ROW_MULTIPLE)
+            .clamp(1, INPUT_SIZE / ROW_MULTIPLE)
+            * ROW_MULTIPLE
     }
 
     /// Thresholding, NMS and mapping back to image pixels, as face-api's `locateFaces`.
@@ -301,6 +342,23 @@ impl SsdMobilenetV1 {
             })
             .collect()
     }
+}
+
+/// TF-OD box decoding (scale factors 10, 10, 5, 5) against `anchors`.
+fn decode(anchors: &[[f32; 4]], enc: &[Vec<f32>]) -> Vec<[f32; 4]> {
+    anchors
+        .iter()
+        .zip(enc)
+        .map(|(a, t)| {
+            let (ha, wa) = (a[2] - a[0], a[3] - a[1]);
+            let (cya, cxa) = (a[0] + ha / 2.0, a[1] + wa / 2.0);
+            let half_h = (t[2] / 5.0).exp() * ha / 2.0;
+            let cy = t[0] / 10.0 * ha + cya;
+            let half_w = (t[3] / 5.0).exp() * wa / 2.0;
+            let cx = t[1] / 10.0 * wa + cxa;
+            [cy - half_h, cx - half_w, cy + half_h, cx + half_w]
+        })
+        .collect()
 }
 
 fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
