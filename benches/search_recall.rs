@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use serde_json::{Value, json};
 use vigil_testkit::TestApp;
-use vigil_testkit::media::{TARGET_BOX, TARGET_SAMPLE};
+use vigil_testkit::media::media;
 use vigil_testkit::missing_persons::enroll;
 use vigil_testkit::search::{submit_search, wait_search};
 use vigil_testkit::videos::upload_probed;
@@ -56,19 +56,6 @@ fn bucket(size: f32) -> &'static str {
         s if s < 120.0 => "80–120 px",
         _ => "120+ px",
     }
-}
-
-/// A head cut around a face box (face plus half its size on each side) and the face's width.
-fn head(img: &RgbImage, b: [f32; 4]) -> (RgbImage, f32) {
-    let [x, y, w, h] = b;
-    let x0 = (x - w * 0.5).max(0.0) as u32;
-    let y0 = (y - h * 0.5).max(0.0) as u32;
-    let x1 = ((x + w * 1.5) as u32).min(img.width());
-    let y1 = ((y + h * 1.5) as u32).min(img.height());
-    (
-        image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image(),
-        w,
-    )
 }
 
 /// A deterministic pseudo-random sequence (the clips must be the same on every run).
@@ -232,34 +219,17 @@ async fn search(caller: &vigil_testkit::Caller, person: &str, video: &str) -> Fo
 async fn main() {
     let dir = std::env::temp_dir().join(format!("vigil-bench-recall-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cache = vigil_models::default_cache_dir();
-    vigil_models::fetch_models(&cache).unwrap();
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tests/fixtures/faceapi");
-    let (tx, ty, tw, th) = TARGET_BOX;
-    let mut heads = Vec::new();
-    let mut target = None;
-    for n in 1..=6 {
-        let img =
-            vigil_models::load_rgb(&vigil_models::fetch::paths::sample_image(&cache, n)).unwrap();
-        let fixture: Value = serde_json::from_str(
-            &std::fs::read_to_string(fixtures.join(format!("sample{n}.json"))).unwrap(),
-        )
-        .unwrap();
-        for face in fixture["faces"].as_array().unwrap() {
-            let b = ["x", "y", "width", "height"].map(|k| face["box"][k].as_f64().unwrap() as f32);
-            let is_target = n == TARGET_SAMPLE
-                && (b[0] - tx as f32).abs() < tw as f32 / 4.0
-                && (b[1] - ty as f32).abs() < th as f32 / 4.0;
-            let (picture, width) = head(&img, b);
-            if is_target {
-                target = Some((image::imageops::flip_horizontal(&picture), width));
-            } else {
-                heads.push((picture, width));
-            }
-        }
-    }
-    let (target_picture, target_face) = target.expect("the target face is in its sample");
+    let faces = media().sample_faces();
+    let heads: Vec<(RgbImage, f32)> = faces
+        .iter()
+        .filter(|f| !f.is_target)
+        .map(|f| (f.head.clone(), f.face_width))
+        .collect();
+    let target = faces.iter().find(|f| f.is_target).expect("the target face");
+    let (target_picture, target_face) = (
+        image::imageops::flip_horizontal(&target.head),
+        target.face_width,
+    );
 
     let made = Instant::now();
     let (mut walkers, passes) = target_walkers(&target_picture, target_face);
@@ -291,12 +261,7 @@ async fn main() {
     let app = TestApp::spawn().await;
     let admin = app.as_user(&app.admin().await);
     let mut worker = app.start_worker_process(VIGIL);
-    let person = enroll(
-        &admin,
-        "Recall Target",
-        vigil_testkit::media::media().target_photo(),
-    )
-    .await;
+    let person = enroll(&admin, "Recall Target", media().target_photo()).await;
     let with_video = upload_probed(&admin, &with, "with").await["id"]
         .as_str()
         .unwrap()

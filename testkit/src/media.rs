@@ -13,6 +13,20 @@ pub const TARGET_SAMPLE: usize = 1;
 /// Where that face is in the sample (x, y, width, height).
 pub const TARGET_BOX: (u32, u32, u32, u32) = (414, 355, 178, 238);
 
+/// One face of the sample photos (`Media::sample_faces`).
+#[derive(Debug, Clone)]
+pub struct SampleFace {
+    pub sample: usize,
+    /// The search clips' target (sample 1's first face).
+    pub is_target: bool,
+    /// The head: the face with half its size around it on each side.
+    pub head: image::RgbImage,
+    /// The face's width in `head` (pixels).
+    pub face_width: f32,
+    /// The reference detector's score for it.
+    pub score: f32,
+}
+
 /// The shared media directory of this test process.
 pub struct Media {
     dir: PathBuf,
@@ -54,6 +68,39 @@ impl Media {
             None => img,
         };
         png_bytes(&img)
+    }
+
+    /// Every face of the six samples, as the reference found it: the head cut around it
+    /// (the face plus half its size on each side) for compositing into scenes, and the face's
+    /// width in that picture.
+    pub fn sample_faces(&self) -> Vec<SampleFace> {
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/faceapi");
+        let mut out = Vec::new();
+        for n in 1..=6 {
+            let img = image::open(self.sample(n)).unwrap().to_rgb8();
+            let text = std::fs::read_to_string(fixtures.join(format!("sample{n}.json"))).unwrap();
+            let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for face in fixture["faces"].as_array().unwrap() {
+                let [x, y, w, h] =
+                    ["x", "y", "width", "height"].map(|k| face["box"][k].as_f64().unwrap() as f32);
+                let x0 = (x - w * 0.5).max(0.0) as u32;
+                let y0 = (y - h * 0.5).max(0.0) as u32;
+                let x1 = ((x + w * 1.5) as u32).min(img.width());
+                let y1 = ((y + h * 1.5) as u32).min(img.height());
+                let (tx, ty, tw, th) = TARGET_BOX;
+                out.push(SampleFace {
+                    sample: n,
+                    is_target: n == TARGET_SAMPLE
+                        && (x - tx as f32).abs() < tw as f32 / 4.0
+                        && (y - ty as f32).abs() < th as f32 / 4.0,
+                    head: image::imageops::crop_imm(&img, x0, y0, x1 - x0, y1 - y0).to_image(),
+                    face_width: w,
+                    score: face["score"].as_f64().unwrap() as f32,
+                });
+            }
+        }
+        out
     }
 
     /// The target's face with generous context around it (and no one else).
