@@ -17,7 +17,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use vigil_testkit::TestApp;
 use vigil_testkit::attendance::{register_face, wait_images_processed};
-use vigil_testkit::cameras::{camera_body, create_camera};
+use vigil_testkit::cameras::{camera_body, create_camera, wait_watching};
 use vigil_testkit::media::{SampleFace, media};
 use vigil_video::scene::{Scene, Walker};
 
@@ -142,18 +142,7 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("vigil-bench-camera-faces-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let clip = dir.join("corridor.mp4");
-    Scene {
-        width: W,
-        height: H,
-        fps: 10.0,
-        secs,
-        background: Scene::corridor(W, H),
-        walkers,
-        noise: 8,
-        kbps: 1500,
-    }
-    .write_h264(&clip)
-    .unwrap();
+    Scene::cctv_720p(walkers, secs).write_h264(&clip).unwrap();
     println!(
         "{secs:.0} s clip, {} crossings ({} enrolled, {} strangers' faces)",
         truth.len(),
@@ -167,25 +156,7 @@ async fn main() {
     body["faceSampleFps"] = json!(2);
     let camera = create_camera(&admin, body).await;
     let id = camera["id"].as_str().unwrap().to_string();
-    let watcher = admin
-        .wait_for(
-            format!("/cameras/{id}"),
-            Duration::from_secs(60),
-            Duration::from_millis(100),
-            |c| c["watcherJobId"].is_string(),
-        )
-        .await["watcherJobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    admin
-        .wait_for(
-            format!("/jobs/{watcher}"),
-            Duration::from_secs(120),
-            Duration::from_millis(50),
-            |j| j["stage"] == "watching",
-        )
-        .await;
+    wait_watching(&admin, &id).await;
     // The server starts the clip when the watcher connects: its zero.
     let zero = Utc::now();
     tokio::time::sleep(Duration::from_secs_f64(secs + 8.0)).await;

@@ -235,21 +235,13 @@ async fn main() {
     let (mut walkers, passes) = target_walkers(&target_picture, target_face);
     let with_secs = passes.last().unwrap().end + 2.0;
     walkers.extend(others(&heads, with_secs, 7));
-    let scene = |walkers: Vec<Walker>, secs: f64| Scene {
-        width: W,
-        height: H,
-        fps: 10.0,
-        secs,
-        background: Scene::corridor(W, H),
-        walkers,
-        noise: 8,
-        kbps: 1500,
-    };
     let with = dir.join("with.mp4");
-    scene(walkers, with_secs).write_h264(&with).unwrap();
+    Scene::cctv_720p(walkers, with_secs)
+        .write_h264(&with)
+        .unwrap();
     let without_secs = 180.0;
     let without = dir.join("without.mp4");
-    scene(others(&heads, without_secs, 11), without_secs)
+    Scene::cctv_720p(others(&heads, without_secs, 11), without_secs)
         .write_h264(&without)
         .unwrap();
     println!(

@@ -6,6 +6,8 @@
 //! a dark background is left alone; a global gain keeps the face's proportions and colours, so
 //! descriptors stay comparable with the enrollment photos.
 
+use std::borrow::Cow;
+
 use image::RgbImage;
 
 /// The luma the picture's highlights (its 98th percentile) are brought to.
@@ -37,22 +39,27 @@ pub fn highlight_luma(img: &RgbImage) -> u8 {
     0
 }
 
-/// A brightened copy of `img` when it is dark (and not black: nothing to recover there), with
-/// the gain used; `None` when it is exposed well enough as it is.
-pub fn lift_dark(img: &RgbImage) -> Option<(RgbImage, f32)> {
+/// The gain a dark `img` needs; `None` when it is exposed well enough as it is, or black
+/// (nothing to recover there).
+pub fn gain(img: &RgbImage) -> Option<f32> {
     let highlight = highlight_luma(img) as f32;
     if highlight < 8.0 {
         return None;
     }
-    let gain = (TARGET_HIGHLIGHT / highlight).min(MAX_GAIN);
-    if gain < MIN_GAIN {
-        return None;
-    }
+    Some((TARGET_HIGHLIGHT / highlight).min(MAX_GAIN)).filter(|g| *g >= MIN_GAIN)
+}
+
+/// `img` as the face detector should see it: brightened by [`gain`] when dark, else itself
+/// (no copy).
+pub fn lift_dark(img: &RgbImage) -> Cow<'_, RgbImage> {
+    let Some(gain) = gain(img) else {
+        return Cow::Borrowed(img);
+    };
     let mut out = img.clone();
     for p in out.pixels_mut() {
         p.0 = p.0.map(|c| (c as f32 * gain).min(255.0) as u8);
     }
-    Some((out, gain))
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -70,16 +77,22 @@ mod tests {
 
     #[test]
     fn only_dark_pictures_are_lifted() {
-        assert!(lift_dark(&scene(120, 200)).is_none(), "well exposed");
+        let well_exposed = scene(120, 200);
+        assert!(gain(&well_exposed).is_none(), "well exposed");
+        assert!(matches!(lift_dark(&well_exposed), Cow::Borrowed(_)));
         assert!(
-            lift_dark(&scene(20, 210)).is_none(),
+            gain(&scene(20, 210)).is_none(),
             "a lit face before a dark background"
         );
-        assert!(lift_dark(&RgbImage::new(64, 48)).is_none(), "black");
-        let (lifted, gain) = lift_dark(&scene(30, 80)).expect("dim");
-        assert!((gain - 230.0 / 80.0).abs() < 0.05, "{gain}");
-        assert!(highlight_luma(&lifted) >= 225);
-        let (_, gain) = lift_dark(&scene(5, 20)).expect("night");
-        assert_eq!(gain, MAX_GAIN, "noise is not amplified without bound");
+        assert!(gain(&RgbImage::new(64, 48)).is_none(), "black");
+        let dim = scene(30, 80);
+        let g = gain(&dim).expect("dim");
+        assert!((g - 230.0 / 80.0).abs() < 0.05, "{g}");
+        assert!(highlight_luma(&lift_dark(&dim)) >= 225);
+        assert_eq!(
+            gain(&scene(5, 20)),
+            Some(MAX_GAIN),
+            "noise is not amplified without bound"
+        );
     }
 }

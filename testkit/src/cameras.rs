@@ -38,6 +38,31 @@ pub async fn create_stream_camera(caller: &Caller, name: &str, url: &str, enable
     create_camera(caller, body).await
 }
 
+/// Waits until the camera's watcher job holds its stream (stage `watching`); `caller` must
+/// see jobs (an admin). A loopback server starts its clip when the watcher connects, so this
+/// moment is the clip's zero, seen from the test.
+pub async fn wait_watching(caller: &Caller, id: &str) {
+    let watcher = caller
+        .wait_for(
+            format!("/cameras/{id}"),
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            |c| c["watcherJobId"].is_string(),
+        )
+        .await["watcherJobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    caller
+        .wait_for(
+            format!("/jobs/{watcher}"),
+            Duration::from_secs(90),
+            Duration::from_millis(50),
+            |j| j["stage"] == "watching",
+        )
+        .await;
+}
+
 /// Polls the camera until `done` accepts it (or panics after `timeout`); returns it.
 pub async fn wait_camera(
     caller: &Caller,

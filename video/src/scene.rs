@@ -106,6 +106,21 @@ pub struct Scene {
 }
 
 impl Scene {
+    /// A fixed 1280×720 CCTV view over [`corridor`](Self::corridor) at 10 fps, with sensor
+    /// noise, recorded at 1.5 Mbit/s: what the recall benchmarks play.
+    pub fn cctv_720p(walkers: Vec<Walker>, secs: f64) -> Self {
+        Scene {
+            width: 1280,
+            height: 720,
+            fps: 10.0,
+            secs,
+            background: Scene::corridor(1280, 720),
+            walkers,
+            noise: 8,
+            kbps: 1500,
+        }
+    }
+
     /// A corridor-like background: a lit wall above a darker floor with door-sized panels, so
     /// the encoder has texture to spend bits on and the detector edges to look at.
     pub fn corridor(width: u32, height: u32) -> RgbImage {

@@ -194,9 +194,8 @@ fn attendance_confidences_on_device_like_captures() {
     for (person, kind, img) in &captures {
         // The capture job brightens a dark picture, then judges its largest face of at
         // least 40 px.
-        let lifted = vigil_models::exposure::lift_dark(img);
         let face = pipeline
-            .detect_faces(lifted.as_ref().map_or(img, |(l, _)| l))
+            .detect_faces(&vigil_models::exposure::lift_dark(img))
             .unwrap()
             .into_iter()
             .filter(|f| f.bbox.width.min(f.bbox.height) >= 40.0)

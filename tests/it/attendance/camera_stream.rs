@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use vigil_testkit::TestApp;
 use vigil_testkit::attendance::enroll_employee;
-use vigil_testkit::cameras::{camera_body, create_camera};
+use vigil_testkit::cameras::{camera_body, create_camera, wait_watching};
 use vigil_testkit::jobs::wait_succeeded;
 use vigil_testkit::media::{TARGET_SAMPLE, media};
 
@@ -66,27 +66,9 @@ async fn a_camera_recognises_an_enrolled_person_and_her_attendance_follows() {
     assert_eq!(camera["faceRecognition"], true);
     let id = camera["id"].as_str().unwrap().to_string();
 
-    // The loopback server starts its clip when the watcher connects: that moment, seen from
-    // here as the watcher's stage turning to `watching`, is the clip's zero.
-    let watcher = admin
-        .wait_for(
-            format!("/cameras/{id}"),
-            Duration::from_secs(30),
-            Duration::from_millis(100),
-            |c| c["watcherJobId"].is_string(),
-        )
-        .await["watcherJobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    admin
-        .wait_for(
-            format!("/jobs/{watcher}"),
-            Duration::from_secs(90),
-            Duration::from_millis(50),
-            |j| j["stage"] == "watching",
-        )
-        .await;
+    // The loopback server starts its clip when the watcher connects: that moment is the
+    // clip's zero.
+    wait_watching(&admin, &id).await;
     let zero = Utc::now();
     let appeared = zero + chrono::Duration::milliseconds((LEAD_SECS * 1000.0) as i64);
 

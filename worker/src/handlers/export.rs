@@ -20,6 +20,37 @@ const THUMB_PX: u32 = 240;
 /// year of logs stays a file one can open (CSV links every row).
 const MAX_PDF_PICTURES: usize = 2_000;
 
+/// Reads a listing page by page, at most `MAX_ROWS` rows, reporting progress as it goes.
+#[derive(Default)]
+struct Pages {
+    offset: i64,
+    /// The listing's size, as its latest page said.
+    total: i64,
+    done: bool,
+}
+
+impl Pages {
+    /// The next page to read; `None` once the listing or the row limit is exhausted.
+    fn next(&self, job: &JobContext) -> Result<Option<PageRequest>, JobError> {
+        if self.done {
+            return Ok(None);
+        }
+        job.check()?;
+        Ok(Some(PageRequest::at_offset(self.offset, PAGE)))
+    }
+
+    /// Counts a page whose rows have been taken.
+    fn taken(&mut self, job: &JobContext, fetched: usize, total: i64) {
+        self.total = total;
+        self.offset += fetched as i64;
+        job.progress(
+            80.0 * self.offset as f32 / total.clamp(1, MAX_ROWS) as f32,
+            "collecting rows",
+        );
+        self.done = fetched < PAGE as usize || self.offset >= MAX_ROWS;
+    }
+}
+
 /// Renders a report to CSV or PDF into `exports/{job}.{ext}`. The key is the job's, so a
 /// retried run replaces its own file instead of leaving a second one.
 #[derive(Default)]
@@ -28,13 +59,10 @@ pub struct Export;
 async fn audit_table(job: &JobContext, filter: AuditFilter) -> Result<Table, JobError> {
     let mut conn = job.db().await?;
     let mut rows = Vec::new();
-    let mut total;
-    let mut offset = 0;
-    loop {
-        job.check()?;
-        let page = audit::list(&mut conn, &filter, PageRequest::at_offset(offset, PAGE)).await?;
-        total = page.total;
-        let fetched = page.items.len() as i64;
+    let mut pages = Pages::default();
+    while let Some(request) = pages.next(job)? {
+        let page = audit::list(&mut conn, &filter, request).await?;
+        let (fetched, total) = (page.items.len(), page.total);
         rows.extend(page.items.into_iter().map(|e| {
             vec![
                 e.timestamp.to_rfc3339(),
@@ -49,16 +77,9 @@ async fn audit_table(job: &JobContext, filter: AuditFilter) -> Result<Table, Job
                 e.message,
             ]
         }));
-        offset += fetched;
-        job.progress(
-            80.0 * offset as f32 / total.clamp(1, MAX_ROWS) as f32,
-            "collecting rows",
-        );
-        if fetched < i64::from(PAGE) || offset >= MAX_ROWS {
-            break;
-        }
+        pages.taken(job, fetched, total);
     }
-    let shown = rows.len();
+    let (shown, total) = (rows.len(), pages.total);
     let subtitle = if (total as usize) > shown {
         format!(
             "{shown} of {total} rows (cut at {MAX_ROWS}); generated {}",
@@ -300,17 +321,14 @@ async fn attendance_table(
     let mut conn = job.db().await?;
     let mut rows = Vec::new();
     let mut thumbnails = Vec::new();
-    let mut total;
-    let mut offset = 0;
+    let mut pages = Pages::default();
     let clock = |t: Option<chrono::DateTime<Utc>>| {
         t.map(|t| calendar::local(t).format("%H:%M:%S").to_string())
             .unwrap_or_default()
     };
-    loop {
-        job.check()?;
-        let page = logs::list(&mut conn, &filter, PageRequest::at_offset(offset, PAGE)).await?;
-        total = page.total;
-        let fetched = page.items.len() as i64;
+    while let Some(request) = pages.next(job)? {
+        let page = logs::list(&mut conn, &filter, request).await?;
+        let (fetched, total) = (page.items.len(), page.total);
         let ids: Vec<Uuid> = page.items.iter().map(|l| l.person_id).collect();
         let persons = people::get_many(&mut conn, &ids).await?;
         let faces = logs::first_faces(&mut conn, &page.items).await?;
@@ -342,16 +360,9 @@ async fn attendance_table(
             thumbnails.push(thumbnail(job, format, face, &mut row).await);
             rows.push(row);
         }
-        offset += fetched;
-        job.progress(
-            80.0 * offset as f32 / total.clamp(1, MAX_ROWS) as f32,
-            "collecting rows",
-        );
-        if fetched < i64::from(PAGE) || offset >= MAX_ROWS {
-            break;
-        }
+        pages.taken(job, fetched, total);
     }
-    let shown = rows.len();
+    let (shown, total) = (rows.len(), pages.total);
     let cut = if (total as usize) > shown {
         format!(" of {total} (cut at {MAX_ROWS})")
     } else {

@@ -68,9 +68,7 @@ impl Handler for Recognize {
         let pipeline = vision::faces().await?;
         // A dark capture is brightened first: the detector misses most faces at dusk.
         let found = vision::blocking(move || {
-            let image =
-                vigil_models::exposure::lift_dark(&image).map_or(image, |(lifted, _)| lifted);
-            pipeline.detect_faces(&image)
+            pipeline.detect_faces(&vigil_models::exposure::lift_dark(&image))
         })
         .await?
         .map_err(|e| JobError::Retryable(format!("face detection failed: {e}")))?;

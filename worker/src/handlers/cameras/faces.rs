@@ -208,10 +208,9 @@ impl Analyser for FaceRecognizer {
             self.tracker = FaceTracker::new(persons, self.max_gap_ms);
         }
         // A dark scene is brightened for the detector; counting keeps the frame as it is.
-        let lifted = vigil_models::exposure::lift_dark(&frame.image);
         let faces = self
             .pipeline
-            .detect_faces(lifted.as_ref().map_or(&frame.image, |(image, _)| image))
+            .detect_faces(&vigil_models::exposure::lift_dark(&frame.image))
             .map_err(|e| format!("face detection failed: {e}"))?;
         let distances = match self.matcher.as_mut() {
             Some(m) => m.frame(&faces).map_err(|e| e.to_string())?.distances,
