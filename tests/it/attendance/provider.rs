@@ -128,6 +128,38 @@ async fn an_external_provider_answers_frames_sent_on_demand() {
         .items();
     assert_eq!(calls[0]["status"], "error", "{calls:?}");
 
+    // A token in the URL is shown as `***`, and the URL as shown, sent back, keeps it.
+    provider.answer(json!([]));
+    let tokened = format!("{}?token=s3cret", provider.url);
+    let shown = admin
+        .put_json(
+            "/detections/provider/config",
+            json!({ "endpoint": tokened }),
+        )
+        .await
+        .expect(200)
+        .data();
+    assert_eq!(
+        shown["endpoint"],
+        format!("{}?token=***", provider.url),
+        "{shown}"
+    );
+    let kept = admin
+        .put_json(
+            "/detections/provider/config",
+            json!({ "endpoint": shown["endpoint"], "providerName": "Door AI 2" }),
+        )
+        .await
+        .expect(200)
+        .data();
+    assert_eq!(kept["endpoint"], shown["endpoint"]);
+    let tested = admin
+        .post("/detections/test-provider")
+        .await
+        .expect(200)
+        .data();
+    assert_eq!(tested["status"], "connected", "the token kept: {tested}");
+
     // A wrong key: the test says so, and the provider is offline.
     let wrong = admin
         .put_json("/detections/provider/config", json!({ "apiKey": "wrong" }))

@@ -132,7 +132,8 @@ impl From<Call> for CallDto {
 #[oai(rename_all = "camelCase")]
 pub struct ProviderDto {
     pub provider_name: String,
-    /// `builtin` (the workers' own models) or an external provider's URL.
+    /// `builtin` (the workers' own models) or an external provider's URL, credentials and
+    /// tokens in it shown as `***` (sending it back unchanged keeps it).
     pub endpoint: String,
     /// `***` when an external provider has a key (never the key itself).
     pub api_key: Option<String>,
@@ -149,7 +150,7 @@ impl From<Provider> for ProviderDto {
     fn from(p: Provider) -> Self {
         Self {
             provider_name: p.provider_name,
-            endpoint: p.endpoint,
+            endpoint: vigil_core::egress::redact(&p.endpoint),
             api_key: p.api_key.map(|_| "***".to_string()),
             enabled: p.enabled,
             status: p.status,

@@ -21,7 +21,7 @@ use vigil_core::detections::store::{self, Filter, MAX_LIVE};
 use vigil_core::detections::{
     CallStatus, DetectionStatus, FrameJob, ProviderReport, ProviderStatus, ProviderTestJob,
 };
-use vigil_core::egress::StreamScheme;
+use vigil_core::egress::{StreamScheme, redact};
 use vigil_core::jobs::{self, JobStatus, NewJob};
 use vigil_core::people;
 
@@ -213,7 +213,8 @@ impl DetectionsApi {
     /// Change the provider: its name, on or off, and where frames go — `builtin` (the workers'
     /// own models) or an external service's `http(s)` URL with its API key (the contract:
     /// docs/attendance.md "External provider"). The URL passes the same egress gate as camera
-    /// streams; the key is stored sealed and shown as `***`.
+    /// streams and is shown with its credentials and tokens as `***`; the key is stored sealed
+    /// and shown as `***`.
     #[oai(
         path = "/provider/config",
         method = "put",
@@ -226,12 +227,15 @@ impl DetectionsApi {
     ) -> ApiResult<Ok<ProviderDto>> {
         auth.0.require(Permission::DetectionsManage)?;
         let body = body.0;
+        let mut conn = conn(&self.state).await?;
+        let current = provider::get(&mut conn).await?;
         let endpoint = match body.endpoint.as_deref().map(str::trim) {
             None => None,
+            // The endpoint as shown, its secrets as `***`: unchanged.
+            Some(shown) if shown == redact(&current.endpoint) => None,
             Some(provider::BUILTIN) => Some(provider::BUILTIN.to_string()),
             Some(url) => Some(external_endpoint(&self.state, url)?),
         };
-        let mut conn = conn(&self.state).await?;
         let updated = provider::update(
             &mut conn,
             self.state.ctx.secrets.sealer(),

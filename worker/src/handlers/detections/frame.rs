@@ -174,7 +174,7 @@ async fn builtin(
     let pipeline = vision::faces().await?;
     let started = Instant::now();
     let (faces, distances, thumbnails, matcher) = vision::blocking(move || {
-        let frame = vigil_models::exposure::lift_dark(&frame).map_or(frame, |(lifted, _)| lifted);
+        let frame = vigil_models::exposure::lift_dark(&frame);
         let faces = pipeline.detect_faces(&frame)?;
         let thumbnails: Vec<_> = faces.iter().map(|f| thumbnail(&frame, f.bbox)).collect();
         Ok::<_, vigil_models::Error>((faces, thumbnails, matcher))
@@ -237,9 +237,13 @@ async fn external(
         let recognition = match (&face.person_number, face.confidence) {
             (Some(number), Some(confidence)) => {
                 let mut conn = job.db().await?;
-                people::find_by_number(&mut conn, number)
-                    .await
-                    .ok()
+                // A number nobody has is a face nobody enrolled; a failed lookup is an error.
+                let person = match people::find_by_number(&mut conn, number).await {
+                    Ok(person) => Some(person),
+                    Err(vigil_core::Error::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                person
                     .filter(|p| p.status != PersonStatus::Archived)
                     .map(|p| Recognition {
                         person: p.id,
