@@ -40,7 +40,7 @@ pub use nets::ssd::{FaceBox, SsdConfig};
 pub use cache::{fetch, info};
 pub use decode::jpeg;
 pub use kernels::{alloc, conv, image_ops};
-pub use nets::{centernet, gallery, landmarks, pipeline, recognition, ssd};
+pub use nets::{blazeface, centernet, gallery, landmarks, pipeline, recognition, ssd};
 pub use tfjs::{graph, layers, weights};
 
 /// The old `depthwise` module, which also held the epilogue, the elementwise ops and max

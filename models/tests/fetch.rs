@@ -23,6 +23,8 @@ fn fetch_is_idempotent_and_complete() {
         "face-api/demo/sample6.jpg",
         "human-models/models/centernet.json",
         "human-models/models/centernet.bin",
+        "human-models/models/blazeface-back.json",
+        "human-models/models/blazeface-back.bin",
     ] {
         assert!(
             files.iter().any(|f| f.ends_with(needed)),

