@@ -74,3 +74,38 @@ fn det_matches(det: &BlazeFace, img: &image::RgbImage, r: &serde_json::Value, n:
         assert!((g.score - f(&w["score"])).abs() < 2e-3, "sample{n}: score");
     }
 }
+
+#[test]
+fn blazeface_boxes_map_onto_the_ssds() {
+    let cache = common::cache();
+    let det = BlazeFace::load(&cache).expect("blazeface loads");
+    let pipe = vigil_models::FacePipeline::load(&cache).expect("face models load");
+    let mut pairs = 0;
+    for n in 1..=6 {
+        let img = sample(n);
+        let whole = vigil_models::image_ops::Rect {
+            x: 0,
+            y: 0,
+            width: img.width(),
+            height: img.height(),
+        };
+        let found = det.detect_region(&img, whole).expect("detector runs");
+        for s in pipe.detect_boxes(&img).expect("ssd runs") {
+            // The best overlap among BlazeFace's faces, mapped to the SSD's box shape.
+            let best = found
+                .iter()
+                .map(|b| iou(&BlazeFace::ssd_like(b), &s))
+                .fold(0f32, f32::max);
+            assert!(best >= 0.6, "sample{n}: SSD box {s:?} overlaps {best}");
+            pairs += 1;
+        }
+    }
+    assert_eq!(pairs, 22, "every face of the sample photos");
+}
+
+fn iou(a: &vigil_models::FaceBox, b: &vigil_models::FaceBox) -> f32 {
+    let iw = ((a.x + a.width).min(b.x + b.width) - a.x.max(b.x)).max(0.0);
+    let ih = ((a.y + a.height).min(b.y + b.height) - a.y.max(b.y)).max(0.0);
+    let inter = iw * ih;
+    inter / (a.width * a.height + b.width * b.height - inter)
+}

@@ -59,9 +59,9 @@ fn checksum_mismatch_is_refused() {
 }
 
 #[test]
-fn model_info_lists_four_models_with_parameters() {
+fn model_info_lists_five_models_with_parameters() {
     let infos = model_info(&common::cache()).expect("info");
-    assert_eq!(infos.len(), 4);
+    assert_eq!(infos.len(), 5);
     for i in &infos {
         println!(
             "{:18} {:>10} params  {}@{}  sha256 {}",

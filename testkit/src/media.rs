@@ -154,8 +154,8 @@ impl Media {
     }
 
     /// 8 s at 1280×720 of a crowd of ten small faces (detector boxes ~45 px wide, sharp): the
-    /// target among nine other people. At full frame the detector sees them at ~18 px and finds
-    /// none; on tiles it finds them.
+    /// target among nine other people. The SSD sees them at ~18 px and finds none; BlazeFace
+    /// (search's small-face mode) finds them.
     pub fn distant_crowd(&self) -> PathBuf {
         static CLIP: OnceLock<PathBuf> = OnceLock::new();
         self.clip(&CLIP, "distant-crowd.mp4", |m, out| {

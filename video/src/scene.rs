@@ -33,7 +33,8 @@ pub struct Walker {
 }
 
 impl Walker {
-    fn position(&self, t: f64) -> Option<(f32, f32)> {
+    /// Centre of the picture (and of its face) on screen at `t`, while the walker is there.
+    pub fn position(&self, t: f64) -> Option<(f32, f32)> {
         if t < self.start_secs || t >= self.end_secs {
             return None;
         }

@@ -69,6 +69,7 @@ pub fn model_info(cache_dir: &Path) -> Result<Vec<ModelInfo>> {
     let lm = WeightStore::load_manifest(&paths::landmarks(cache_dir))?;
     let rec = WeightStore::load_manifest(&paths::recognition(cache_dir))?;
     let cn = GraphModel::load(&paths::centernet(cache_dir))?;
+    let bf = GraphModel::load(&paths::blazeface(cache_dir))?;
     Ok(vec![
         info(
             "ssd_mobilenetv1",
@@ -101,6 +102,14 @@ pub fn model_info(cache_dir: &Path) -> Result<Vec<ModelInfo>> {
             with_bin(&paths::centernet(cache_dir), cache_dir),
             "512x512",
             cn.weights.float_params(|_| false),
+        ),
+        info(
+            "blazeface_back",
+            "face detection for small, dim and blurred faces (BlazeFace)",
+            &HUMAN_MODELS,
+            with_bin(&paths::blazeface(cache_dir), cache_dir),
+            "256x256",
+            bf.weights.float_params(|_| false),
         ),
     ])
 }

@@ -5,10 +5,11 @@
 //! 896 anchors (16×16 cells × 2 at stride 16, then 8×8 × 6 at stride 32), centre and size
 //! regressed in input pixels, sigmoid scores, TF non-max suppression.
 //!
-//! Search uses it where the SSD is too dear: the tiles that look for small faces
-//! (docs/search.md). Its boxes are tighter than the SSD's (brows to chin, not forehead to
-//! chin); [`BlazeFace::ssd_like`] maps one onto the box the SSD would draw, which the
-//! landmark net downstream was trained on.
+//! Search runs it beside the SSD for the faces the SSD misses — small, dim and motion-blurred
+//! ones ([`crate::FacePipeline::detect_boxes_all_sizes`], docs/search.md). Its boxes are
+//! square and sit lower than the SSD's (brows to chin, not forehead to chin);
+//! [`BlazeFace::ssd_like`] maps one onto the box the SSD would draw, which the landmark net
+//! downstream was trained on.
 
 use std::path::Path;
 
@@ -111,6 +112,12 @@ impl BlazeFace {
         })
     }
 
+    /// Sets thresholds.
+    pub fn with_config(mut self, config: BlazeFaceConfig) -> Self {
+        self.config = config;
+        self
+    }
+
     /// Runs on `n` threads (0 = the caller's pool).
     pub fn with_threads(mut self, n: usize) -> Result<Self> {
         self.threads = Threads::new(n)?;
@@ -204,27 +211,39 @@ impl BlazeFace {
         self.detect_input(buf, rect.x as f32, rect.y as f32, k, k)
     }
 
-    fn detect_input(&self, buf: Vec<f32>, ox: f32, oy: f32, sx: f32, sy: f32) -> Result<Vec<FaceBox>> {
+    fn detect_input(
+        &self,
+        buf: Vec<f32>,
+        ox: f32,
+        oy: f32,
+        sx: f32,
+        sy: f32,
+    ) -> Result<Vec<FaceBox>> {
         let cands = self.candidates(&self.raw(buf)?);
         let cfg = self.config;
-        Ok(nms(&cands, cfg.max_detected, cfg.iou_threshold, cfg.min_confidence)
-            .into_iter()
-            .map(|i| {
-                let c = &cands[i];
-                FaceBox {
-                    score: c.score,
-                    x: ox + c.x1 * sx,
-                    y: oy + c.y1 * sy,
-                    width: (c.x2 - c.x1) * sx,
-                    height: (c.y2 - c.y1) * sy,
-                }
-            })
-            .collect())
+        Ok(nms(
+            &cands,
+            cfg.max_detected,
+            cfg.iou_threshold,
+            cfg.min_confidence,
+        )
+        .into_iter()
+        .map(|i| {
+            let c = &cands[i];
+            FaceBox {
+                score: c.score,
+                x: ox + c.x1 * sx,
+                y: oy + c.y1 * sy,
+                width: (c.x2 - c.x1) * sx,
+                height: (c.y2 - c.y1) * sy,
+            }
+        })
+        .collect())
     }
 
-    /// The box the SSD draws around the face BlazeFace boxed as `b` (fitted on the sample
-    /// photos, `models/tests/blazeface.rs`): BlazeFace's box starts at the brows, the SSD's
-    /// at the forehead, and the landmark net expects the latter.
+    /// The box the SSD draws around the face BlazeFace boxed as `b`: fitted on the 22 faces of
+    /// the sample photos both find (BlazeFace on the letterboxed photo), mean ratios of the
+    /// SSD's box to BlazeFace's; `models/tests/blazeface.rs` checks the fit.
     pub fn ssd_like(b: &FaceBox) -> FaceBox {
         let (cx, cy) = (b.x + b.width / 2.0, b.y + b.height / 2.0);
         let (w, h) = (b.width * SSD_FIT.0, b.height * SSD_FIT.1);
@@ -240,8 +259,8 @@ impl BlazeFace {
 }
 
 /// (width scale, height scale, centre shift down as a fraction of the height) from
-/// BlazeFace's box to the SSD's.
-const SSD_FIT: (f32, f32, f32) = (1.0, 1.0, 0.0);
+/// BlazeFace's box to the SSD's (the centre moves up: the SSD boxes the forehead too).
+const SSD_FIT: (f32, f32, f32) = (0.889, 1.29, -0.148);
 
 /// TF's greedy non-max suppression (`tf.image.nonMaxSuppression`): best score first, ties by
 /// index; a candidate is kept unless it overlaps a kept one by `iou` or more.

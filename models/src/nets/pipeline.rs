@@ -7,6 +7,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::blazeface::{BlazeFace, BlazeFaceConfig};
 use super::landmarks::LandmarkNet;
 use super::recognition::{DESCRIPTOR_LEN, RecognitionNet, dlib_align_rect};
 use super::ssd::{FaceBox, SsdConfig, SsdMobilenetV1};
@@ -114,9 +115,49 @@ impl Threads {
 #[derive(Debug)]
 pub struct FacePipeline {
     pub ssd: SsdMobilenetV1,
+    /// The second detector of [`FacePipeline::detect_boxes_all_sizes`].
+    pub blazeface: BlazeFace,
     pub landmarks: LandmarkNet,
     pub recognition: RecognitionNet,
     threads: Threads,
+}
+
+/// BlazeFace's score below which its extra faces are not taken: at 0.2 (human's default) it
+/// also boxes half faces at the frame's edge and face-like texture (docs/benchmarks.md).
+const SECOND_DETECTOR_MIN_SCORE: f32 = 0.3;
+
+/// `first` plus the boxes of `second` (BlazeFace) whose centre lies in none of `first`'s
+/// boxes, mapped to the SSD's box shape and kept inside the image.
+fn add_missed(first: Vec<FaceBox>, second: Vec<FaceBox>, width: u32, height: u32) -> Vec<FaceBox> {
+    let mut out = first;
+    let known = out.len();
+    for b in second {
+        let b = BlazeFace::ssd_like(&b);
+        let (cx, cy) = (b.x + b.width / 2.0, b.y + b.height / 2.0);
+        let seen = out[..known]
+            .iter()
+            .any(|a| cx >= a.x && cx <= a.x + a.width && cy >= a.y && cy <= a.y + a.height);
+        if seen {
+            continue;
+        }
+        let inside = BBox {
+            x: b.x,
+            y: b.y,
+            width: b.width,
+            height: b.height,
+        }
+        .clamped(width, height);
+        if inside.width >= 1.0 && inside.height >= 1.0 {
+            out.push(FaceBox {
+                score: b.score,
+                x: inside.x,
+                y: inside.y,
+                width: inside.width,
+                height: inside.height,
+            });
+        }
+    }
+    out
 }
 
 /// A face after detection and landmarks, before its descriptor (exposed for benchmarks).
@@ -139,6 +180,10 @@ impl FacePipeline {
         crate::kernels::alloc::tune_allocator();
         Ok(FacePipeline {
             ssd: SsdMobilenetV1::load(&paths::ssd(cache_dir))?,
+            blazeface: BlazeFace::load(cache_dir)?.with_config(BlazeFaceConfig {
+                min_confidence: SECOND_DETECTOR_MIN_SCORE,
+                ..BlazeFaceConfig::default()
+            }),
             landmarks: LandmarkNet::load(&paths::landmarks(cache_dir))?,
             recognition: RecognitionNet::load(&paths::recognition(cache_dir))?,
             threads: Threads::default(),
@@ -178,6 +223,25 @@ impl FacePipeline {
     pub fn detect_boxes(&self, img: &RgbImage) -> Result<Vec<FaceBox>> {
         let mut boxes = self.threads.run(|| self.ssd.detect_batch(&[img]))?;
         Ok(boxes.pop().unwrap_or_default())
+    }
+
+    /// The SSD's boxes plus the faces BlazeFace finds that the SSD missed — small (from ~40 px
+    /// at 720p), dim or motion-blurred ones, measured in docs/benchmarks.md "Face detectors
+    /// on busy footage" — drawn as the SSD would box them, since the landmark net was trained
+    /// on the SSD's boxes. BlazeFace sees the whole frame at 256 px, a quarter of the SSD's
+    /// cost at 720p; faces both find keep the SSD's box, so their descriptors are unchanged.
+    pub fn detect_boxes_all_sizes(&self, img: &RgbImage) -> Result<Vec<FaceBox>> {
+        self.threads.run(|| {
+            let ssd = self.ssd.detect_batch(&[img])?.pop().unwrap_or_default();
+            let whole = Rect {
+                x: 0,
+                y: 0,
+                width: img.width(),
+                height: img.height(),
+            };
+            let second = self.blazeface.detect_region(img, whole)?;
+            Ok(add_missed(ssd, second, img.width(), img.height()))
+        })
     }
 
     /// Detector boxes of several images (e.g. tiles of one frame) in one call.

@@ -571,7 +571,8 @@ fn fuse_hard_swish(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
 /// an allocation each.
 fn fuse_residual_add(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
     let producer = |steps: &[Step], slot: usize| steps.iter().position(|s| s.out == slot);
-    let readers = |steps: &[Step], slot: usize| steps.iter().filter(|s| s.inputs.contains(&slot)).count();
+    let readers =
+        |steps: &[Step], slot: usize| steps.iter().filter(|s| s.inputs.contains(&slot)).count();
     for i in 0..steps.len() {
         if !matches!(steps[i].op, Op::Add) || steps[i].inputs.len() != 2 {
             continue;
@@ -586,7 +587,9 @@ fn fuse_residual_add(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
             (alone && conv.clone().epilogue_mut().act == Act::None)
                 .then(|| (conv.clone(), steps[p].inputs[0], r))
         });
-        let Some((mut conv, x, r)) = found else { continue };
+        let Some((mut conv, x, r)) = found else {
+            continue;
+        };
         // Take the activation that alone reads the sum into the epilogue too.
         let sum = steps[i].out;
         if readers(&steps, sum) == 1 && !outputs.contains(&sum) {

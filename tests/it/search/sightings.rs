@@ -101,10 +101,10 @@ async fn a_blurred_face_in_a_crowd_is_a_ranked_possible_sighting_for_review() {
     assert!(csv.contains("possible sighting #1 (confirmed)"), "{csv}");
 }
 
-/// The detector sees a 720p frame at 0.4×: a ~45 px face reaches it at ~18 px and is not found.
-/// On tiles it reaches it at ~35 px, is found, and (sharp) is recognised.
+/// The SSD sees a 720p frame at 0.4×: a ~45 px face reaches it at ~18 px and is not found.
+/// With small faces on, the second detector (BlazeFace) finds it and, sharp, it is recognised.
 #[tokio::test(flavor = "multi_thread")]
-async fn small_faces_far_from_the_camera_are_found_on_tiles() {
+async fn small_faces_far_from_the_camera_are_found_by_the_second_detector() {
     let app = TestApp::spawn_with_worker().await;
     let operator = app.as_new_user("ROLE-OPERATOR").await;
     let name = format!("Far {}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -125,7 +125,7 @@ async fn small_faces_far_from_the_camera_are_found_on_tiles() {
         found.push(operator.get_data(format!("/searches/{id}/summary")).await);
     }
     assert_eq!(found[0]["appearances"], 0, "full frame only: {}", found[0]);
-    assert_eq!(found[1]["appearances"], 1, "with tiles: {}", found[1]);
+    assert_eq!(found[1]["appearances"], 1, "with small faces: {}", found[1]);
     let a = &found[1]["videos"][0]["appearances"][0];
     assert_eq!(a["missingPersonId"], json!(person));
     assert!(a["bestBox"]["width"].as_f64().unwrap() < 60.0, "{a}");

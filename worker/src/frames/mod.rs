@@ -7,5 +7,4 @@
 pub mod face_memory;
 pub mod matcher;
 pub mod scan;
-pub mod tiles;
 pub mod tracker;

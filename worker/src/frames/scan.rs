@@ -18,7 +18,6 @@ use vigil_video::{
 
 use super::face_memory::{Described, FaceMemory, shifted};
 use super::matcher::{Candidate, Matcher};
-use super::tiles::TileDetector;
 use super::tracker::Observation;
 
 /// Frames decoded ahead of inference. Small: frames are 2.7 MB each at 720p.
@@ -77,7 +76,8 @@ impl Drop for Scan {
 
 /// Opens `input` and starts decoding and inference threads. Opening errors are returned at
 /// once (on a blocking thread, since opening a stream can take seconds). With `small_faces`,
-/// analysed frames are also searched tile by tile (`tiles`).
+/// analysed frames also go through the second face detector, for the small, dim and blurred
+/// faces the first misses (`FacePipeline::detect_boxes_all_sizes`).
 pub async fn start(
     input: Input,
     options: SampleOptions,
@@ -99,10 +99,7 @@ pub async fn start(
         .map_err(VideoError::Io)?;
     std::thread::Builder::new()
         .name("vigil-infer".into())
-        .spawn(move || {
-            let tiles = small_faces.then(TileDetector::default);
-            infer(frames_rx, events_tx, &pipeline, &mut matcher, tiles)
-        })
+        .spawn(move || infer(frames_rx, events_tx, &pipeline, &mut matcher, small_faces))
         .map_err(VideoError::Io)?;
     Ok(Scan {
         events: events_rx,
@@ -142,7 +139,7 @@ fn infer(
     tx: mpsc::Sender<Event>,
     pipeline: &FacePipeline,
     matcher: &mut Matcher,
-    mut tiles: Option<TileDetector>,
+    small_faces: bool,
 ) {
     let mut reference: Option<Reference> = None;
     let mut memory = FaceMemory::default();
@@ -162,13 +159,8 @@ fn infer(
         };
         let sketch = Sketch::of(&frame.image);
         let max_shift = frame.image.width() as f32 * MAX_SHIFT_OF_WIDTH;
-        // Tiles the budget passed over on a still picture are looked at on the next frame.
-        let tiles_pending = tiles.as_ref().is_some_and(TileDetector::pending);
         let moved = reference.as_ref().and_then(|r| {
             let shift = sketch.shift_from(&r.sketch, max_shift)?;
-            if tiles_pending && shift.dx == 0.0 && shift.dy == 0.0 {
-                return None;
-            }
             // The same picture, maybe moved: its thumbnails are already stored, under the
             // analysed frame.
             let hits: Vec<Hit> = r
@@ -200,20 +192,14 @@ fn infer(
                 (hits, faces)
             }
             None => {
-                let (candidates, judged) = match analyse(
-                    pipeline,
-                    matcher,
-                    &mut memory,
-                    &frame,
-                    &sketch,
-                    tiles.as_mut(),
-                ) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = tx.blocking_send(Event::ModelError(e));
-                        return;
-                    }
-                };
+                let (candidates, judged) =
+                    match analyse(pipeline, matcher, &mut memory, &frame, small_faces) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Event::ModelError(e));
+                            return;
+                        }
+                    };
                 let candidates: Vec<_> = candidates
                     .into_iter()
                     .map(|c| {
@@ -264,25 +250,24 @@ fn infer(
 /// A face's box and its distance to each searched person.
 type Judged = (BBox, Vec<Option<f32>>);
 
-/// Faces of one frame matched against the gallery: the detector on the whole frame (and on its
-/// changed tiles for small faces), landmarks and descriptors only for faces not carried over
-/// from the last analysed frame.
+/// Faces of one frame matched against the gallery: the detector (both detectors for small
+/// faces) on the whole frame, landmarks and descriptors only for faces not carried over from
+/// the last analysed frame.
 fn analyse(
     pipeline: &FacePipeline,
     matcher: &mut Matcher,
     memory: &mut FaceMemory,
     frame: &vigil_video::Frame,
-    sketch: &Sketch,
-    tiles: Option<&mut TileDetector>,
+    small_faces: bool,
 ) -> Result<(Vec<Candidate>, Vec<Judged>), String> {
     let model_error = |e: vigil_models::Error| format!("face detection failed: {e}");
     let now = frame.timestamp_secs;
-    let mut boxes = pipeline.detect_boxes(&frame.image).map_err(model_error)?;
-    if let Some(tiles) = tiles {
-        boxes = tiles
-            .detect(pipeline, &frame.image, sketch, boxes)
-            .map_err(model_error)?;
+    let boxes = if small_faces {
+        pipeline.detect_boxes_all_sizes(&frame.image)
+    } else {
+        pipeline.detect_boxes(&frame.image)
     }
+    .map_err(model_error)?;
     let (mut faces, fresh) = memory.take_over(boxes, now, matcher.threshold());
     if !fresh.is_empty() {
         let described = pipeline

@@ -46,8 +46,9 @@ pub struct SettingsInput {
     /// Tracks whose best faces lie within this distance and stand out from the video's other
     /// tracks are listed as possible sightings (default 0.75).
     pub sighting_distance: Option<f32>,
-    /// Also look for small faces (down to ~40 px at 720p) on tiles of each analysed frame
-    /// (default true; costs detector passes on busy footage, docs/search.md).
+    /// Also run the second face detector, which finds small (down to ~40 px at 720p), dim and
+    /// motion-blurred faces the first misses (default true; about a third more detector time
+    /// per analysed frame, docs/search.md).
     pub small_faces: Option<bool>,
     /// Queue priority (default `normal`).
     pub priority: Option<Choice<Priority>>,
