@@ -244,11 +244,6 @@ impl FacePipeline {
         })
     }
 
-    /// Detector boxes of several images (e.g. tiles of one frame) in one call.
-    pub fn detect_boxes_batch(&self, images: &[&RgbImage]) -> Result<Vec<Vec<FaceBox>>> {
-        self.threads.run(|| self.ssd.detect_batch(images))
-    }
-
     /// Landmarks and descriptors for given detections of each image, batched across all of
     /// them. Faces whose crops fall outside the image are omitted.
     pub fn describe_boxes(

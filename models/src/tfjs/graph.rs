@@ -584,21 +584,21 @@ fn fuse_residual_add(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
                 return None;
             };
             let alone = readers(&steps, c) == 1 && !outputs.contains(&c);
-            (alone && conv.clone().epilogue_mut().act == Act::None)
-                .then(|| (conv.clone(), steps[p].inputs[0], r))
+            let mut conv = conv.clone();
+            (alone && conv.epilogue_mut().act == Act::None).then_some((conv, steps[p].inputs[0], r))
         });
         let Some((mut conv, x, r)) = found else {
             continue;
         };
         // Take the activation that alone reads the sum into the epilogue too.
         let sum = steps[i].out;
-        if readers(&steps, sum) == 1 && !outputs.contains(&sum) {
-            if let Some(j) = steps.iter().position(|s| s.inputs.contains(&sum))
-                && let Op::Act(act @ (Act::Relu | Act::Relu6)) = steps[j].op
-            {
-                conv.epilogue_mut().act = act;
-                steps[j].op = Op::Identity;
-            }
+        if readers(&steps, sum) == 1
+            && !outputs.contains(&sum)
+            && let Some(j) = steps.iter().position(|s| s.inputs.contains(&sum))
+            && let Op::Act(act @ (Act::Relu | Act::Relu6)) = steps[j].op
+        {
+            conv.epilogue_mut().act = act;
+            steps[j].op = Op::Identity;
         }
         steps[i].op = Op::ConvAdd(conv);
         steps[i].inputs = vec![x, r];
