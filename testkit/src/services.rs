@@ -62,6 +62,9 @@ pub fn test_config(storage_dir: &std::path::Path) -> Config {
         job_retry_base_ms: 200,
         job_retry_max_ms: 1000,
         reconcile_interval_secs: 1,
+        // A test's callers log in once, at its start; on a loaded 2-core machine a test that
+        // waits for models can outlast the production 15 minutes (expiry has its own tests).
+        access_token_ttl_secs: 2 * 60 * 60,
         // Test streams are served by ffmpeg on loopback; the deployment's own service ports
         // there stay denied.
         stream_allow_cidrs: format!("{},127.0.0.1/32", vigil_core::egress::DEFAULT_ALLOW_CIDRS),

@@ -143,8 +143,11 @@ async fn a_100k_job_backlog_is_drained_by_one_worker() {
         if left == 0 {
             break;
         }
+        // A guard against a stalled drain, not a speed target (benches/jobs.rs measures
+        // throughput): on a slow 2-core machine sharing its cores with the rest of the suite
+        // the drain has been seen to take ~15 minutes.
         assert!(
-            started.elapsed() < Duration::from_secs(900),
+            started.elapsed() < Duration::from_secs(1800),
             "{left} jobs left after {:?}",
             started.elapsed()
         );
