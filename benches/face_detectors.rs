@@ -16,14 +16,13 @@ use vigil_models::blazeface::BlazeFace;
 use vigil_models::image_ops::Rect;
 use vigil_models::{FaceBox, FacePipeline, SsdConfig};
 use vigil_testkit::media::media;
+use vigil_testkit::scenes::crossing_crowd;
 use vigil_video::scene::{Scene, Walker};
 use vigil_video::{FrameSampler, Input, SampleOptions};
 
 const W: u32 = 1280;
 const H: u32 = 720;
 const SECS: f64 = 90.0;
-/// Motion blur of a fast walker: ~500 px/s across a 720p view at a 1/60 s exposure.
-const BLUR_PX: u32 = 8;
 const BUCKETS: [&str; 4] = ["40–60 px", "60–80 px", "80–120 px", "120+ px"];
 const CONDITIONS: [&str; 3] = ["clear", "dim", "blurred"];
 
@@ -34,53 +33,6 @@ fn bucket(size: f32) -> usize {
         s if s < 120.0 => 2,
         _ => 3,
     }
-}
-
-/// A deterministic pseudo-random sequence (the clip must be the same on every run).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
-
-/// People crossing: three on screen at any time, each 4–8 s, random size, height, blur, light.
-fn crowd(heads: &[(RgbImage, f32)]) -> Vec<Walker> {
-    let mut rng = Lcg(5);
-    let mut out = Vec::new();
-    for lane in 0..3 {
-        let mut t = lane as f64 * 1.5;
-        while t < SECS {
-            let (picture, face) =
-                heads[(rng.next() * heads.len() as f32) as usize % heads.len()].clone();
-            let size = 40.0 + rng.next() * 160.0;
-            let dur = 4.0 + rng.next() as f64 * 4.0;
-            let y = H as f32 * (0.2 + 0.6 * rng.next());
-            let (from, to) = if rng.next() < 0.5 {
-                (-size, W as f32 + size)
-            } else {
-                (W as f32 + size, -size)
-            };
-            out.push(Walker {
-                picture,
-                face_in_picture: face,
-                face_px: size,
-                from: (from, y),
-                to: (to, y + (rng.next() - 0.5) * 60.0),
-                start_secs: t,
-                end_secs: t + dur,
-                blur_px: if rng.next() < 0.3 { BLUR_PX } else { 0 },
-                brightness: if rng.next() < 0.3 { 0.45 } else { 1.0 },
-            });
-            t += dur + rng.next() as f64 * 1.0;
-        }
-    }
-    out
 }
 
 /// A face fully on screen at a frame: centre, width, bucket, condition.
@@ -147,7 +99,7 @@ fn main() {
         .iter()
         .map(|f| (f.head.clone(), f.face_width))
         .collect();
-    let walkers = crowd(&heads);
+    let walkers = crossing_crowd(&heads, SECS, 5);
     let dir = std::env::temp_dir().join(format!("vigil-bench-detectors-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let clip = dir.join("crowd.mp4");

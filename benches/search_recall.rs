@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use vigil_testkit::TestApp;
 use vigil_testkit::media::media;
 use vigil_testkit::missing_persons::enroll;
+use vigil_testkit::scenes::{BLUR_PX, crossing_crowd};
 use vigil_testkit::search::{submit_search, wait_search};
 use vigil_testkit::videos::upload_probed;
 use vigil_video::scene::{Scene, Walker};
@@ -29,8 +30,6 @@ const H: u32 = 720;
 const PASS_SECS: f64 = 5.0;
 const PASS_EVERY: f64 = 7.0;
 const SIZES: [f32; 4] = [48.0, 70.0, 100.0, 160.0];
-/// Motion blur of a fast walker: ~500 px/s across a 720p view at a 1/60 s exposure.
-const BLUR_PX: u32 = 8;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Condition {
@@ -56,53 +55,6 @@ fn bucket(size: f32) -> &'static str {
         s if s < 120.0 => "80–120 px",
         _ => "120+ px",
     }
-}
-
-/// A deterministic pseudo-random sequence (the clips must be the same on every run).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
-
-/// People crossing for `secs`: three on screen at any time, each 4–8 s, random size and height.
-fn others(heads: &[(RgbImage, f32)], secs: f64, seed: u64) -> Vec<Walker> {
-    let mut rng = Lcg(seed);
-    let mut out = Vec::new();
-    for lane in 0..3 {
-        let mut t = lane as f64 * 1.5;
-        while t < secs {
-            let (picture, face) =
-                heads[(rng.next() * heads.len() as f32) as usize % heads.len()].clone();
-            let size = 40.0 + rng.next() * 160.0;
-            let dur = 4.0 + rng.next() as f64 * 4.0;
-            let y = H as f32 * (0.2 + 0.6 * rng.next());
-            let (from, to) = if rng.next() < 0.5 {
-                (-size, W as f32 + size)
-            } else {
-                (W as f32 + size, -size)
-            };
-            out.push(Walker {
-                picture,
-                face_in_picture: face,
-                face_px: size,
-                from: (from, y),
-                to: (to, y + (rng.next() - 0.5) * 60.0),
-                start_secs: t,
-                end_secs: t + dur,
-                blur_px: if rng.next() < 0.3 { BLUR_PX } else { 0 },
-                brightness: if rng.next() < 0.3 { 0.45 } else { 1.0 },
-            });
-            t += dur + rng.next() as f64 * 1.0;
-        }
-    }
-    out
 }
 
 fn target_walkers(picture: &RgbImage, face: f32) -> (Vec<Walker>, Vec<Pass>) {
@@ -234,14 +186,14 @@ async fn main() {
     let made = Instant::now();
     let (mut walkers, passes) = target_walkers(&target_picture, target_face);
     let with_secs = passes.last().unwrap().end + 2.0;
-    walkers.extend(others(&heads, with_secs, 7));
+    walkers.extend(crossing_crowd(&heads, with_secs, 7));
     let with = dir.join("with.mp4");
     Scene::cctv_720p(walkers, with_secs)
         .write_h264(&with)
         .unwrap();
     let without_secs = 180.0;
     let without = dir.join("without.mp4");
-    Scene::cctv_720p(others(&heads, without_secs, 11), without_secs)
+    Scene::cctv_720p(crossing_crowd(&heads, without_secs, 11), without_secs)
         .write_h264(&without)
         .unwrap();
     println!(

@@ -15,6 +15,7 @@ pub mod media;
 pub mod missing_persons;
 mod process;
 pub mod provider;
+pub mod scenes;
 pub mod search;
 mod services;
 pub mod videos;
