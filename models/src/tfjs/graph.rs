@@ -508,11 +508,20 @@ fn mul(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     a.broadcast_mul(b)
 }
 
+/// The step computing `slot`.
+fn producer(steps: &[Step], slot: usize) -> Option<usize> {
+    steps.iter().position(|s| s.out == slot)
+}
+
+/// How many steps read `slot`.
+fn readers(steps: &[Step], slot: usize) -> usize {
+    steps.iter().filter(|s| s.inputs.contains(&slot)).count()
+}
+
 /// Rewrites TF's unfused hard-swish — `Mul(k, x)`, `Add(x, 3)`, `Relu6`, `Mul` — into the
 /// epilogue of the convolution producing `x` (or one elementwise step when `x` has other
 /// readers), then drops the steps nothing reads any more.
 fn fuse_hard_swish(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
-    let producer = |steps: &[Step], slot: usize| steps.iter().position(|s| s.out == slot);
     for i in 0..steps.len() {
         if !matches!(steps[i].op, Op::Mul) || steps[i].inputs.len() != 2 {
             continue;
@@ -545,8 +554,7 @@ fn fuse_hard_swish(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
             continue;
         };
         let x = steps[i].inputs[0];
-        let readers = steps.iter().filter(|s| s.inputs.contains(&x)).count();
-        if readers != 1 || outputs.contains(&x) {
+        if readers(&steps, x) != 1 || outputs.contains(&x) {
             continue;
         }
         let Some(p) = producer(&steps, x) else {
@@ -570,9 +578,6 @@ fn fuse_hard_swish(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
 /// epilogue adds `r` and applies the activation, instead of two more passes over the map with
 /// an allocation each.
 fn fuse_residual_add(mut steps: Vec<Step>, outputs: &[usize]) -> Vec<Step> {
-    let producer = |steps: &[Step], slot: usize| steps.iter().position(|s| s.out == slot);
-    let readers =
-        |steps: &[Step], slot: usize| steps.iter().filter(|s| s.inputs.contains(&slot)).count();
     for i in 0..steps.len() {
         if !matches!(steps[i].op, Op::Add) || steps[i].inputs.len() != 2 {
             continue;
