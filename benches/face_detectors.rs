@@ -14,7 +14,7 @@ use std::time::Instant;
 use image::RgbImage;
 use vigil_models::blazeface::BlazeFace;
 use vigil_models::image_ops::Rect;
-use vigil_models::{FaceBox, FacePipeline, SsdConfig};
+use vigil_models::{FaceBox, FacePipeline, Precision, SsdConfig, with_precision};
 use vigil_testkit::media::media;
 use vigil_testkit::scenes::crossing_crowd;
 use vigil_video::scene::{Scene, Walker};
@@ -109,41 +109,61 @@ fn main() {
 
     let cache = vigil_models::default_cache_dir();
     vigil_models::fetch_models(&cache).unwrap();
-    let ssd = FacePipeline::load(&cache)
-        .unwrap()
-        .with_config(SsdConfig {
-            crop_padding: true,
-            ..SsdConfig::default()
-        })
-        .with_threads(threads)
-        .unwrap();
-    let blaze = BlazeFace::load(&cache)
-        .unwrap()
-        .with_threads(threads)
-        .unwrap();
-    type Run<'a> = Box<dyn Fn(&RgbImage) -> (Vec<FaceBox>, u64) + 'a>;
-    let configs: Vec<(&str, Run)> = vec![
-        (
-            "SSD, full frame (512×288)",
-            Box::new(|img| (ssd.detect_boxes(img).unwrap(), 1)),
-        ),
-        (
-            "BlazeFace, full frame (256 letterboxed), human's threshold 0.2",
-            Box::new(|img| {
-                let r = Rect {
-                    x: 0,
-                    y: 0,
-                    width: W,
-                    height: H,
-                };
-                (blaze.detect_region(img, r).unwrap(), 1)
-            }),
-        ),
-        (
-            "SSD + BlazeFace's extra faces at ≥ 0.3 (search with small faces)",
-            Box::new(|img| (ssd.detect_boxes_all_sizes(img).unwrap(), 2)),
-        ),
-    ];
+    // Leaked: the configurations below are boxed closures over them, some wrapped again.
+    let ssd: &'static FacePipeline = Box::leak(Box::new(
+        FacePipeline::load(&cache)
+            .unwrap()
+            .with_config(SsdConfig {
+                crop_padding: true,
+                ..SsdConfig::default()
+            })
+            .with_threads(threads)
+            .unwrap(),
+    ));
+    let blaze: &'static BlazeFace = Box::leak(Box::new(
+        BlazeFace::load(&cache)
+            .unwrap()
+            .with_threads(threads)
+            .unwrap(),
+    ));
+    type Run = Box<dyn Fn(&RgbImage) -> (Vec<FaceBox>, u64)>;
+    let detectors = || -> Vec<(&str, Run)> {
+        vec![
+            (
+                "SSD, full frame (512×288)",
+                Box::new(move |img| (ssd.detect_boxes(img).unwrap(), 1)),
+            ),
+            (
+                "BlazeFace, full frame (256 letterboxed), human's threshold 0.2",
+                Box::new(move |img| {
+                    let r = Rect {
+                        x: 0,
+                        y: 0,
+                        width: W,
+                        height: H,
+                    };
+                    (blaze.detect_region(img, r).unwrap(), 1)
+                }),
+            ),
+            (
+                "SSD + BlazeFace's extra faces at ≥ 0.3 (search with small faces)",
+                Box::new(move |img| (ssd.detect_boxes_all_sizes(img).unwrap(), 2)),
+            ),
+        ]
+    };
+    let mut configs: Vec<(String, Run)> = detectors()
+        .into_iter()
+        .map(|(name, run)| (name.to_string(), run))
+        .collect();
+    // The same in bf16 on AMX tiles (what search runs where the CPU has them).
+    if vigil_models::kernels::cpu::amx() {
+        for (name, run) in detectors() {
+            let run: Run = Box::new(move |img| with_precision(Precision::Bf16, || run(img)));
+            configs.push((format!("{name}, bf16"), run));
+        }
+    } else {
+        println!("no AMX tiles on this CPU: no bf16 rows");
+    }
     let mut tallies: Vec<Tally> = configs.iter().map(|_| Tally::default()).collect();
 
     let sampler = FrameSampler::open(Input::file(&clip), SampleOptions::default()).unwrap();

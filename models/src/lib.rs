@@ -27,6 +27,7 @@ pub use cache::fetch::{FetchReport, default_cache_dir, fetch_models};
 pub use cache::info::{ModelInfo, model_info};
 pub use decode::{decode_rgb, load_rgb};
 pub use error::{Error, Result};
+pub use kernels::cpu::{Precision, with_precision};
 pub use nets::centernet::{
     CenterNetConfig, CenterNetInput, Detection, Person, PersonDetector, PersonsReport,
 };

@@ -4,13 +4,13 @@
 //! candle's generic `conv2d` + elementwise ops instead cost an extra read/write of every
 //! activation per op, spin-waiting worker pools and a `/proc/cpuinfo` read per matmul.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::epilogue::ChannelAffine;
-use super::{cpu, sgemm};
+use super::{amx, cpu, sgemm};
 
 /// A convolution kernel: weights `[O, C·k·k]`, stride, explicit padding, fused epilogue.
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub struct ConvKernel {
     pub epilogue: ChannelAffine,
     /// `weights` in [`sgemm::pack_a`]'s panel order, for the AVX-512 path.
     pub packed: Arc<[f32]>,
+    /// `weights` as bf16 tiles ([`amx::pack_a`]), packed on first use by the AMX path and
+    /// shared by every clone of the kernel.
+    pub packed_bf16: Arc<OnceLock<Vec<u16>>>,
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -413,29 +416,68 @@ impl ConvKernel {
         let col_groups = units.min(want).max(1);
         let panel_off: Vec<usize> = (0..kk).map(|p| p * nr).collect();
         let dst = SendPtr(out.as_mut_ptr());
+        let block_at = |m0: usize, m1: usize, u: usize| {
+            let (b, q0) = (u / np, (u % np) * nr);
+            sgemm::Block {
+                a: self.packed.as_ptr(),
+                k: kk,
+                m0,
+                m1,
+                b: bsrc[b * img_stride + q0..].as_ptr(),
+                boff: boff.as_ptr(),
+                q0,
+                nc: nr.min(q_total - q0),
+                pw,
+                ow,
+                // SAFETY: b·o·ohw < out.len() (b < n).
+                c: unsafe { dst.get().add(b * o * ohw) },
+                ldc: ohw,
+                residual: residual.map(|res| res[b * o * ohw..].as_ptr()),
+            }
+        };
+        if cpu::bf16_tiles() {
+            // Row groups in pairs of AMX tiles; each task converts a column block's B once and
+            // runs every row of its group over it (the weights of the largest layers, 1 MB in
+            // bf16, stay in L2).
+            let a16 = self
+                .packed_bf16
+                .get_or_init(|| amx::pack_a(&self.weights, o, kk));
+            let mp = o.div_ceil(amx::MR);
+            let row_groups = want.div_ceil(units).min(mp).max(1);
+            let task = |t: usize| {
+                let (g, r) = (t / row_groups, t % row_groups);
+                let (m0, m1) = (
+                    r * mp / row_groups * amx::MR,
+                    ((r + 1) * mp / row_groups * amx::MR).min(o),
+                );
+                let (u0, u1) = (g * units / col_groups, (g + 1) * units / col_groups);
+                let mut scratch = vec![0u16; amx::b_len(kk)];
+                for u in u0..u1 {
+                    // SAFETY: AMX was enabled for this process (`cpu::amx`); `a16` packs the
+                    // o×kk weights; as for `sgemm::run_block` below, B rows and outputs of the
+                    // block are in bounds and tasks write disjoint rows or positions.
+                    unsafe {
+                        amx::run_block(&block_at(m0, m1, u), a16, &mut scratch, &self.epilogue)
+                    };
+                }
+            };
+            let tasks = row_groups * col_groups;
+            if tasks == 1 {
+                task(0);
+            } else {
+                (0..tasks).into_par_iter().for_each(task);
+            }
+            // SAFETY: as below: the tasks cover every image, row and position.
+            unsafe { out.set_len(len) };
+            return (out, oh, ow);
+        }
         let task = |t: usize| {
             let (g, r) = (t / row_groups, t % row_groups);
             let (p0, p1) = (r * mp / row_groups, (r + 1) * mp / row_groups);
             let (m0, m1) = (p0 * mr, (p1 * mr).min(o));
             let (u0, u1) = (g * units / col_groups, (g + 1) * units / col_groups);
             let block = |m0: usize, m1: usize, u: usize, panel: Option<*const f32>| {
-                let (b, q0) = (u / np, (u % np) * nr);
-                let mut blk = sgemm::Block {
-                    a: self.packed.as_ptr(),
-                    k: kk,
-                    m0,
-                    m1,
-                    b: bsrc[b * img_stride + q0..].as_ptr(),
-                    boff: boff.as_ptr(),
-                    q0,
-                    nc: nr.min(q_total - q0),
-                    pw,
-                    ow,
-                    // SAFETY: b·o·ohw < out.len() (b < n).
-                    c: unsafe { dst.get().add(b * o * ohw) },
-                    ldc: ohw,
-                    residual: residual.map(|res| res[b * o * ohw..].as_ptr()),
-                };
+                let mut blk = block_at(m0, m1, u);
                 if let Some(panel) = panel {
                     blk.b = panel;
                     blk.boff = panel_off.as_ptr();

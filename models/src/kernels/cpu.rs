@@ -1,10 +1,12 @@
 //! Which CPU code paths the kernels may take, decided in one place. The machines Vigil runs on
 //! differ (AVX2 only, or AVX-512 with different speeds), the crate is compiled for baseline
-//! x86-64, and every hand-written kernel picks its build at run time. Keeping the decision
+//! x86-64, and every hand-written kernel picks its build at run time (AVX2, AVX-512, or AMX
+//! tiles for the GEMM). Keeping the decision
 //! here, rather than in the kernel that first needed it, lets the depthwise kernel ask about
 //! AVX-512 without depending on the GEMM, and gives tests one switch that turns every AVX-512
 //! path off at once.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether the CPU has AVX2 and FMA (checked once; the std macro caches the answer).
@@ -38,4 +40,101 @@ pub fn avx512() -> bool {
     {
         false
     }
+}
+
+static AMX_DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns the AMX (bf16) GEMM off (process-wide), for tests and benchmarks that compare it with
+/// the f32 kernels.
+pub fn set_amx_disabled(off: bool) {
+    AMX_DISABLED.store(off, Ordering::Relaxed);
+}
+
+/// Whether convolutions run in bf16 on AMX tiles ([`super::amx`]): [`avx512`] is on, the CPU
+/// has AMX-TILE and AMX-BF16, the kernel lets this process use tile data, `VIGIL_NO_AMX` is
+/// not set and [`set_amx_disabled`] is off.
+pub fn amx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        avx512()
+            && !AMX_DISABLED.load(Ordering::Relaxed)
+            && *USABLE.get_or_init(|| std::env::var_os("VIGIL_NO_AMX").is_none() && amx_usable())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn amx_usable() -> bool {
+    // SAFETY: cpuid is available on every x86-64 CPU; leaf 7 exists when leaf 0 says so.
+    let edx = unsafe {
+        use std::arch::x86_64::__cpuid_count;
+        if __cpuid_count(0, 0).eax < 7 {
+            return false;
+        }
+        __cpuid_count(7, 0).edx
+    };
+    const AMX_BF16: u32 = 1 << 22;
+    const AMX_TILE: u32 = 1 << 24;
+    if edx & (AMX_BF16 | AMX_TILE) != AMX_BF16 | AMX_TILE {
+        return false;
+    }
+    // Linux hands out the 8 KB tile state only on request (per process, all its threads);
+    // without it the first tile instruction is a SIGILL. Refused by kernels before 5.16 and
+    // by hypervisors that do not pass AMX through.
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: arch_prctl with these arguments only changes this process's permissions.
+    unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        ) == 0
+    }
+}
+
+/// The arithmetic dense convolutions may use. A thread runs in f32 unless a caller asks for
+/// bf16 around a call ([`with_precision`]); the landmark and recognition nets always run in
+/// f32, so only the detectors follow the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout: what the parity tests hold every network to.
+    F32,
+    /// bf16 operands, f32 sums, on AMX tiles where [`amx`] is on (else f32). Detector boxes
+    /// move by a fraction of a pixel (docs/models.md, "Precision").
+    Bf16,
+}
+
+thread_local! {
+    static PRECISION: Cell<Precision> = const { Cell::new(Precision::F32) };
+}
+
+/// The precision convolutions started on this thread run in.
+pub fn precision() -> Precision {
+    PRECISION.get()
+}
+
+/// Runs `f` with the convolutions it starts on this thread in precision `p` (they decide on
+/// the calling thread, before splitting work across the pool; the nets' own pools are handed
+/// the caller's precision by `nets::pipeline::Threads::run`).
+pub fn with_precision<T>(p: Precision, f: impl FnOnce() -> T) -> T {
+    let before = PRECISION.replace(p);
+    // Restored on unwind too, so a panicking pass does not leave bf16 on for the next.
+    struct Restore(Precision);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PRECISION.set(self.0);
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
+/// Whether a convolution started now on this thread runs in bf16 on AMX tiles.
+pub fn bf16_tiles() -> bool {
+    PRECISION.get() == Precision::Bf16 && amx()
 }

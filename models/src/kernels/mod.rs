@@ -10,6 +10,7 @@
 //! choose between their builds sit in [`cpu`] so no kernel has to ask another.
 
 pub mod alloc;
+pub mod amx;
 pub mod conv;
 pub mod cpu;
 pub mod depthwise;

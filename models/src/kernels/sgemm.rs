@@ -137,22 +137,89 @@ fn runs(q: usize, lanes: usize, pw: usize, ow: usize, mut f: impl FnMut(u16, usi
     }
 }
 
+/// Where each 16-lane vector of a block's columns puts its real outputs (the same for every
+/// row): found once per block, as the divisions involved cost as much as a short K loop.
+pub(crate) struct Segments {
+    segs: [[(u16, usize); 16]; 2],
+    len: [usize; 2],
+}
+
+impl Segments {
+    pub(crate) fn of(blk: &Block) -> Segments {
+        let mut out = Segments {
+            segs: [[(0, 0); 16]; 2],
+            len: [0; 2],
+        };
+        for v in 0..blk.nc.div_ceil(16).min(2) {
+            let lanes = blk.nc.saturating_sub(16 * v).min(16);
+            runs(blk.q0 + 16 * v, lanes, blk.pw, blk.ow, |mask, off| {
+                out.segs[v][out.len[v]] = (mask, off);
+                out.len[v] += 1;
+            });
+        }
+        out
+    }
+}
+
+/// Applies `epi` to the sums `x` of output row (channel) `ch`, columns `16v..16v+16` of the
+/// block, and stores its real outputs.
+///
+/// # Safety
+/// The CPU must support AVX-512F; the contract of [`run_block`] for `blk`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) unsafe fn store_row(
+    blk: &Block,
+    epi: &ChannelAffine,
+    segs: &Segments,
+    ch: usize,
+    v: usize,
+    x: std::arch::x86_64::__m512,
+) {
+    use std::arch::x86_64::*;
+    let segs = &segs.segs[v][..segs.len[v]];
+    // SAFETY: masked loads and stores never touch disabled lanes, so wrapping offsets of
+    // disabled lanes are never dereferenced; enabled lanes are inside `c` and the residual
+    // (the caller's contract).
+    unsafe {
+        let sc = _mm512_set1_ps(epi.scale.as_ref().map_or(1.0, |s| s[ch]));
+        let sh = _mm512_set1_ps(epi.shift[ch]);
+        let dst = blk.c.add(ch * blk.ldc);
+        // Same operation order as `ChannelAffine::apply_plane`: x·s + t + r.
+        let mut x = _mm512_add_ps(_mm512_mul_ps(x, sc), sh);
+        if let Some(r) = blk.residual {
+            let r = r.add(ch * blk.ldc);
+            let mut rv = _mm512_setzero_ps();
+            for &(mask, off) in segs {
+                rv = _mm512_mask_loadu_ps(rv, mask, r.wrapping_add(off));
+            }
+            x = _mm512_add_ps(x, rv);
+        }
+        let zero = _mm512_setzero_ps();
+        x = match epi.act {
+            Act::None => x,
+            Act::Relu => _mm512_max_ps(x, zero),
+            Act::Relu6 => _mm512_min_ps(_mm512_max_ps(x, zero), _mm512_set1_ps(6.0)),
+            Act::HardSwish(kf) => {
+                let t = _mm512_add_ps(x, _mm512_set1_ps(3.0));
+                let t = _mm512_min_ps(_mm512_max_ps(t, zero), _mm512_set1_ps(6.0));
+                _mm512_mul_ps(_mm512_mul_ps(x, t), _mm512_set1_ps(kf))
+            }
+        };
+        for &(mask, off) in segs {
+            _mm512_mask_storeu_ps(dst.wrapping_add(off), mask, x);
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn block_avx512<const NV: usize>(blk: &Block, epi: &ChannelAffine) {
     use std::arch::x86_64::*;
     let lanes: [usize; NV] = std::array::from_fn(|v| blk.nc.saturating_sub(16 * v).min(16));
     let masks: [__mmask16; NV] = std::array::from_fn(|v| ((1u32 << lanes[v]) - 1) as __mmask16);
-    // Where each vector's real outputs go (the same for every row): found once per block,
-    // as the divisions involved cost as much as a short K loop.
-    let mut segs = [[(0u16, 0usize); 16]; NV];
-    let mut nseg = [0usize; NV];
-    for v in 0..NV {
-        runs(blk.q0 + 16 * v, lanes[v], blk.pw, blk.ow, |mask, off| {
-            segs[v][nseg[v]] = (mask, off);
-            nseg[v] += 1;
-        });
-    }
+    let segs = Segments::of(blk);
     let k = blk.k;
     let mut m = blk.m0;
     while m < blk.m1 {
@@ -205,36 +272,8 @@ unsafe fn block_avx512<const NV: usize>(blk: &Block, epi: &ChannelAffine) {
                 }
             }
             for (i, row) in acc.iter().enumerate().take(mr) {
-                let ch = m + i;
-                let sc = _mm512_set1_ps(epi.scale.as_ref().map_or(1.0, |s| s[ch]));
-                let sh = _mm512_set1_ps(epi.shift[ch]);
-                let dst = blk.c.add(ch * blk.ldc);
-                for v in 0..NV {
-                    let segs = &segs[v][..nseg[v]];
-                    // Same operation order as `ChannelAffine::apply_plane`: x·s + t + r.
-                    let mut x = _mm512_add_ps(_mm512_mul_ps(row[v], sc), sh);
-                    if let Some(r) = blk.residual {
-                        let r = r.add(ch * blk.ldc);
-                        let mut rv = _mm512_setzero_ps();
-                        for &(mask, off) in segs {
-                            rv = _mm512_mask_loadu_ps(rv, mask, r.wrapping_add(off));
-                        }
-                        x = _mm512_add_ps(x, rv);
-                    }
-                    let zero = _mm512_setzero_ps();
-                    x = match epi.act {
-                        Act::None => x,
-                        Act::Relu => _mm512_max_ps(x, zero),
-                        Act::Relu6 => _mm512_min_ps(_mm512_max_ps(x, zero), _mm512_set1_ps(6.0)),
-                        Act::HardSwish(kf) => {
-                            let t = _mm512_add_ps(x, _mm512_set1_ps(3.0));
-                            let t = _mm512_min_ps(_mm512_max_ps(t, zero), _mm512_set1_ps(6.0));
-                            _mm512_mul_ps(_mm512_mul_ps(x, t), _mm512_set1_ps(kf))
-                        }
-                    };
-                    for &(mask, off) in segs {
-                        _mm512_mask_storeu_ps(dst.wrapping_add(off), mask, x);
-                    }
+                for (v, x) in row.iter().enumerate() {
+                    store_row(blk, epi, &segs, m + i, v, *x);
                 }
             }
         }

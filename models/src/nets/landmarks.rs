@@ -5,6 +5,7 @@ use candle_core::{Device, Tensor};
 use image::RgbImage;
 
 use crate::error::{Error, Result};
+use crate::kernels::cpu::{Precision, with_precision};
 use crate::kernels::epilogue::Act;
 use crate::kernels::image_ops::{Normalize, PadMode, Rect, crop_pad_resize};
 use crate::tfjs::layers::{Conv2d, Depthwise, Padding, bias_act, global_mean, vec_of};
@@ -143,14 +144,18 @@ impl LandmarkNet {
     /// Raw output for a preprocessed batch `[B,3,112,112]`: `[B,136]`, (x, y) interleaved in
     /// units of the padded 112 square.
     pub fn forward(&self, x: &Tensor) -> Result<Vec<Vec<f32>>> {
-        let mut h = x.clone();
-        for b in &self.blocks {
-            h = b.forward(&h)?;
-        }
-        // avgPool 7×7 stride 2 VALID on the 7×7 map is a global mean.
-        let pooled = global_mean(&h)?;
-        let out = pooled.matmul(&self.fc_w)?.broadcast_add(&self.fc_b)?;
-        Ok(out.to_vec2::<f32>()?)
+        // f32 whatever the caller runs in: a sub-pixel change moves the descriptor crop by
+        // a pixel, and the descriptor by up to 0.06 (docs/models.md, "Precision").
+        with_precision(Precision::F32, || {
+            let mut h = x.clone();
+            for b in &self.blocks {
+                h = b.forward(&h)?;
+            }
+            // avgPool 7×7 stride 2 VALID on the 7×7 map is a global mean.
+            let pooled = global_mean(&h)?;
+            let out = pooled.matmul(&self.fc_w)?.broadcast_add(&self.fc_b)?;
+            Ok(out.to_vec2::<f32>()?)
+        })
     }
 
     /// Landmarks for several (image, crop) pairs in one forward pass. Each result holds 68

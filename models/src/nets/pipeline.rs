@@ -13,6 +13,7 @@ use super::recognition::{DESCRIPTOR_LEN, RecognitionNet, dlib_align_rect};
 use super::ssd::{FaceBox, SsdConfig, SsdMobilenetV1};
 use crate::cache::fetch::{self, paths};
 use crate::error::{Error, Result};
+use crate::kernels::cpu;
 use crate::kernels::image_ops::{Rect, clip_floor_box};
 
 /// A box in image pixels: top-left corner and size.
@@ -102,10 +103,13 @@ impl Threads {
         Ok(Threads(Some(Arc::new(pool))))
     }
 
-    /// Runs `f` on this runner's pool.
+    /// Runs `f` on this runner's pool, in the caller's [`cpu::precision`].
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match &self.0 {
-            Some(p) => p.install(f),
+            Some(p) => {
+                let precision = cpu::precision();
+                p.install(|| cpu::with_precision(precision, f))
+            }
             None => f(),
         }
     }

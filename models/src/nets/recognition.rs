@@ -5,6 +5,7 @@ use candle_core::{Device, Tensor};
 use image::RgbImage;
 
 use crate::error::{Error, Result};
+use crate::kernels::cpu::{Precision, with_precision};
 use crate::kernels::epilogue::{Act, ChannelAffine};
 use crate::kernels::image_ops::{Normalize, PadMode, Rect, crop_pad_resize};
 use crate::kernels::pool::MaxPool;
@@ -148,18 +149,22 @@ impl RecognitionNet {
 
     /// Descriptors for a preprocessed batch `[B,3,150,150]`.
     pub fn forward(&self, x: &Tensor) -> Result<Vec<[f32; DESCRIPTOR_LEN]>> {
-        let h = self.conv_down.forward(x)?;
-        let mut h = MaxPool { k: 3, s: 2 }.forward(&h)?;
-        for b in &self.blocks {
-            h = b.forward(&h)?;
-        }
-        let d = global_mean(&h)?.matmul(&self.fc)?.to_vec2::<f32>()?;
-        d.into_iter()
-            .map(|v| {
-                v.try_into()
-                    .map_err(|_| Error::Weights("descriptor length differs from 128".into()))
-            })
-            .collect()
+        // f32 whatever the caller runs in: a sub-pixel change moves the descriptor crop by
+        // a pixel, and the descriptor by up to 0.06 (docs/models.md, "Precision").
+        with_precision(Precision::F32, || {
+            let h = self.conv_down.forward(x)?;
+            let mut h = MaxPool { k: 3, s: 2 }.forward(&h)?;
+            for b in &self.blocks {
+                h = b.forward(&h)?;
+            }
+            let d = global_mean(&h)?.matmul(&self.fc)?.to_vec2::<f32>()?;
+            d.into_iter()
+                .map(|v| {
+                    v.try_into()
+                        .map_err(|_| Error::Weights("descriptor length differs from 128".into()))
+                })
+                .collect()
+        })
     }
 
     /// Descriptors for several (image, dlib-aligned crop) pairs in one forward pass.

@@ -73,6 +73,7 @@ impl Conv2d {
         Ok(Conv2d {
             kernel: ConvKernel {
                 packed: crate::kernels::sgemm::pack_a(&weights, co, ci * kh * kw).into(),
+                packed_bf16: Default::default(),
                 weights: weights.into(),
                 out_channels: co,
                 in_channels: ci,
@@ -359,6 +360,67 @@ mod tests {
                     diff < 1e-4,
                     "k{k} {h}x{w} portable={portable}: max diff {diff}"
                 );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bf16_tiles_match_candle_on_bf16_operands() -> Result<()> {
+        use crate::kernels::cpu::{self, Precision, with_precision};
+        if !cpu::amx() {
+            eprintln!("no AMX on this machine: the bf16 path is not exercised");
+            return Ok(());
+        }
+        let dev = candle_core::Device::Cpu;
+        let round = |v: f32| {
+            f32::from_bits(((v.to_bits() + 0x7fff + ((v.to_bits() >> 16) & 1)) >> 16) << 16)
+        };
+        // Products of bf16 values are exact in f32, so against candle on the same rounded
+        // operands only the order of the sums differs. Depths around the tile's 32, channel
+        // counts around its 16 and 32 rows, wide and narrow maps, a batch of 2, a residual.
+        for (k, s, ci, co, h, w) in [
+            (1, 1, 7, 13, 11, 33),
+            (1, 1, 64, 48, 9, 40),
+            (3, 1, 5, 20, 17, 19),
+            (3, 2, 33, 40, 24, 35),
+            (3, 1, 12, 9, 6, 5),
+        ] {
+            let wv: Vec<f32> = (0..k * k * ci * co)
+                .map(|i| round(((i * 31 % 19) as f32 - 9.0) / 9.0))
+                .collect();
+            let raw = RawTensor {
+                shape: vec![k, k, ci, co],
+                data: crate::tfjs::weights::TensorData::F32(wv),
+            };
+            let epi = ChannelAffine {
+                scale: Some((0..co).map(|i| 0.5 + i as f32 * 0.1).collect()),
+                shift: (0..co).map(|i| i as f32 * 0.05 - 0.3).collect(),
+                act: Act::Relu,
+            };
+            let conv = Conv2d::from_hwio(&raw, s, Padding::Same, epi)?;
+            let x = Tensor::randn(0f32, 1.0, (2, ci, h, w), &dev)?;
+            let x = Tensor::from_vec(
+                x.flatten_all()?
+                    .to_vec1::<f32>()?
+                    .into_iter()
+                    .map(round)
+                    .collect(),
+                x.shape(),
+                &dev,
+            )?;
+            let want = conv.forward_candle(&x)?;
+            let got = with_precision(Precision::Bf16, || conv.forward(&x))?;
+            let res = Tensor::randn(0f32, 1.0, want.shape(), &dev)?;
+            let want_res = (conv.with_act(Act::None).forward_candle(&x)? + &res)?.relu()?;
+            let got_res = with_precision(Precision::Bf16, || conv.forward_add(&x, &res))?;
+            for (got, want) in [(got, want), (got_res, want_res)] {
+                let diff = (got - want)?
+                    .abs()?
+                    .flatten_all()?
+                    .max(0)?
+                    .to_scalar::<f32>()?;
+                assert!(diff < 1e-4, "k{k} s{s} {ci}->{co} {h}x{w}: max diff {diff}");
             }
         }
         Ok(())

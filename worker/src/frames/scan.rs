@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::mpsc;
-use vigil_models::{BBox, FacePipeline};
+use vigil_models::{BBox, FacePipeline, Precision, with_precision};
 use vigil_video::{
     CancelHandle, CropBox, FrameSampler, Input, SampleOptions, SamplerStats, Sketch, VideoError,
 };
@@ -19,6 +19,12 @@ use vigil_video::{
 use super::face_memory::{Described, FaceMemory, shifted};
 use super::matcher::{Candidate, Matcher};
 use super::tracker::Observation;
+
+/// The detectors run in bf16 on video frames where the CPU has AMX tiles: half the SSD's time
+/// per frame, boxes within a third of a pixel of f32 ones (docs/models.md, "Precision").
+/// Landmarks and descriptors stay f32 (the nets pin it), and enrollment photos are detected in
+/// f32.
+const DETECTOR_PRECISION: Precision = Precision::Bf16;
 
 /// Frames decoded ahead of inference. Small: frames are 2.7 MB each at 720p.
 const DECODE_AHEAD: usize = 4;
@@ -262,11 +268,13 @@ fn analyse(
 ) -> Result<(Vec<Candidate>, Vec<Judged>), String> {
     let model_error = |e: vigil_models::Error| format!("face detection failed: {e}");
     let now = frame.timestamp_secs;
-    let boxes = if small_faces {
-        pipeline.detect_boxes_all_sizes(&frame.image)
-    } else {
-        pipeline.detect_boxes(&frame.image)
-    }
+    let boxes = with_precision(DETECTOR_PRECISION, || {
+        if small_faces {
+            pipeline.detect_boxes_all_sizes(&frame.image)
+        } else {
+            pipeline.detect_boxes(&frame.image)
+        }
+    })
     .map_err(model_error)?;
     let (mut faces, fresh) = memory.take_over(boxes, now, matcher.threshold());
     if !fresh.is_empty() {
