@@ -20,7 +20,7 @@ use vigil_testkit::TestApp;
 use vigil_testkit::media::media;
 use vigil_testkit::missing_persons::enroll;
 use vigil_testkit::scenes::{BLUR_PX, crossing_crowd};
-use vigil_testkit::search::{submit_search, wait_search};
+use vigil_testkit::search::{ScanStages, submit_search, wait_search};
 use vigil_testkit::videos::upload_probed;
 use vigil_video::scene::{Scene, Walker};
 
@@ -215,12 +215,15 @@ async fn main() {
         .unwrap()
         .to_string();
 
+    let before = ScanStages::from_log(&worker.log_text());
     let found = search(&admin, &person, &with_video).await;
+    let stages = ScanStages::from_log(&worker.log_text());
     println!(
         "search with the person: {with_secs:.0} s of video in {:.1} s = {:.1}x real time",
         found.secs,
         with_secs / found.secs
     );
+    println!("  {}", stages.since(before));
     println!("| size | condition | found as | start error | sighting rank (distance) |");
     println!("|---|---|---|---|---|");
     // Per bucket: appearances starting within 1 s, appearances starting later, possible
@@ -297,6 +300,8 @@ async fn main() {
     );
 
     let found = search(&admin, &person, &without_video).await;
+    let before = stages;
+    let stages = ScanStages::from_log(&worker.log_text());
     println!(
         "search without the person: {without_secs:.0} s in {:.1} s = {:.1}x real time; {} appearance(s) (false), {} possible sighting(s) = {:.0} per hour of footage",
         found.secs,
@@ -305,5 +310,6 @@ async fn main() {
         found.sightings.len(),
         found.sightings.len() as f64 * 3600.0 / without_secs
     );
+    println!("  {}", stages.since(before));
     worker.kill9();
 }

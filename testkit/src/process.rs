@@ -36,7 +36,8 @@ impl WorkerProcess {
             .envs(config_env(config))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // Logs go to stdout (core::telemetry), panics to stderr: both kept.
+            .stdout(stderr.try_clone().expect("worker log file"))
             .stderr(stderr)
             .spawn()
             .expect("start the vigil worker process");

@@ -69,14 +69,11 @@ pub fn amx() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 fn amx_usable() -> bool {
-    // SAFETY: cpuid is available on every x86-64 CPU; leaf 7 exists when leaf 0 says so.
-    let edx = unsafe {
-        use std::arch::x86_64::__cpuid_count;
-        if __cpuid_count(0, 0).eax < 7 {
-            return false;
-        }
-        __cpuid_count(7, 0).edx
-    };
+    use std::arch::x86_64::__cpuid_count;
+    if __cpuid_count(0, 0).eax < 7 {
+        return false;
+    }
+    let edx = __cpuid_count(7, 0).edx;
     const AMX_BF16: u32 = 1 << 22;
     const AMX_TILE: u32 = 1 << 24;
     if edx & (AMX_BF16 | AMX_TILE) != AMX_BF16 | AMX_TILE {

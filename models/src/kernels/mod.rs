@@ -1,5 +1,5 @@
 //! Hand-written CPU compute the networks run on: the convolutions (depthwise, im2col + the
-//! `gemm` crate, an AVX-512 GEMM), the per-channel epilogue they share, max pooling, the resizes
+//! `gemm` crate, an AVX-512 GEMM, a bf16 GEMM on AMX tiles), the per-channel epilogue they share, max pooling, the resizes
 //! that turn an image into a network input, and the allocator tuning that keeps their buffers
 //! warm. They exist because candle 0.11's generic ops were measured several times slower on
 //! these small MobileNet/ResNet layers (`docs/models.md`, "Performance notes").

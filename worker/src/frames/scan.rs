@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use vigil_models::{BBox, FacePipeline, Precision, with_precision};
@@ -49,10 +50,26 @@ pub struct FrameResult {
     pub faces: Vec<Observation>,
 }
 
+/// Where a scan's time went, summed over its frames (each stage on its own thread's clock):
+/// logged at the end of a segment and read by the search benchmarks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StageTimes {
+    /// Decoding and sampling frames (the decode thread, overlapping the rest).
+    pub decode: Duration,
+    /// The face detectors.
+    pub detect: Duration,
+    /// Landmarks and descriptors of faces not carried over.
+    pub describe: Duration,
+    /// Matching against the gallery and remembering faces.
+    pub matching: Duration,
+    /// JPEG thumbnails of candidates and close faces.
+    pub thumbnails: Duration,
+}
+
 pub enum Event {
     Frame(FrameResult),
     /// The input ended normally (files) with these decoder statistics.
-    End(SamplerStats),
+    End(SamplerStats, StageTimes),
     Error(VideoError),
     /// Inference failed (not the input's fault).
     ModelError(String),
@@ -60,7 +77,8 @@ pub enum Event {
 
 enum Decoded {
     Frame(vigil_video::Frame),
-    End(SamplerStats),
+    /// With the time spent decoding.
+    End(SamplerStats, Duration),
     Error(VideoError),
 }
 
@@ -115,7 +133,11 @@ pub async fn start(
 }
 
 fn decode(mut sampler: FrameSampler, tx: std_mpsc::SyncSender<Decoded>) {
-    for item in sampler.by_ref() {
+    let mut spent = Duration::ZERO;
+    loop {
+        let started = Instant::now();
+        let Some(item) = sampler.next() else { break };
+        spent += started.elapsed();
         let msg = match item {
             Ok(frame) => Decoded::Frame(frame),
             Err(e) => Decoded::Error(e),
@@ -125,7 +147,7 @@ fn decode(mut sampler: FrameSampler, tx: std_mpsc::SyncSender<Decoded>) {
             return;
         }
     }
-    let _ = tx.send(Decoded::End(sampler.stats()));
+    let _ = tx.send(Decoded::End(sampler.stats(), spent));
 }
 
 /// A frame may be taken as the last analysed one moved by at most this fraction of its width
@@ -149,12 +171,14 @@ fn infer(
 ) {
     let mut reference: Option<Reference> = None;
     let mut memory = FaceMemory::default();
+    let mut times = StageTimes::default();
     let sighting_distance = matcher.sighting_distance();
     loop {
         let frame = match rx.recv() {
             Ok(Decoded::Frame(frame)) => frame,
-            Ok(Decoded::End(stats)) => {
-                let _ = tx.blocking_send(Event::End(stats));
+            Ok(Decoded::End(stats, decode)) => {
+                times.decode = decode;
+                let _ = tx.blocking_send(Event::End(stats, times));
                 return;
             }
             Ok(Decoded::Error(e)) => {
@@ -198,14 +222,21 @@ fn infer(
                 (hits, faces)
             }
             None => {
-                let (candidates, judged) =
-                    match analyse(pipeline, matcher, &mut memory, &frame, small_faces) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = tx.blocking_send(Event::ModelError(e));
-                            return;
-                        }
-                    };
+                let (candidates, judged) = match analyse(
+                    pipeline,
+                    matcher,
+                    &mut memory,
+                    &frame,
+                    small_faces,
+                    &mut times,
+                ) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Event::ModelError(e));
+                        return;
+                    }
+                };
+                let thumbs_started = Instant::now();
                 let candidates: Vec<_> = candidates
                     .into_iter()
                     .map(|c| {
@@ -226,6 +257,7 @@ fn infer(
                         }
                     })
                     .collect();
+                times.thumbnails += thumbs_started.elapsed();
                 reference = Some(Reference {
                     sketch,
                     hits: candidates.clone(),
@@ -265,9 +297,11 @@ fn analyse(
     memory: &mut FaceMemory,
     frame: &vigil_video::Frame,
     small_faces: bool,
+    times: &mut StageTimes,
 ) -> Result<(Vec<Candidate>, Vec<Judged>), String> {
     let model_error = |e: vigil_models::Error| format!("face detection failed: {e}");
     let now = frame.timestamp_secs;
+    let started = Instant::now();
     let boxes = with_precision(DETECTOR_PRECISION, || {
         if small_faces {
             pipeline.detect_boxes_all_sizes(&frame.image)
@@ -276,6 +310,8 @@ fn analyse(
         }
     })
     .map_err(model_error)?;
+    let detected = Instant::now();
+    times.detect += detected - started;
     let (mut faces, fresh) = memory.take_over(boxes, now, matcher.threshold());
     if !fresh.is_empty() {
         let described = pipeline
@@ -286,6 +322,8 @@ fn analyse(
             described_at: now,
         }));
     }
+    let matching = Instant::now();
+    times.describe += matching - detected;
     let plain: Vec<_> = faces.iter().map(|d| d.face.clone()).collect();
     let matched = matcher.frame(&plain).map_err(|e| e.to_string())?;
     memory.remember(&faces, &matched.nearest());
@@ -294,6 +332,7 @@ fn analyse(
         .zip(matched.distances)
         .map(|(face, distances)| (face.bbox, distances))
         .collect();
+    times.matching += matching.elapsed();
     Ok((matched.candidates, judged))
 }
 

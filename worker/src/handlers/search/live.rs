@@ -130,7 +130,7 @@ impl Handler for SearchLive {
                         last_error = e.user_message().to_string();
                         break Ok(false);
                     }
-                    Ok(Some(Event::End(_)) | None) => {
+                    Ok(Some(Event::End(..)) | None) => {
                         last_error = "the stream ended".into();
                         break Ok(false);
                     }

@@ -132,7 +132,17 @@ impl Handler for SearchSegment {
                             return Err(stop);
                         }
                     }
-                    Some(Event::End(stats)) => {
+                    Some(Event::End(stats, times)) => {
+                        tracing::info!(
+                            video = %p.video_id,
+                            start_secs = p.start_secs,
+                            decode_ms = times.decode.as_millis() as u64,
+                            detect_ms = times.detect.as_millis() as u64,
+                            describe_ms = times.describe.as_millis() as u64,
+                            matching_ms = times.matching.as_millis() as u64,
+                            thumbnails_ms = times.thumbnails.as_millis() as u64,
+                            "segment scanned"
+                        );
                         if stats.ended_early {
                             ended_early = stats.last_timestamp_secs.or(Some(cp.next_secs));
                         }
