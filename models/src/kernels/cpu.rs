@@ -95,8 +95,8 @@ fn amx_usable() -> bool {
 }
 
 /// The arithmetic dense convolutions may use. A thread runs in f32 unless a caller asks for
-/// bf16 around a call ([`with_precision`]); the landmark and recognition nets always run in
-/// f32, so only the detectors follow the caller.
+/// bf16 around a call ([`with_precision`]); the detectors follow the caller, the landmark net
+/// always runs in f32 and the recognition net always in bf16 (docs/models.md, "Precision").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
     /// f32 throughout: what the parity tests hold every network to.

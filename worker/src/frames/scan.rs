@@ -23,8 +23,8 @@ use super::tracker::Observation;
 
 /// The detectors run in bf16 on video frames where the CPU has AMX tiles: half the SSD's time
 /// per frame, boxes within a third of a pixel of f32 ones (docs/models.md, "Precision").
-/// Landmarks and descriptors stay f32 (the nets pin it), and enrollment photos are detected in
-/// f32.
+/// Landmarks stay f32 and descriptors bf16 whatever is asked here (the nets pin them), and
+/// enrollment photos are detected in f32.
 const DETECTOR_PRECISION: Precision = Precision::Bf16;
 
 /// Frames decoded ahead of inference. Small: frames are 2.7 MB each at 720p.
