@@ -57,7 +57,8 @@ fn main() -> vigil_models::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    // Profiling aid: VIGIL_BENCH_ONLY=ssd|landmarks|descriptor|centernet loops on one stage.
+    // Profiling aid: VIGIL_BENCH_ONLY=ssd|ssd-bf16|landmarks|descriptor|centernet loops on one
+    // stage.
     if let Ok(stage) = std::env::var("VIGIL_BENCH_ONLY") {
         if stage == "conv" {
             return conv_layers(runs.max(1) * 20, threads);
@@ -245,6 +246,10 @@ fn profile_stage(stage: &str, iters: usize, threads: usize) -> vigil_models::Res
         for _ in 0..10 {
             match stage {
                 "ssd" => drop(pipe.ssd.detect_batch(&[&img])?),
+                "ssd-bf16" => drop(vigil_models::with_precision(
+                    vigil_models::Precision::Bf16,
+                    || pipe.ssd.detect_batch(&[&img]),
+                )?),
                 "landmarks" => drop(pool.run(|| pipe.landmarks.detect_crops(&lm[..1]))?),
                 "descriptor" => drop(pool.run(|| pipe.recognition.describe_crops(&de[..1]))?),
                 "centernet" => drop(persons.detect(&img)?),

@@ -92,7 +92,7 @@ const CONFIG: TileConfig = TileConfig {
 pub unsafe fn run_block(blk: &Block, a: &[u16], scratch: &mut [u16], epi: &ChannelAffine) {
     use std::arch::asm;
     use std::arch::x86_64::*;
-    debug_assert!(blk.m0 % MR == 0 && blk.nc <= 2 * TN);
+    debug_assert!(blk.m0.is_multiple_of(MR) && blk.nc <= 2 * TN);
     let k = blk.k;
     let kc = k.div_ceil(TK);
     assert!(scratch.len() >= b_len(k) && a.len() >= blk.m1.div_ceil(MR) * 2 * kc * TILE);
