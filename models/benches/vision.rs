@@ -325,20 +325,32 @@ fn conv_layers(iters: usize, threads: usize) -> vigil_models::Result<()> {
         let mut line = format!("conv {ci:>3}->{co:<3} {k}x{k}/{s} on {hw:>3}x{hw:<3}:");
         // Best of 15 short batches per path, the paths interleaved: the minimum is what
         // survives other jobs on a shared machine.
-        let mut best = [f64::INFINITY; 2];
+        // Paths: f32 AVX-512, f32 `gemm` crate, and bf16 AMX tiles where the CPU has them.
+        let paths: &[&str] = if vigil_models::kernels::cpu::amx() {
+            &["avx512", "gemm", "amx-bf16"]
+        } else {
+            &["avx512", "gemm"]
+        };
+        let mut best = vec![f64::INFINITY; paths.len()];
         for _ in 0..15 {
             for (i, best) in best.iter_mut().enumerate() {
                 vigil_models::kernels::cpu::set_avx512_disabled(i == 1);
-                pool.run(|| conv.forward(&x).unwrap());
+                let precision = if i == 2 {
+                    vigil_models::Precision::Bf16
+                } else {
+                    vigil_models::Precision::F32
+                };
+                let run = || vigil_models::with_precision(precision, || conv.forward(&x).unwrap());
+                pool.run(run);
                 let t = Instant::now();
                 for _ in 0..iters.div_ceil(15) {
-                    pool.run(|| std::hint::black_box(conv.forward(&x).unwrap()));
+                    pool.run(|| std::hint::black_box(run()));
                 }
                 *best = best.min(t.elapsed().as_secs_f64() / iters.div_ceil(15) as f64);
             }
         }
-        for (name, t) in ["avx512", "gemm"].iter().zip(best) {
-            line += &format!(" | {name} {:7.1} us {:5.1} GMAC/s", t * 1e6, macs / t / 1e9);
+        for (name, t) in paths.iter().zip(best) {
+            line += &format!(" | {name} {:7.1} us {:6.1} GMAC/s", t * 1e6, macs / t / 1e9);
         }
         vigil_models::kernels::cpu::set_avx512_disabled(false);
         println!("{line}");
