@@ -13,8 +13,10 @@
 //! (activations) is read in place through the same offset table as the f32 kernel and
 //! converted per block into "VNNI" pairs (row r of a B tile holds, for each of 16 columns, the
 //! values of inner indices 2r and 2r+1), the order `tdpbf16ps` takes. A block is 32 columns;
-//! its B is converted once and then multiplied by every 32-row pair of A tiles (2×2 output
-//! tiles per step: tmm0–3 accumulate, tmm4–5 hold A, tmm6–7 hold B).
+//! a run of blocks has its B converted once, and each 32-row pair of A tiles is then multiplied
+//! by every block of the run (2×2 output tiles per step: tmm0–3 accumulate, tmm4–5 hold A,
+//! tmm6–7 hold B), so the weights of the 512- and 1024-channel layers come from memory once per
+//! run instead of once per block.
 //!
 //! The tile instructions are written as inline assembly (Rust's AMX intrinsics are not
 //! stable); tile registers are not visible to the compiler, which never emits AMX code
@@ -57,7 +59,7 @@ pub fn pack_a(w: &[f32], m: usize, k: usize) -> Vec<u16> {
     out
 }
 
-/// bf16 values of converted B one block needs (see [`run_block`]).
+/// bf16 values of converted B one block needs (see [`run_blocks`]).
 pub fn b_len(k: usize) -> usize {
     k.div_ceil(TK) * 2 * TILE
 }
@@ -80,39 +82,124 @@ const CONFIG: TileConfig = TileConfig {
     rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
 };
 
-/// Computes rows `m0..m1` (`m0` a multiple of [`MR`]) of one [`Block`] of at most
-/// [`sgemm::NR`] columns from bf16-packed A (`blk.a` is not read) and applies `epi`.
-/// `scratch` holds the block's converted B ([`b_len`] values).
+/// Computes rows `m0..m1` (`m0` a multiple of [`MR`]) of a run of [`Block`]s (the same rows
+/// and depth, each at most [`sgemm::NR`] columns) from bf16-packed A (`blk.a` is not read) and
+/// applies `epi`. Every block's B is converted first, then each pair of A tiles is loaded from
+/// memory once for the whole run and multiplied by every block's B while it is in cache.
+/// `scratch` holds the converted B ([`b_len`] values per block).
 ///
 /// # Safety
 /// [`super::cpu::amx`] must be true on this thread's process; `a` must be [`pack_a`] of the
-/// block's `[m, k]` weights with `m ≥ m1`; otherwise the contract of [`sgemm::run_block`].
+/// blocks' `[m, k]` weights with `m ≥ m1`; otherwise the contract of [`sgemm::run_block`] for
+/// every block.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub unsafe fn run_block(blk: &Block, a: &[u16], scratch: &mut [u16], epi: &ChannelAffine) {
+pub unsafe fn run_blocks(blks: &[Block], a: &[u16], scratch: &mut [u16], epi: &ChannelAffine) {
     use std::arch::asm;
     use std::arch::x86_64::*;
-    debug_assert!(blk.m0.is_multiple_of(MR) && blk.nc <= 2 * TN);
-    let k = blk.k;
+    let Some(first) = blks.first() else { return };
+    let (k, m0, m1) = (first.k, first.m0, first.m1);
+    debug_assert!(m0.is_multiple_of(MR));
     let kc = k.div_ceil(TK);
-    assert!(scratch.len() >= b_len(k) && a.len() >= blk.m1.div_ceil(MR) * 2 * kc * TILE);
+    let per_block = b_len(k);
+    assert!(
+        blks.iter()
+            .all(|b| (b.k, b.m0, b.m1) == (k, m0, m1) && b.nc <= 2 * TN)
+            && scratch.len() >= blks.len() * per_block
+            && a.len() >= m1.div_ceil(MR) * 2 * kc * TILE
+    );
+    let segs: Vec<sgemm::Segments> = blks.iter().map(sgemm::Segments::of).collect();
+    // SAFETY (whole function): conversions follow `convert_b`'s contract (checked above); tile
+    // loads read whole 1 KB tiles of `a` and `scratch`, inside both (checked above); outputs
+    // are written by `sgemm::store_row` under each block's contract.
+    unsafe {
+        for (blk, dst) in blks.iter().zip(scratch.chunks_exact_mut(per_block)) {
+            convert_b(blk, dst);
+        }
+        asm!("ldtilecfg [{}]", in(reg) &CONFIG, options(nostack, readonly));
+        let mut out = [[0f32; TM * TN]; 4];
+        let mut m = m0;
+        while m < m1 {
+            let a0 = a.as_ptr().add((m / TM) * kc * TILE);
+            let a1 = a0.add(kc * TILE);
+            for (j, blk) in blks.iter().enumerate() {
+                let b = scratch.as_ptr().add(j * per_block);
+                asm!(
+                    "tilezero tmm0",
+                    "tilezero tmm1",
+                    "tilezero tmm2",
+                    "tilezero tmm3",
+                    options(nostack, nomem)
+                );
+                for kk in 0..kc {
+                    let b0 = b.add(kk * 2 * TILE);
+                    asm!(
+                        "tileloadd tmm4, [{a0} + {s}*1]",
+                        "tileloadd tmm5, [{a1} + {s}*1]",
+                        "tileloadd tmm6, [{b0} + {s}*1]",
+                        "tileloadd tmm7, [{b1} + {s}*1]",
+                        "tdpbf16ps tmm0, tmm4, tmm6",
+                        "tdpbf16ps tmm1, tmm4, tmm7",
+                        "tdpbf16ps tmm2, tmm5, tmm6",
+                        "tdpbf16ps tmm3, tmm5, tmm7",
+                        a0 = in(reg) a0.add(kk * TILE),
+                        a1 = in(reg) a1.add(kk * TILE),
+                        b0 = in(reg) b0,
+                        b1 = in(reg) b0.add(TILE),
+                        s = in(reg) ROW_BYTES,
+                        options(nostack, readonly)
+                    );
+                }
+                asm!(
+                    "tilestored [{c0} + {s}*1], tmm0",
+                    "tilestored [{c1} + {s}*1], tmm1",
+                    "tilestored [{c2} + {s}*1], tmm2",
+                    "tilestored [{c3} + {s}*1], tmm3",
+                    c0 = in(reg) out[0].as_mut_ptr(),
+                    c1 = in(reg) out[1].as_mut_ptr(),
+                    c2 = in(reg) out[2].as_mut_ptr(),
+                    c3 = in(reg) out[3].as_mut_ptr(),
+                    s = in(reg) ROW_BYTES,
+                    options(nostack)
+                );
+                for i in 0..MR.min(m1 - m) {
+                    for v in 0..blk.nc.div_ceil(TN) {
+                        let x = _mm512_loadu_ps(out[(i / TM) * 2 + v][(i % TM) * TN..].as_ptr());
+                        sgemm::store_row(blk, epi, &segs[j], m + i, v, x);
+                    }
+                }
+            }
+            m += MR;
+        }
+        asm!("tilerelease", options(nostack, nomem));
+    }
+}
+
+/// Converts a block's B into bf16 pairs in `dst` ([`b_len`] values): row r of tile (kk, v) is
+/// inner indices 2r, 2r+1 of tile step kk (32 deep) for columns 16v..16v+16; depth beyond k
+/// and columns beyond the block are zero.
+///
+/// # Safety
+/// The CPU must support AVX-512F; B rows of `blk` are readable for its real lanes
+/// ([`sgemm::run_block`]'s contract); `dst` holds at least [`b_len`]`(blk.k)` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn convert_b(blk: &Block, dst: &mut [u16]) {
+    use std::arch::x86_64::*;
+    let k = blk.k;
+    assert!(dst.len() >= b_len(k));
     let nv = blk.nc.div_ceil(TN);
     let masks: [__mmask16; 2] = std::array::from_fn(|v| {
         let lanes = blk.nc.saturating_sub(TN * v).min(TN);
         ((1u32 << lanes) - 1) as __mmask16
     });
-    let segs = sgemm::Segments::of(blk);
-    // SAFETY (whole function): B rows are readable for the block's real lanes (the caller's
-    // contract) and masked-off lanes are not read; writes to `scratch` stay inside it (checked
-    // above); tile loads read whole 1 KB tiles of `a` and `scratch`, inside both (checked
-    // above); outputs are written by `sgemm::store_row` under the block's contract.
+    let round = |x: __m512i| {
+        let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(x), _mm512_set1_epi32(1));
+        _mm512_add_epi32(x, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)))
+    };
+    // SAFETY: masked-off lanes are not read and enabled ones are readable (the caller's
+    // contract); stores stay inside `dst` (checked above).
     unsafe {
-        // B → bf16 pairs: row r of tile (kk, v) is inner indices 2r, 2r+1 (r < 16, over the
-        // tile's 32) of columns 16v..16v+16; depth beyond k is zero.
-        let round = |x: __m512i| {
-            let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(x), _mm512_set1_epi32(1));
-            _mm512_add_epi32(x, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)))
-        };
         let load = |p: usize, v: usize| {
             if p < k {
                 _mm512_castps_si512(_mm512_maskz_loadu_ps(
@@ -123,9 +210,9 @@ pub unsafe fn run_block(blk: &Block, a: &[u16], scratch: &mut [u16], epi: &Chann
                 _mm512_setzero_si512()
             }
         };
-        for kk in 0..kc {
+        for kk in 0..k.div_ceil(TK) {
             for v in 0..2 {
-                let tile = scratch.as_mut_ptr().add((kk * 2 + v) * TILE);
+                let tile = dst.as_mut_ptr().add((kk * 2 + v) * TILE);
                 for r in 0..TM {
                     let p = kk * TK + 2 * r;
                     let (lo, hi) = if v < nv {
@@ -141,64 +228,11 @@ pub unsafe fn run_block(blk: &Block, a: &[u16], scratch: &mut [u16], epi: &Chann
                 }
             }
         }
-        asm!("ldtilecfg [{}]", in(reg) &CONFIG, options(nostack, readonly));
-        let mut out = [[0f32; TM * TN]; 4];
-        let mut m = blk.m0;
-        while m < blk.m1 {
-            let a0 = a.as_ptr().add((m / TM) * kc * TILE);
-            let a1 = a0.add(kc * TILE);
-            asm!(
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                options(nostack, nomem)
-            );
-            for kk in 0..kc {
-                let b0 = scratch.as_ptr().add(kk * 2 * TILE);
-                asm!(
-                    "tileloadd tmm4, [{a0} + {s}*1]",
-                    "tileloadd tmm5, [{a1} + {s}*1]",
-                    "tileloadd tmm6, [{b0} + {s}*1]",
-                    "tileloadd tmm7, [{b1} + {s}*1]",
-                    "tdpbf16ps tmm0, tmm4, tmm6",
-                    "tdpbf16ps tmm1, tmm4, tmm7",
-                    "tdpbf16ps tmm2, tmm5, tmm6",
-                    "tdpbf16ps tmm3, tmm5, tmm7",
-                    a0 = in(reg) a0.add(kk * TILE),
-                    a1 = in(reg) a1.add(kk * TILE),
-                    b0 = in(reg) b0,
-                    b1 = in(reg) b0.add(TILE),
-                    s = in(reg) ROW_BYTES,
-                    options(nostack, readonly)
-                );
-            }
-            asm!(
-                "tilestored [{c0} + {s}*1], tmm0",
-                "tilestored [{c1} + {s}*1], tmm1",
-                "tilestored [{c2} + {s}*1], tmm2",
-                "tilestored [{c3} + {s}*1], tmm3",
-                c0 = in(reg) out[0].as_mut_ptr(),
-                c1 = in(reg) out[1].as_mut_ptr(),
-                c2 = in(reg) out[2].as_mut_ptr(),
-                c3 = in(reg) out[3].as_mut_ptr(),
-                s = in(reg) ROW_BYTES,
-                options(nostack)
-            );
-            for i in 0..MR.min(blk.m1 - m) {
-                for v in 0..nv {
-                    let x = _mm512_loadu_ps(out[(i / TM) * 2 + v][(i % TM) * TN..].as_ptr());
-                    sgemm::store_row(blk, epi, &segs, m + i, v, x);
-                }
-            }
-            m += MR;
-        }
-        asm!("tilerelease", options(nostack, nomem));
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub unsafe fn run_block(_: &Block, _: &[u16], _: &mut [u16], _: &ChannelAffine) {
+pub unsafe fn run_blocks(_: &[Block], _: &[u16], _: &mut [u16], _: &ChannelAffine) {
     unreachable!("cpu::amx() is false off x86_64")
 }
 

@@ -436,9 +436,8 @@ impl ConvKernel {
             }
         };
         if cpu::bf16_tiles() {
-            // Row groups in pairs of AMX tiles; each task converts a column block's B once and
-            // runs every row of its group over it (the weights of the largest layers, 1 MB in
-            // bf16, stay in L2).
+            // Row groups in pairs of AMX tiles; each task converts the B of a run of column
+            // blocks once and runs every row of its group over the run (`amx::run_blocks`).
             let a16 = self
                 .packed_bf16
                 .get_or_init(|| amx::pack_a(&self.weights, o, kk));
@@ -451,14 +450,18 @@ impl ConvKernel {
                     ((r + 1) * mp / row_groups * amx::MR).min(o),
                 );
                 let (u0, u1) = (g * units / col_groups, (g + 1) * units / col_groups);
-                let mut scratch = vec![0u16; amx::b_len(kk)];
-                for u in u0..u1 {
+                // Runs of up to 8 blocks of one image whose converted B stays within 256 KB.
+                let per = ((1usize << 17) / amx::b_len(kk)).clamp(1, 8);
+                let mut scratch = vec![0u16; per * amx::b_len(kk)];
+                let mut u = u0;
+                while u < u1 {
+                    let end = u1.min((u / np + 1) * np).min(u + per);
+                    let run: Vec<sgemm::Block> = (u..end).map(|u| block_at(m0, m1, u)).collect();
                     // SAFETY: AMX was enabled for this process (`cpu::amx`); `a16` packs the
                     // o×kk weights; as for `sgemm::run_block` below, B rows and outputs of the
-                    // block are in bounds and tasks write disjoint rows or positions.
-                    unsafe {
-                        amx::run_block(&block_at(m0, m1, u), a16, &mut scratch, &self.epilogue)
-                    };
+                    // blocks are in bounds and tasks write disjoint rows or positions.
+                    unsafe { amx::run_blocks(&run, a16, &mut scratch, &self.epilogue) };
+                    u = end;
                 }
             };
             let tasks = row_groups * col_groups;
