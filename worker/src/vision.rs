@@ -50,6 +50,17 @@ pub async fn faces() -> Result<Arc<FacePipeline>, JobError> {
         .cloned()
 }
 
+/// Threads each model pass of a job on `queue` may use: the cores shared out among the jobs
+/// this worker runs at once on that queue. When a worker already runs as many jobs as it has
+/// cores, splitting each convolution across threads only adds hand-offs and spinning between
+/// jobs that compete for the same cores: on the busy-footage search bench, two segments on 2
+/// cores ran at 9.9× real time with 2 threads per pass and 11.3× with one
+/// (docs/benchmarks.md).
+pub fn model_threads(config: &vigil_core::config::Config, queue: &str) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / config.concurrency_for(queue)).max(1)
+}
+
 /// Runs CPU-heavy work off the async runtime.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,

@@ -12,6 +12,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use vigil_models::pipeline::Threads;
 use vigil_models::{BBox, FacePipeline, Precision, with_precision};
 use vigil_video::{
     CancelHandle, CropBox, FrameSampler, Input, SampleOptions, SamplerStats, Sketch, VideoError,
@@ -101,14 +102,18 @@ impl Drop for Scan {
 /// Opens `input` and starts decoding and inference threads. Opening errors are returned at
 /// once (on a blocking thread, since opening a stream can take seconds). With `small_faces`,
 /// analysed frames also go through the second face detector, for the small, dim and blurred
-/// faces the first misses (`FacePipeline::detect_boxes_all_sizes`).
+/// faces the first misses (`FacePipeline::detect_boxes_all_sizes`). The models run on a pool
+/// of `model_threads` threads of the scan's own ([`crate::vision::model_threads`]).
 pub async fn start(
     input: Input,
     options: SampleOptions,
     pipeline: Arc<FacePipeline>,
     mut matcher: Matcher,
     small_faces: bool,
+    model_threads: usize,
 ) -> Result<Scan, VideoError> {
+    let threads = Threads::new(model_threads.max(1))
+        .map_err(|e| VideoError::Io(std::io::Error::other(e.to_string())))?;
     let sampler = tokio::task::spawn_blocking(move || FrameSampler::open(input, options))
         .await
         .map_err(|e| VideoError::Decode(format!("decoder thread failed: {e}")))??;
@@ -123,7 +128,9 @@ pub async fn start(
         .map_err(VideoError::Io)?;
     std::thread::Builder::new()
         .name("vigil-infer".into())
-        .spawn(move || infer(frames_rx, events_tx, &pipeline, &mut matcher, small_faces))
+        .spawn(move || {
+            threads.run(|| infer(frames_rx, events_tx, &pipeline, &mut matcher, small_faces))
+        })
         .map_err(VideoError::Io)?;
     Ok(Scan {
         events: events_rx,

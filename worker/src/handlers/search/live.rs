@@ -8,14 +8,15 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
+use vigil_core::jobs::kinds;
 use vigil_core::searches::{self, ChildCounters, LiveWatchJob};
 use vigil_video::SampleOptions;
 
 use super::{ChildSetup, FrameStore, build_matcher, record_appearances, setup};
 use crate::context::{JobContext, JobError, Outcome};
 use crate::frames::scan::{self, Event};
-use crate::media;
 use crate::registry::Handler;
+use crate::{media, vision};
 
 /// How long to wait for a frame before doing the periodic work anyway.
 const TICK: Duration = Duration::from_millis(500);
@@ -91,6 +92,7 @@ impl Handler for SearchLive {
                     setup.pipeline.clone(),
                     matcher,
                     setup.settings.small_faces,
+                    vision::model_threads(&job.app.config, kinds::SEARCH_LIVE.queue),
                 )
                 .await
                 .map_err(media::stream_error),

@@ -5,14 +5,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use vigil_core::jobs::kinds;
 use vigil_core::searches::{ChildCounters, SegmentJob};
 use vigil_video::SampleOptions;
 
 use super::{FrameStore, record_appearances, setup};
 use crate::context::{JobContext, JobError, Outcome};
 use crate::frames::scan::{self, Event};
-use crate::media;
 use crate::registry::Handler;
+use crate::{media, vision};
 
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
@@ -97,6 +98,7 @@ impl Handler for SearchSegment {
                 setup.pipeline.clone(),
                 matcher,
                 setup.settings.small_faces,
+                vision::model_threads(&job.app.config, kinds::SEARCH_SEGMENT.queue),
             )
             .await
             .map_err(media::file_error)?;
