@@ -1,8 +1,8 @@
 //! JPEG thumbnails of frames and of detected boxes.
 
 use image::error::{EncodingError, ImageFormatHint};
-use image::{ImageError, ImageFormat, RgbImage};
 use image::imageops::{self, FilterType};
+use image::{ImageError, ImageFormat, RgbImage};
 
 use crate::error::VideoError;
 

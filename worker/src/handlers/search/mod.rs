@@ -240,6 +240,29 @@ impl FrameStore {
 
 /// Builds tracks from the stored detections of `[from_ms, to_ms]` (plus neighbours), records
 /// those that pass the vote as appearances and emails about new ones. Idempotent.
+/// Rebuilds the appearances of a recorded video from all of its detections, once every
+/// segment of it is done. Segments build theirs as they finish, reading the neighbours'
+/// detections already stored, so a person crossing a segment boundary could start late or
+/// lack votes depending on which segment finished first. Merged into what the segments
+/// recorded (`results::record_appearance` only joins and widens), this pass gives every
+/// boundary all its votes whatever the order. A video or search deleted meanwhile has nothing
+/// to settle.
+pub async fn settle_appearances(
+    job: &JobContext,
+    search: Uuid,
+    video: Uuid,
+) -> Result<usize, JobError> {
+    let setup = match setup(job, search, video).await {
+        Ok((setup, _)) => setup,
+        Err(JobError::Skip(_)) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    if setup.video.is_live() {
+        return Ok(0);
+    }
+    record_appearances(job, &setup, 0, i64::MAX / 4).await
+}
+
 pub async fn record_appearances(
     job: &JobContext,
     setup: &ChildSetup,
