@@ -55,6 +55,15 @@ impl SendPtr {
     }
 }
 
+/// Runs `task(t)` for every `t < tasks`: inline when there is one, else on the rayon pool.
+fn run_tasks(tasks: usize, task: impl Fn(usize) + Send + Sync) {
+    if tasks == 1 {
+        task(0);
+    } else {
+        (0..tasks).into_par_iter().for_each(task);
+    }
+}
+
 impl ConvKernel {
     /// Output (height, width) for an input of (h, w).
     pub fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
@@ -464,12 +473,7 @@ impl ConvKernel {
                     u = end;
                 }
             };
-            let tasks = row_groups * col_groups;
-            if tasks == 1 {
-                task(0);
-            } else {
-                (0..tasks).into_par_iter().for_each(task);
-            }
+            run_tasks(row_groups * col_groups, task);
             // SAFETY: as below: the tasks cover every image, row and position.
             unsafe { out.set_len(len) };
             return (out, oh, ow);
@@ -532,12 +536,7 @@ impl ConvKernel {
                 (u0..u1).for_each(|u| block(m0, m1, u, None));
             }
         };
-        let tasks = row_groups * col_groups;
-        if tasks == 1 {
-            task(0);
-        } else {
-            (0..tasks).into_par_iter().for_each(task);
-        }
+        run_tasks(row_groups * col_groups, task);
         // SAFETY: capacity is len; the tasks cover every image b < n, every row < o (row
         // groups span all ⌈o/MR⌉ panels) and every position q < q_total, whose real outputs
         // are exactly the oh×ow outputs of the image, so all len elements are initialised.

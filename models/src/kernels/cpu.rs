@@ -1,10 +1,10 @@
 //! Which CPU code paths the kernels may take, decided in one place. The machines Vigil runs on
-//! differ (AVX2 only, or AVX-512 with different speeds), the crate is compiled for baseline
-//! x86-64, and every hand-written kernel picks its build at run time (AVX2, AVX-512, or AMX
-//! tiles for the GEMM). Keeping the decision
-//! here, rather than in the kernel that first needed it, lets the depthwise kernel ask about
-//! AVX-512 without depending on the GEMM, and gives tests one switch that turns every AVX-512
-//! path off at once.
+//! differ (AVX2 only, AVX-512 with different speeds, AMX tiles), the crate is compiled for
+//! baseline x86-64, and every hand-written kernel picks its build at run time. Keeping the
+//! decision here, rather than in the kernel that first needed it, lets the depthwise kernel ask
+//! about AVX-512 without depending on the GEMM, and gives tests one switch that turns every
+//! AVX-512 path off at once. The precision a thread's convolutions run in (f32, or bf16 on AMX
+//! tiles) is set here too, per thread, by the networks and their callers.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
