@@ -89,7 +89,7 @@ impl Handler for SearchLive {
                 Ok(input) => scan::start(
                     input,
                     options,
-                    setup.pipeline.clone(),
+                    vision::faces().await?,
                     matcher,
                     setup.settings.small_faces,
                     vision::model_threads(&job.app.config, kinds::SEARCH_LIVE.queue),

@@ -9,7 +9,6 @@ pub mod parent;
 pub mod segment;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -20,30 +19,28 @@ use vigil_core::searches::{self, Search, SearchSettings, tracks};
 use vigil_core::storage::ObjectKey;
 use vigil_core::videos::{self, Video};
 use vigil_core::{faces, missing_persons};
-use vigil_models::FacePipeline;
 
 use crate::context::{JobContext, JobError, OrSkip};
 use crate::frames::matcher::Matcher;
 use crate::frames::scan::FrameResult;
 use crate::frames::tracker::{FaceTrack, FaceTracker};
-use crate::vision::{self, FACE_MODEL_ID};
+use crate::vision::FACE_MODEL_ID;
 
 /// When a child rebuilds appearances, it also reads this much of its neighbours' detections,
 /// so a person seen across a segment boundary becomes one appearance with all its votes.
 const NEIGHBOUR_WINDOW_MS: i64 = 10_000;
 
-/// What every search child loads before it starts.
+/// What building and announcing a video's appearances needs (every search child loads it).
 pub struct ChildSetup {
     pub search: Search,
     pub settings: SearchSettings,
     pub video: Video,
-    pub pipeline: Arc<FacePipeline>,
     /// Missing-person id → name (for emails).
     pub names: HashMap<Uuid, String>,
 }
 
-/// Loads the search, video, models and gallery (as a matcher for the inference thread). A
-/// search or video deleted meanwhile skips the job.
+/// Loads the search, video and gallery (as a matcher for the inference thread). A search or
+/// video deleted meanwhile skips the job.
 pub async fn setup(
     job: &JobContext,
     search: Uuid,
@@ -59,13 +56,11 @@ pub async fn setup(
     drop(conn);
     let settings = search.settings();
     let (matcher, names) = build_matcher(job, search.id, &settings).await?;
-    let pipeline = vision::faces().await?;
     Ok((
         ChildSetup {
             search,
             settings,
             video,
-            pipeline,
             names,
         },
         matcher,
@@ -240,27 +235,37 @@ impl FrameStore {
 
 /// Builds tracks from the stored detections of `[from_ms, to_ms]` (plus neighbours), records
 /// those that pass the vote as appearances and emails about new ones. Idempotent.
-/// Rebuilds the appearances of a recorded video from all of its detections, once every
-/// segment of it is done. Segments build theirs as they finish, reading the neighbours'
+/// Rebuilds the appearances of a search's recorded videos from all of their detections, once
+/// every segment is done. Segments build theirs as they finish, reading the neighbours'
 /// detections already stored, so a person crossing a segment boundary could start late or
 /// lack votes depending on which segment finished first. Merged into what the segments
 /// recorded (`results::record_appearance` only joins and widens), this pass gives every
-/// boundary all its votes whatever the order. A video or search deleted meanwhile has nothing
-/// to settle.
-pub async fn settle_appearances(
-    job: &JobContext,
-    search: Uuid,
-    video: Uuid,
-) -> Result<usize, JobError> {
-    let setup = match setup(job, search, video).await {
-        Ok((setup, _)) => setup,
-        Err(JobError::Skip(_)) => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    if setup.video.is_live() {
-        return Ok(0);
+/// boundary all its votes whatever the order. Needs neither the models nor the gallery.
+pub async fn settle_appearances(job: &JobContext, search: &Search) -> Result<(), JobError> {
+    let mut conn = job.db().await?;
+    let ids: Vec<Uuid> = searches::videos(&mut conn, search.id)
+        .await?
+        .iter()
+        .map(|l| l.video_id)
+        .collect();
+    let videos = videos::get_many(&mut conn, &ids).await?;
+    let person_ids = searches::person_ids(&mut conn, search.id).await?;
+    let names: HashMap<Uuid, String> = missing_persons::get_many(&mut conn, &person_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    drop(conn);
+    for video in videos.into_iter().filter(|v| !v.is_live()) {
+        let setup = ChildSetup {
+            search: search.clone(),
+            settings: search.settings(),
+            video,
+            names: names.clone(),
+        };
+        record_appearances(job, &setup, 0, i64::MAX / 4).await?;
     }
-    record_appearances(job, &setup, 0, i64::MAX / 4).await
+    Ok(())
 }
 
 pub async fn record_appearances(

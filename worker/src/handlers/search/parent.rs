@@ -145,14 +145,10 @@ async fn summarise(
     children: &HashMap<Uuid, VideoProgress>,
 ) -> Result<Outcome, JobError> {
     job.progress(99.0, "summarising");
-    let mut conn = job.db().await?;
-    let lines = searches::videos(&mut conn, search.id).await?;
-    drop(conn);
-    for line in &lines {
-        super::settle_appearances(job, search.id, line.video_id).await?;
-    }
+    super::settle_appearances(job, search).await?;
     let mut conn = job.db().await?;
     let findings = searches::read::findings(&mut conn, search).await?;
+    let lines = searches::videos(&mut conn, search.id).await?;
     let mut summary = SearchSummary {
         videos: lines.len(),
         appearances: findings.appearances.len(),

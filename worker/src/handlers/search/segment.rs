@@ -95,7 +95,7 @@ impl Handler for SearchSegment {
             let mut scan = scan::start(
                 input,
                 options,
-                setup.pipeline.clone(),
+                vision::faces().await?,
                 matcher,
                 setup.settings.small_faces,
                 vision::model_threads(&job.app.config, kinds::SEARCH_SEGMENT.queue),
