@@ -39,7 +39,7 @@ const ROW_BYTES: usize = 64;
 const TILE: usize = TM * TK;
 
 /// Rounds an f32 to bf16, to nearest even (what `vcvtneps2bf16` does; no NaNs occur here).
-fn bf16(x: f32) -> u16 {
+pub(crate) fn bf16(x: f32) -> u16 {
     let b = x.to_bits();
     ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }

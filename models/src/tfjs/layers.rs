@@ -373,9 +373,7 @@ mod tests {
             return Ok(());
         }
         let dev = candle_core::Device::Cpu;
-        let round = |v: f32| {
-            f32::from_bits(((v.to_bits() + 0x7fff + ((v.to_bits() >> 16) & 1)) >> 16) << 16)
-        };
+        let round = |v: f32| f32::from_bits(u32::from(crate::kernels::amx::bf16(v)) << 16);
         // Products of bf16 values are exact in f32, so against candle on the same rounded
         // operands only the order of the sums differs. Depths around the tile's 32, channel
         // counts around its 16 and 32 rows, wide and narrow maps, a batch of 2, a residual.

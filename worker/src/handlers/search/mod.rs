@@ -15,7 +15,7 @@ use uuid::Uuid;
 use vigil_core::searches::face_tracks::{self, NewFaceTrack};
 use vigil_core::searches::results::{self, FoundAppearance, NewDetection};
 use vigil_core::searches::sightings;
-use vigil_core::searches::{self, Search, SearchSettings, tracks};
+use vigil_core::searches::{self, Search, SearchSettings, SearchVideo, tracks};
 use vigil_core::storage::ObjectKey;
 use vigil_core::videos::{self, Video};
 use vigil_core::{faces, missing_persons};
@@ -75,11 +75,10 @@ pub async fn build_matcher(
     settings: &SearchSettings,
 ) -> Result<(Matcher, HashMap<Uuid, String>), JobError> {
     let mut conn = job.db().await?;
-    let person_ids = searches::person_ids(&mut conn, search).await?;
-    let persons = missing_persons::get_many(&mut conn, &person_ids).await?;
+    let persons = searched_persons(&mut conn, search).await?;
     let enrolled = faces::gallery(&mut conn, FACE_MODEL_ID).await?;
     let searched = persons.iter().map(|p| (p.profile_id, p.id)).collect();
-    let names = persons.iter().map(|p| (p.id, p.name.clone())).collect();
+    let names = names_of(&persons);
     let matcher = Matcher::new(
         &enrolled,
         searched,
@@ -88,6 +87,18 @@ pub async fn build_matcher(
         settings.sighting_distance,
     )?;
     Ok((matcher, names))
+}
+
+async fn searched_persons(
+    conn: &mut diesel_async::AsyncPgConnection,
+    search: Uuid,
+) -> Result<Vec<missing_persons::MissingPerson>, JobError> {
+    let ids = searches::person_ids(conn, search).await?;
+    Ok(missing_persons::get_many(conn, &ids).await?)
+}
+
+fn names_of(persons: &[missing_persons::MissingPerson]) -> HashMap<Uuid, String> {
+    persons.iter().map(|p| (p.id, p.name.clone())).collect()
 }
 
 /// Stores a child's frames: thumbnails first, then the detection rows (idempotent). A frame
@@ -233,28 +244,21 @@ impl FrameStore {
     }
 }
 
-/// Builds tracks from the stored detections of `[from_ms, to_ms]` (plus neighbours), records
-/// those that pass the vote as appearances and emails about new ones. Idempotent.
 /// Rebuilds the appearances of a search's recorded videos from all of their detections, once
 /// every segment is done. Segments build theirs as they finish, reading the neighbours'
 /// detections already stored, so a person crossing a segment boundary could start late or
 /// lack votes depending on which segment finished first. Merged into what the segments
 /// recorded (`results::record_appearance` only joins and widens), this pass gives every
 /// boundary all its votes whatever the order. Needs neither the models nor the gallery.
-pub async fn settle_appearances(job: &JobContext, search: &Search) -> Result<(), JobError> {
+pub async fn settle_appearances(
+    job: &JobContext,
+    search: &Search,
+    lines: &[SearchVideo],
+) -> Result<(), JobError> {
     let mut conn = job.db().await?;
-    let ids: Vec<Uuid> = searches::videos(&mut conn, search.id)
-        .await?
-        .iter()
-        .map(|l| l.video_id)
-        .collect();
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.video_id).collect();
     let videos = videos::get_many(&mut conn, &ids).await?;
-    let person_ids = searches::person_ids(&mut conn, search.id).await?;
-    let names: HashMap<Uuid, String> = missing_persons::get_many(&mut conn, &person_ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect();
+    let names = names_of(&searched_persons(&mut conn, search.id).await?);
     drop(conn);
     for video in videos.into_iter().filter(|v| !v.is_live()) {
         let setup = ChildSetup {
@@ -268,6 +272,8 @@ pub async fn settle_appearances(job: &JobContext, search: &Search) -> Result<(),
     Ok(())
 }
 
+/// Builds tracks from the stored detections of `[from_ms, to_ms]` (plus neighbours), records
+/// those that pass the vote as appearances and emails about new ones. Idempotent.
 pub async fn record_appearances(
     job: &JobContext,
     setup: &ChildSetup,

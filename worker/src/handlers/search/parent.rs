@@ -145,10 +145,12 @@ async fn summarise(
     children: &HashMap<Uuid, VideoProgress>,
 ) -> Result<Outcome, JobError> {
     job.progress(99.0, "summarising");
-    super::settle_appearances(job, search).await?;
+    let mut conn = job.db().await?;
+    let lines = searches::videos(&mut conn, search.id).await?;
+    drop(conn);
+    super::settle_appearances(job, search, &lines).await?;
     let mut conn = job.db().await?;
     let findings = searches::read::findings(&mut conn, search).await?;
-    let lines = searches::videos(&mut conn, search.id).await?;
     let mut summary = SearchSummary {
         videos: lines.len(),
         appearances: findings.appearances.len(),
