@@ -155,14 +155,14 @@ fn main() {
         .into_iter()
         .map(|(name, run)| (name.to_string(), run))
         .collect();
-    // The same in bf16 on AMX tiles (what search runs where the CPU has them).
-    if vigil_models::kernels::cpu::amx() {
+    // The same in bf16 (what search runs where the CPU has AMX tiles or AVX-512 BF16).
+    if vigil_models::kernels::cpu::bf16() {
         for (name, run) in detectors() {
             let run: Run = Box::new(move |img| with_precision(Precision::Bf16, || run(img)));
             configs.push((format!("{name}, bf16"), run));
         }
     } else {
-        println!("no AMX tiles on this CPU: no bf16 rows");
+        println!("no bf16 GEMM on this CPU (neither AMX nor AVX-512 BF16): no bf16 rows");
     }
     let mut tallies: Vec<Tally> = configs.iter().map(|_| Tally::default()).collect();
 

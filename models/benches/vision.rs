@@ -325,17 +325,22 @@ fn conv_layers(iters: usize, threads: usize) -> vigil_models::Result<()> {
         let mut line = format!("conv {ci:>3}->{co:<3} {k}x{k}/{s} on {hw:>3}x{hw:<3}:");
         // Best of 15 short batches per path, the paths interleaved: the minimum is what
         // survives other jobs on a shared machine.
-        // Paths: f32 AVX-512, f32 `gemm` crate, and bf16 AMX tiles where the CPU has them.
-        let paths: &[&str] = if vigil_models::kernels::cpu::amx() {
-            &["avx512", "gemm", "amx-bf16"]
-        } else {
-            &["avx512", "gemm"]
-        };
+        // Paths: f32 AVX-512, f32 `gemm` crate, and bf16 on AMX tiles and/or AVX-512 BF16 dot
+        // products, whichever the CPU has.
+        use vigil_models::kernels::cpu;
+        let mut paths = vec!["avx512", "gemm"];
+        if cpu::amx() {
+            paths.push("amx-bf16");
+        }
+        if cpu::bf16() && cpu::has_avx512_bf16() {
+            paths.push("dot-bf16");
+        }
         let mut best = vec![f64::INFINITY; paths.len()];
         for _ in 0..15 {
-            for (i, best) in best.iter_mut().enumerate() {
-                vigil_models::kernels::cpu::set_avx512_disabled(i == 1);
-                let precision = if i == 2 {
+            for (path, best) in paths.iter().zip(best.iter_mut()) {
+                cpu::set_avx512_disabled(*path == "gemm");
+                cpu::set_amx_disabled(*path == "dot-bf16");
+                let precision = if path.ends_with("bf16") {
                     vigil_models::Precision::Bf16
                 } else {
                     vigil_models::Precision::F32
@@ -352,7 +357,8 @@ fn conv_layers(iters: usize, threads: usize) -> vigil_models::Result<()> {
         for (name, t) in paths.iter().zip(best) {
             line += &format!(" | {name} {:7.1} us {:6.1} GMAC/s", t * 1e6, macs / t / 1e9);
         }
-        vigil_models::kernels::cpu::set_avx512_disabled(false);
+        cpu::set_amx_disabled(false);
+        cpu::set_avx512_disabled(false);
         println!("{line}");
     }
     Ok(())

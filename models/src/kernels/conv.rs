@@ -10,7 +10,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::epilogue::ChannelAffine;
-use super::{amx, cpu, sgemm};
+use super::{bf16, cpu, sgemm};
 
 /// A convolution kernel: weights `[O, C·k·k]`, stride, explicit padding, fused epilogue.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct ConvKernel {
     pub epilogue: ChannelAffine,
     /// `weights` in [`sgemm::pack_a`]'s panel order, for the AVX-512 path.
     pub packed: Arc<[f32]>,
-    /// `weights` as bf16 tiles ([`amx::pack_a`]), packed on first use by the AMX path and
+    /// `weights` as bf16 tiles ([`bf16::pack_a`]), packed on first use by the bf16 path and
     /// shared by every clone of the kernel.
     pub packed_bf16: Arc<OnceLock<Vec<u16>>>,
 }
@@ -444,32 +444,32 @@ impl ConvKernel {
                 residual: residual.map(|res| res[b * o * ohw..].as_ptr()),
             }
         };
-        if cpu::bf16_tiles() {
-            // Row groups in pairs of AMX tiles; each task converts the B of a run of column
-            // blocks once and runs every row of its group over the run (`amx::run_blocks`).
+        if cpu::bf16_now() {
+            // Row groups in pairs of 16-row tiles; each task converts the B of a run of column
+            // blocks once and runs every row of its group over the run (`bf16::run_blocks`).
             let a16 = self
                 .packed_bf16
-                .get_or_init(|| amx::pack_a(&self.weights, o, kk));
-            let mp = o.div_ceil(amx::MR);
+                .get_or_init(|| bf16::pack_a(&self.weights, o, kk));
+            let mp = o.div_ceil(bf16::MR);
             let row_groups = want.div_ceil(units).min(mp).max(1);
             let task = |t: usize| {
                 let (g, r) = (t / row_groups, t % row_groups);
                 let (m0, m1) = (
-                    r * mp / row_groups * amx::MR,
-                    ((r + 1) * mp / row_groups * amx::MR).min(o),
+                    r * mp / row_groups * bf16::MR,
+                    ((r + 1) * mp / row_groups * bf16::MR).min(o),
                 );
                 let (u0, u1) = (g * units / col_groups, (g + 1) * units / col_groups);
                 // Runs of up to 8 blocks of one image whose converted B stays within 256 KB.
-                let per = ((1usize << 17) / amx::b_len(kk)).clamp(1, 8);
-                let mut scratch = vec![0u16; per * amx::b_len(kk)];
+                let per = ((1usize << 17) / bf16::b_len(kk)).clamp(1, 8);
+                let mut scratch = vec![0u16; per * bf16::b_len(kk)];
                 let mut u = u0;
                 while u < u1 {
                     let end = u1.min((u / np + 1) * np).min(u + per);
                     let run: Vec<sgemm::Block> = (u..end).map(|u| block_at(m0, m1, u)).collect();
-                    // SAFETY: AMX was enabled for this process (`cpu::amx`); `a16` packs the
+                    // SAFETY: the bf16 GEMM can run (`cpu::bf16`); `a16` packs the
                     // o×kk weights; as for `sgemm::run_block` below, B rows and outputs of the
                     // blocks are in bounds and tasks write disjoint rows or positions.
-                    unsafe { amx::run_blocks(&run, a16, &mut scratch, &self.epilogue) };
+                    unsafe { bf16::run_blocks(&run, a16, &mut scratch, &self.epilogue) };
                     u = end;
                 }
             };

@@ -4,7 +4,8 @@
 //! decision here, rather than in the kernel that first needed it, lets the depthwise kernel ask
 //! about AVX-512 without depending on the GEMM, and gives tests one switch that turns every
 //! AVX-512 path off at once. The precision a thread's convolutions run in (f32, or bf16 on AMX
-//! tiles) is set here too, per thread, by the networks and their callers.
+//! tiles or AVX-512 BF16 dot products) is set here too, per thread, by the networks and their
+//! callers.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[inline]
 pub fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Whether the CPU has AVX-512 BF16 dot products (`vdpbf16ps`).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn has_avx512_bf16() -> bool {
+    std::arch::is_x86_feature_detected!("avx512bf16")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn has_avx512_bf16() -> bool {
+    false
 }
 
 static AVX512_DISABLED: AtomicBool = AtomicBool::new(false);
@@ -42,17 +55,42 @@ pub fn avx512() -> bool {
     }
 }
 
+static BF16_DISABLED: AtomicBool = AtomicBool::new(false);
 static AMX_DISABLED: AtomicBool = AtomicBool::new(false);
 
-/// Turns the AMX (bf16) GEMM off (process-wide), for tests and benchmarks that compare it with
-/// the f32 kernels.
+/// Turns the bf16 GEMM off (process-wide), for tests and benchmarks that compare it with the
+/// f32 kernels.
+pub fn set_bf16_disabled(off: bool) {
+    BF16_DISABLED.store(off, Ordering::Relaxed);
+}
+
+/// Keeps the bf16 GEMM off AMX tiles (process-wide), on AVX-512 BF16 dot products where the CPU
+/// has them, for tests and benchmarks that compare the two.
 pub fn set_amx_disabled(off: bool) {
     AMX_DISABLED.store(off, Ordering::Relaxed);
 }
 
-/// Whether convolutions run in bf16 on AMX tiles ([`super::amx`]): [`avx512`] is on, the CPU
-/// has AMX-TILE and AMX-BF16, the kernel lets this process use tile data, `VIGIL_NO_AMX` is
-/// not set and [`set_amx_disabled`] is off.
+/// Whether the bf16 GEMM ([`super::bf16`]) can run: [`avx512`] is on, the CPU has AMX tiles
+/// ([`amx`]) or AVX-512 BF16 dot products, `VIGIL_NO_BF16` is not set and
+/// [`set_bf16_disabled`] is off. Which threads use it: [`Precision`].
+pub fn bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        avx512()
+            && !BF16_DISABLED.load(Ordering::Relaxed)
+            && *USABLE.get_or_init(|| std::env::var_os("VIGIL_NO_BF16").is_none())
+            && (amx() || has_avx512_bf16())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the bf16 GEMM runs on AMX tiles: [`avx512`] is on, the CPU has AMX-TILE and
+/// AMX-BF16, the kernel lets this process use tile data, `VIGIL_NO_AMX` is not set and
+/// [`set_amx_disabled`] is off.
 pub fn amx() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -101,8 +139,8 @@ fn amx_usable() -> bool {
 pub enum Precision {
     /// f32 throughout: what the parity tests hold every network to.
     F32,
-    /// bf16 operands, f32 sums, on AMX tiles where [`amx`] is on (else f32). Detector boxes
-    /// move by a fraction of a pixel (docs/models.md, "Precision").
+    /// bf16 operands, f32 sums, where [`bf16`] is on (else f32). Detector boxes move by a
+    /// fraction of a pixel (docs/models.md, "Precision").
     Bf16,
 }
 
@@ -131,7 +169,7 @@ pub fn with_precision<T>(p: Precision, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Whether a convolution started now on this thread runs in bf16 on AMX tiles.
-pub fn bf16_tiles() -> bool {
-    PRECISION.get() == Precision::Bf16 && amx()
+/// Whether a convolution started now on this thread runs in bf16.
+pub fn bf16_now() -> bool {
+    PRECISION.get() == Precision::Bf16 && bf16()
 }

@@ -366,14 +366,33 @@ mod tests {
     }
 
     #[test]
-    fn bf16_tiles_match_candle_on_bf16_operands() -> Result<()> {
-        use crate::kernels::cpu::{self, Precision, with_precision};
-        if !cpu::amx() {
-            eprintln!("no AMX on this machine: the bf16 path is not exercised");
+    fn bf16_gemm_matches_candle_on_bf16_operands() -> Result<()> {
+        use crate::kernels::cpu;
+        if !cpu::bf16() {
+            eprintln!(
+                "neither AMX nor AVX-512 BF16 on this machine: the bf16 path is not exercised"
+            );
             return Ok(());
         }
+        // Tiles where the CPU has them, and dot products where it has those (AMX CPUs have
+        // both; the switch is process-wide, and other tests only see the sums' order change).
+        let mut paths = vec![cpu::amx()];
+        if cpu::amx() && cpu::has_avx512_bf16() {
+            paths.push(false);
+        }
+        for tiles in paths {
+            cpu::set_amx_disabled(!tiles);
+            let checked = bf16_cases_match_candle(if tiles { "tiles" } else { "dots" });
+            cpu::set_amx_disabled(false);
+            checked?;
+        }
+        Ok(())
+    }
+
+    fn bf16_cases_match_candle(path: &str) -> Result<()> {
+        use crate::kernels::cpu::{Precision, with_precision};
         let dev = candle_core::Device::Cpu;
-        let round = |v: f32| f32::from_bits(u32::from(crate::kernels::amx::bf16(v)) << 16);
+        let round = |v: f32| f32::from_bits(u32::from(crate::kernels::bf16::round(v)) << 16);
         // Products of bf16 values are exact in f32, so against candle on the same rounded
         // operands only the order of the sums differs. Depths around the tile's 32, channel
         // counts around its 16 and 32 rows, wide and narrow maps, a batch of 2, a residual.
@@ -418,7 +437,10 @@ mod tests {
                     .flatten_all()?
                     .max(0)?
                     .to_scalar::<f32>()?;
-                assert!(diff < 1e-4, "k{k} s{s} {ci}->{co} {h}x{w}: max diff {diff}");
+                assert!(
+                    diff < 1e-4,
+                    "{path}: k{k} s{s} {ci}->{co} {h}x{w}: max diff {diff}"
+                );
             }
         }
         Ok(())

@@ -22,8 +22,9 @@ use super::face_memory::{Described, FaceMemory, shifted};
 use super::matcher::{Candidate, Matcher};
 use super::tracker::Observation;
 
-/// The detectors run in bf16 on video frames where the CPU has AMX tiles: half the SSD's time
-/// per frame, boxes within a third of a pixel of f32 ones (docs/models.md, "Precision").
+/// The detectors run in bf16 on video frames where the CPU has AMX tiles or AVX-512 BF16:
+/// half (AMX) or three quarters (dot products) of the SSD's time per frame, boxes within a
+/// third of a pixel of f32 ones (docs/models.md, "Precision").
 /// Landmarks stay f32 and descriptors bf16 whatever is asked here (the nets pin them), and
 /// enrollment photos are detected in f32.
 const DETECTOR_PRECISION: Precision = Precision::Bf16;
