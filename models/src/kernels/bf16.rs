@@ -244,13 +244,13 @@ impl Run<'_> {
                 // SAFETY: forwarded from this function's contract.
                 unsafe {
                     if blk.nc > TN {
-                        self.dot_rows::<2, 8>(j, m, m1);
-                        self.dot_rows::<2, 8>(j, m + 8, m1);
-                        self.dot_rows::<2, 8>(j, m + 16, m1);
-                        self.dot_rows::<2, 8>(j, m + 24, m1);
+                        for r in (0..MR).step_by(8) {
+                            self.dot_rows::<2, 8>(j, m + r, m1);
+                        }
                     } else {
-                        self.dot_rows::<1, 16>(j, m, m1);
-                        self.dot_rows::<1, 16>(j, m + 16, m1);
+                        for r in (0..MR).step_by(TM) {
+                            self.dot_rows::<1, TM>(j, m + r, m1);
+                        }
                     }
                 }
             }
