@@ -260,10 +260,11 @@ pub async fn settle_appearances(
     let videos = videos::get_many(&mut conn, &ids).await?;
     let names = names_of(&searched_persons(&mut conn, search.id).await?);
     drop(conn);
+    let settings = search.settings();
     for video in videos.into_iter().filter(|v| !v.is_live()) {
         let setup = ChildSetup {
             search: search.clone(),
-            settings: search.settings(),
+            settings: settings.clone(),
             video,
             names: names.clone(),
         };
